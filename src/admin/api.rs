@@ -1,0 +1,90 @@
+//! The admin API's wire format, shared by the server and the CLI client.
+
+use serde::{Deserialize, Serialize};
+
+use crate::limits::Limits;
+
+/// `POST /v1/bots`: create a bot or add a version to it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeployRequest {
+    pub name: String,
+    pub app_id: String,
+    pub public_key: String,
+    /// Discord bot token; `None` keeps the token an existing bot has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    #[serde(default)]
+    pub fuel: Option<u64>,
+    #[serde(default)]
+    pub memory_mib: Option<u32>,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub instances: Option<u32>,
+    /// The component, base64 (standard alphabet, padded).
+    pub wasm_base64: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeployResponse {
+    pub name: String,
+    pub version: i64,
+    pub created: bool,
+    pub sha256: String,
+}
+
+/// One row of `GET /v1/bots`. Never includes the bot token.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BotSummary {
+    pub name: String,
+    pub app_id: String,
+    pub version: i64,
+    pub state: String,
+    pub limits: Limits,
+    pub has_token: bool,
+    pub idle_instances: usize,
+    pub crashes: usize,
+    pub last_crash: Option<String>,
+    pub updated_at_ms: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LogEntry {
+    pub id: i64,
+    pub at_ms: i64,
+    pub level: String,
+    pub interaction_id: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CrashEntry {
+    pub at_ms: i64,
+    pub version: i64,
+    pub reason: String,
+    pub detail: String,
+}
+
+/// `GET /v1/bots/{name}/logs?lines=N&after=ID`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LogsResponse {
+    pub lines: Vec<LogEntry>,
+    pub crashes: Vec<CrashEntry>,
+}
+
+/// `GET /v1/status`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StatusResponse {
+    pub version: String,
+    pub uptime_secs: u64,
+    pub bots: usize,
+    pub public_addr: String,
+    pub admin_addr: String,
+    pub tls: bool,
+}
+
+/// The body of every admin error response.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+}

@@ -1,0 +1,281 @@
+//! The admin API the CLI talks to: deploy, list, remove, logs, invoke,
+//! status under `/v1/`, and Prometheus `GET /metrics`.
+//!
+//! It listens on loopback by default and every `/v1/` call needs the bearer
+//! token from `DATA_DIR/admin.token`. Bot tokens go in (deploy) but never
+//! come out.
+
+pub mod api;
+pub mod client;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use base64::Engine as _;
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+
+use crate::dispatch::Dispatcher;
+use crate::fleet::{self, DeployRequest, Fleet};
+use crate::http::{self, Body, BodyError};
+use crate::store::Db;
+use crate::telemetry::Metrics;
+use api::*;
+
+/// Largest deploy request: a component of up to ~48 MiB, base64-encoded.
+const MAX_DEPLOY_BYTES: usize = 64 * 1024 * 1024;
+/// Largest interaction body `invoke` accepts (same as the public listener).
+const MAX_INVOKE_BYTES: usize = crate::ingress::DEFAULT_MAX_BODY_BYTES;
+/// Log lines one `logs` call returns at most.
+const MAX_LOG_LINES: i64 = 10_000;
+
+#[derive(Debug)]
+pub struct Admin {
+    pub fleet: Arc<Fleet>,
+    pub db: Db,
+    pub dispatcher: Dispatcher,
+    pub metrics: Arc<Metrics>,
+    pub token: String,
+    pub started: Instant,
+    pub public_addr: String,
+    pub admin_addr: String,
+    pub tls: bool,
+}
+
+impl Admin {
+    pub async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
+        let path = request.uri().path().to_owned();
+        if request.method() == Method::GET && path == "/metrics" {
+            let mut response = http::json_bytes(StatusCode::OK, self.metrics.render(self.fleet.all().len()));
+            response.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            return response;
+        }
+        if !path.starts_with("/v1/") {
+            return http::error(StatusCode::NOT_FOUND, "not found");
+        }
+        if !self.authorized(&request) {
+            return http::error(
+                StatusCode::UNAUTHORIZED,
+                "missing or wrong admin token (see DATA_DIR/admin.token, --admin-token or APPLIANCE_ADMIN_TOKEN)",
+            );
+        }
+        let segments: Vec<&str> = path["/v1/".len()..].split('/').collect();
+        let method = request.method().clone();
+        match (&method, segments.as_slice()) {
+            (&Method::GET, ["status"]) => self.status(),
+            (&Method::GET, ["bots"]) => self.list().await,
+            (&Method::POST, ["bots"]) => self.deploy(request).await,
+            (&Method::DELETE, ["bots", name]) => self.remove(name).await,
+            (&Method::GET, ["bots", name, "logs"]) => self.logs(name, request.uri().query()).await,
+            (&Method::POST, ["bots", name, "invoke"]) => {
+                let name = name.to_string();
+                self.invoke(&name, request).await
+            }
+            _ => http::error(StatusCode::NOT_FOUND, "no such admin route"),
+        }
+    }
+
+    fn authorized(&self, request: &Request<Incoming>) -> bool {
+        let presented = request
+            .headers()
+            .get(hyper::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        constant_time_eq(presented.as_bytes(), self.token.as_bytes())
+    }
+
+    fn status(&self) -> Response<Body> {
+        http::json(
+            StatusCode::OK,
+            &StatusResponse {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                uptime_secs: self.started.elapsed().as_secs(),
+                bots: self.fleet.all().len(),
+                public_addr: self.public_addr.clone(),
+                admin_addr: self.admin_addr.clone(),
+                tls: self.tls,
+            },
+        )
+    }
+
+    async fn list(&self) -> Response<Body> {
+        let mut bots = Vec::new();
+        for deployed in self.fleet.all() {
+            let record = &deployed.record;
+            let (crashes, last_crash) = match self.db.crash_summary(record.id).await {
+                Ok(summary) => summary,
+                Err(err) => return internal(err),
+            };
+            let has_token = match self.db.bot_token(record.id).await {
+                Ok(token) => token.is_some(),
+                Err(err) => return internal(err),
+            };
+            bots.push(BotSummary {
+                name: record.name.clone(),
+                app_id: record.app_id.clone(),
+                version: record.active_version,
+                state: "running".into(),
+                limits: record.limits,
+                has_token,
+                idle_instances: deployed.bot.idle_instances(),
+                crashes,
+                last_crash,
+                updated_at_ms: record.updated_at_ms,
+            });
+        }
+        http::json(StatusCode::OK, &bots)
+    }
+
+    async fn deploy(&self, request: Request<Incoming>) -> Response<Body> {
+        let body = match http::read_body(request, MAX_DEPLOY_BYTES).await {
+            Ok(body) => body,
+            Err(err) => return body_error(err),
+        };
+        let request: DeployRequest_ = match serde_json::from_slice(&body) {
+            Ok(request) => request,
+            Err(err) => return http::error(StatusCode::BAD_REQUEST, &format!("invalid deploy request: {err}")),
+        };
+        let wasm = match base64::engine::general_purpose::STANDARD.decode(&request.wasm_base64) {
+            Ok(wasm) => wasm,
+            Err(err) => return http::error(StatusCode::BAD_REQUEST, &format!("wasm_base64 is not base64: {err}")),
+        };
+        let outcome = self
+            .fleet
+            .deploy(DeployRequest {
+                name: request.name,
+                app_id: request.app_id,
+                public_key: request.public_key,
+                token: request.token,
+                fuel: request.fuel,
+                memory_mib: request.memory_mib,
+                timeout_ms: request.timeout_ms,
+                instances: request.instances,
+                wasm,
+            })
+            .await;
+        match outcome {
+            Ok(deployment) => http::json(
+                if deployment.created { StatusCode::CREATED } else { StatusCode::OK },
+                &DeployResponse {
+                    name: deployment.name,
+                    version: deployment.version,
+                    created: deployment.created,
+                    sha256: deployment.sha256,
+                },
+            ),
+            Err(err) => fleet_error(err),
+        }
+    }
+
+    async fn remove(&self, name: &str) -> Response<Body> {
+        match self.fleet.remove(name).await {
+            Ok(()) => http::json(StatusCode::OK, &serde_json::json!({ "removed": name })),
+            Err(err) => fleet_error(err),
+        }
+    }
+
+    async fn logs(&self, name: &str, query: Option<&str>) -> Response<Body> {
+        let Some(deployed) = self.fleet.by_name(name) else {
+            return http::error(StatusCode::NOT_FOUND, &format!("no bot named {name:?}"));
+        };
+        let mut lines = 100;
+        let mut after = 0;
+        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let Ok(number) = value.parse::<i64>() else {
+                return http::error(StatusCode::BAD_REQUEST, &format!("query parameter {key} must be an integer"));
+            };
+            match key {
+                "lines" => lines = number.clamp(1, MAX_LOG_LINES),
+                "after" => after = number.max(0),
+                _ => return http::error(StatusCode::BAD_REQUEST, &format!("unknown query parameter {key}")),
+            }
+        }
+        let bot_id = deployed.record.id;
+        let log_lines = match self.db.tail_logs(bot_id, after, lines).await {
+            Ok(lines) => lines,
+            Err(err) => return internal(err),
+        };
+        let crashes = match self.db.recent_crashes(bot_id, 20).await {
+            Ok(crashes) => crashes,
+            Err(err) => return internal(err),
+        };
+        http::json(
+            StatusCode::OK,
+            &LogsResponse {
+                lines: log_lines
+                    .into_iter()
+                    .map(|l| LogEntry {
+                        id: l.id,
+                        at_ms: l.at_ms,
+                        level: l.level,
+                        interaction_id: l.interaction_id,
+                        message: l.message,
+                    })
+                    .collect(),
+                crashes: crashes
+                    .into_iter()
+                    .map(|c| CrashEntry {
+                        at_ms: c.at_ms,
+                        version: c.version,
+                        reason: c.reason,
+                        detail: c.detail,
+                    })
+                    .collect(),
+            },
+        )
+    }
+
+    /// Runs an interaction through the bot exactly as ingress would, minus the signature.
+    async fn invoke(&self, name: &str, request: Request<Incoming>) -> Response<Body> {
+        let Some(deployed) = self.fleet.by_name(name) else {
+            return http::error(StatusCode::NOT_FOUND, &format!("no bot named {name:?}"));
+        };
+        let body = match http::read_body(request, MAX_INVOKE_BYTES).await {
+            Ok(body) => body,
+            Err(err) => return body_error(err),
+        };
+        match self.dispatcher.dispatch(deployed, body).await {
+            Ok(answer) => http::json_bytes(StatusCode::OK, answer),
+            Err(err) => http::error(StatusCode::BAD_REQUEST, &err.to_string()),
+        }
+    }
+}
+
+/// The wire type, renamed here so `DeployRequest` can mean the fleet's.
+type DeployRequest_ = api::DeployRequest;
+
+fn body_error(err: BodyError) -> Response<Body> {
+    match err {
+        BodyError::TooLarge(_) => http::error(StatusCode::PAYLOAD_TOO_LARGE, &err.to_string()),
+        BodyError::Read(_) => http::error(StatusCode::BAD_REQUEST, &err.to_string()),
+    }
+}
+
+fn fleet_error(err: fleet::Error) -> Response<Body> {
+    let status = match &err {
+        fleet::Error::Invalid(_) => StatusCode::BAD_REQUEST,
+        fleet::Error::Compile(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        fleet::Error::Conflict(_) => StatusCode::CONFLICT,
+        fleet::Error::NotFound(_) => StatusCode::NOT_FOUND,
+        fleet::Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    http::error(status, &err.to_string())
+}
+
+fn internal(err: impl std::fmt::Display) -> Response<Body> {
+    tracing::error!(error = %err, "admin request failed");
+    http::error(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the node's log")
+}
+
+/// Compares without an early exit, so timing does not reveal a token prefix.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

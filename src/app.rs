@@ -1,0 +1,183 @@
+//! Wiring for `appliance serve`: data dir, store, sandbox engine, fleet,
+//! both listeners, and shutdown on SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tracing::{info, warn};
+
+use crate::admin::Admin;
+use crate::config::{Config, Tls};
+use crate::dispatch::Dispatcher;
+use crate::fleet::Fleet;
+use crate::ingress::Ingress;
+use crate::store::Db;
+use crate::telemetry::Metrics;
+use crate::{fsutil, http, ingress, sandbox};
+
+pub const ADMIN_TOKEN_FILE: &str = "admin.token";
+pub const NODE_FILE: &str = "node.json";
+const DB_FILE: &str = "appliance.db";
+
+/// Written to `DATA_DIR/node.json` once both listeners are bound, so the CLI
+/// (and tests) find a node started with port 0 or non-default addresses.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NodeFile {
+    pub pid: u32,
+    pub public_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub tls: bool,
+}
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let data_dir = &config.data_dir;
+    create_private_dir(data_dir)?;
+    let db = Db::open(&data_dir.join(DB_FILE))
+        .with_context(|| format!("failed to open database in {}", data_dir.display()))?;
+    let token = admin_token(data_dir)?;
+
+    let engine = Arc::new(sandbox::Engine::new().context("failed to start the WebAssembly engine")?);
+    let artifacts = data_dir.join("artifacts");
+    create_private_dir(&artifacts)?;
+    let fleet = Arc::new(Fleet::new(engine, db.clone(), artifacts));
+    let loaded = fleet.load_all().await?;
+
+    let public = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("failed to listen on {} (--listen)", config.listen))?;
+    let admin = TcpListener::bind(config.admin_listen)
+        .await
+        .with_context(|| format!("failed to listen on {} (--admin-listen)", config.admin_listen))?;
+    let public_addr = public.local_addr()?;
+    let admin_addr = admin.local_addr()?;
+    if !admin_addr.ip().is_loopback() {
+        warn!(%admin_addr, "the admin API listens beyond loopback; protect its port and token");
+    }
+
+    let tls = match &config.tls {
+        Tls::Plain => None,
+        Tls::SelfSigned => Some(ingress::tls::server_config(data_dir, None)?),
+        Tls::Files { cert, key } => Some(ingress::tls::server_config(data_dir, Some((cert, key)))?),
+    };
+    if let Some((_, cert)) = &tls {
+        info!(
+            cert = %cert.cert_path.display(),
+            sha256 = %cert.sha256_fingerprint,
+            self_signed = cert.self_signed,
+            "TLS certificate"
+        );
+    }
+    let tls_enabled = tls.is_some();
+    let acceptor = tls.map(|(server_config, _)| tokio_rustls::TlsAcceptor::from(server_config));
+
+    let metrics = Arc::new(Metrics::default());
+    let dispatcher = Dispatcher::new(db.clone(), metrics.clone());
+    let ingress = Arc::new(Ingress {
+        fleet: fleet.clone(),
+        dispatcher: dispatcher.clone(),
+        max_body_bytes: config.max_body_bytes,
+    });
+    let admin_state = Arc::new(Admin {
+        fleet,
+        db,
+        dispatcher,
+        metrics,
+        token,
+        started,
+        public_addr: public_addr.to_string(),
+        admin_addr: admin_addr.to_string(),
+        tls: tls_enabled,
+    });
+
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let public_task = tokio::spawn(http::serve(
+        public,
+        acceptor,
+        Arc::new(move |request| ingress.clone().handle(request)),
+        shutdown_rx.clone(),
+    ));
+    let admin_task = tokio::spawn(http::serve(
+        admin,
+        None,
+        Arc::new(move |request| admin_state.clone().handle(request)),
+        shutdown_rx,
+    ));
+
+    let node_file = NodeFile {
+        pid: std::process::id(),
+        public_addr,
+        admin_addr,
+        tls: tls_enabled,
+    };
+    fsutil::write_atomic(&data_dir.join(NODE_FILE), &serde_json::to_vec_pretty(&node_file)?)?;
+    let scheme = if tls_enabled { "https" } else { "http" };
+    info!(
+        bots = loaded,
+        public = %format!("{scheme}://{public_addr}/interactions/APP_ID"),
+        admin = %format!("http://{admin_addr}"),
+        data_dir = %data_dir.display(),
+        startup_ms = started.elapsed().as_millis() as u64,
+        "node serving"
+    );
+
+    shutdown_signal().await;
+    info!("shutting down");
+    let _ = shutdown_tx.send(true);
+    let _ = public_task.await;
+    let _ = admin_task.await;
+    let _ = std::fs::remove_file(data_dir.join(NODE_FILE));
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("failed to create data directory {}", dir.display()))
+}
+
+/// Reads the admin token, creating a random one (mode 0600) on first start.
+fn admin_token(data_dir: &Path) -> anyhow::Result<String> {
+    let path = data_dir.join(ADMIN_TOKEN_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(token) if !token.trim().is_empty() => return Ok(token.trim().to_owned()),
+        Ok(_) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(err).with_context(|| format!("failed to read {}", path.display())),
+    }
+    let token = hex::encode(rand::random::<[u8; 32]>());
+    fsutil::write_private(&path, token.as_bytes())?;
+    info!(path = %path.display(), "created admin token");
+    Ok(token)
+}

@@ -1,0 +1,319 @@
+//! The client commands: each resolves its node and token, makes one or a
+//! few admin API calls, and prints a human (or `--json`) answer on stdout.
+
+use std::future::Future;
+use std::io::Read;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use base64::Engine as _;
+use bytes::Bytes;
+
+use crate::admin::api::DeployRequest;
+use crate::admin::client::Client;
+use crate::app::{NodeFile, ADMIN_TOKEN_FILE, NODE_FILE};
+use crate::cli::NodeArgs;
+use crate::config::defaults;
+
+#[derive(clap::Args, Debug)]
+pub struct DeployArgs {
+    /// The bot component (built for wasm32-wasip2)
+    #[arg(value_name = "BOT.wasm")]
+    pub wasm: PathBuf,
+    /// Discord application id the bot answers for
+    #[arg(long, value_name = "ID")]
+    pub app_id: String,
+    /// The application's Ed25519 public key (hex, from the developer portal)
+    #[arg(long, value_name = "HEX")]
+    pub public_key: String,
+    /// Bot name [default: the file name without .wasm]
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Read the bot token from this environment variable
+    #[arg(long, value_name = "VAR", conflicts_with = "token_file")]
+    pub token_env: Option<String>,
+    /// Read the bot token from this file
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Fuel (CPU budget) per event [default: 2000000000, or the bot's current value]
+    #[arg(long, value_name = "N")]
+    pub fuel: Option<u64>,
+    /// Linear memory per instance in MiB [default: 64]
+    #[arg(long, value_name = "N")]
+    pub memory_mib: Option<u32>,
+    /// Wall-clock limit per event in ms [default: 10000]
+    #[arg(long, value_name = "N")]
+    pub timeout_ms: Option<u64>,
+    /// Concurrent instances [default: 4]
+    #[arg(long, value_name = "N")]
+    pub instances: Option<u32>,
+    #[command(flatten)]
+    pub node: NodeArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ListArgs {
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub node: NodeArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct LogsArgs {
+    /// Bot name
+    pub name: String,
+    /// Keep printing new lines as they arrive
+    #[arg(long, short)]
+    pub follow: bool,
+    /// How many recent lines to show
+    #[arg(long, short = 'n', default_value_t = 100, value_name = "N")]
+    pub lines: i64,
+    #[command(flatten)]
+    pub node: NodeArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RemoveArgs {
+    /// Bot name
+    pub name: String,
+    #[command(flatten)]
+    pub node: NodeArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct InvokeArgs {
+    /// Bot name
+    pub name: String,
+    /// Interaction JSON file, or - for standard input
+    #[arg(long, value_name = "FILE|-")]
+    pub json: String,
+    #[command(flatten)]
+    pub node: NodeArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub node: NodeArgs,
+}
+
+/// Builds the client for `node` and runs `command` on a small runtime.
+pub fn run<F, Fut>(node: NodeArgs, command: F) -> anyhow::Result<()>
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let client = connect(&node)?;
+    runtime.block_on(command(client))
+}
+
+fn connect(node: &NodeArgs) -> anyhow::Result<Client> {
+    let url = match &node.node {
+        Some(url) => url.clone(),
+        None => match std::fs::read(node.data_dir.join(NODE_FILE)) {
+            Ok(bytes) => {
+                let file: NodeFile = serde_json::from_slice(&bytes)
+                    .with_context(|| format!("invalid {}", node.data_dir.join(NODE_FILE).display()))?;
+                format!("http://{}", file.admin_addr)
+            }
+            Err(_) => defaults::ADMIN_URL.to_owned(),
+        },
+    };
+    let token = match &node.admin_token {
+        Some(token) => token.clone(),
+        None => {
+            let path = node.data_dir.join(ADMIN_TOKEN_FILE);
+            std::fs::read_to_string(&path)
+                .map(|t| t.trim().to_owned())
+                .with_context(|| {
+                    format!(
+                        "no admin token: pass --admin-token or APPLIANCE_ADMIN_TOKEN, or point --data-dir at the node's data directory ({} not readable)",
+                        path.display()
+                    )
+                })?
+        }
+    };
+    Ok(Client::new(&url, token)?)
+}
+
+pub async fn deploy(client: Client, args: DeployArgs) -> anyhow::Result<()> {
+    let wasm = std::fs::read(&args.wasm).with_context(|| format!("failed to read {}", args.wasm.display()))?;
+    let name = match args.name {
+        Some(name) => name,
+        None => args
+            .wasm
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .map(|s| s.to_lowercase())
+            .context("cannot derive a bot name from the file name; pass --name")?,
+    };
+    let token = match (&args.token_env, &args.token_file) {
+        (Some(var), _) => Some(std::env::var(var).with_context(|| format!("environment variable {var} (--token-env) is not set"))?),
+        (None, Some(path)) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("failed to read token file {}", path.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        (None, None) => None,
+    };
+    let request = DeployRequest {
+        name,
+        app_id: args.app_id.clone(),
+        public_key: args.public_key,
+        token,
+        fuel: args.fuel,
+        memory_mib: args.memory_mib,
+        timeout_ms: args.timeout_ms,
+        instances: args.instances,
+        wasm_base64: base64::engine::general_purpose::STANDARD.encode(&wasm),
+    };
+    let deployed = client.deploy(&request).await?;
+    println!(
+        "deployed {} version {} ({}, sha256 {})",
+        deployed.name,
+        deployed.version,
+        if deployed.created { "new bot" } else { "new version" },
+        &deployed.sha256[..12]
+    );
+    println!("Discord interactions endpoint: https://YOUR-HOST:8443/interactions/{}", args.app_id);
+    Ok(())
+}
+
+pub async fn list(client: Client, args: ListArgs) -> anyhow::Result<()> {
+    let bots = client.list().await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&bots)?);
+        return Ok(());
+    }
+    if bots.is_empty() {
+        println!("no bots deployed; deploy one with `appliance deploy BOT.wasm --app-id ID --public-key HEX`");
+        return Ok(());
+    }
+    println!(
+        "{:<24} {:<20} {:>7} {:<10} {:>7}  LAST CRASH",
+        "NAME", "APP ID", "VERSION", "STATE", "CRASHES"
+    );
+    for bot in bots {
+        println!(
+            "{:<24} {:<20} {:>7} {:<10} {:>7}  {}",
+            bot.name,
+            bot.app_id,
+            bot.version,
+            bot.state,
+            bot.crashes,
+            bot.last_crash.as_deref().unwrap_or("-")
+        );
+    }
+    Ok(())
+}
+
+pub async fn logs(client: Client, args: LogsArgs) -> anyhow::Result<()> {
+    if args.lines < 1 {
+        bail!("--lines must be at least 1");
+    }
+    let first = client.logs(&args.name, args.lines, 0).await?;
+    for crash in &first.crashes {
+        println!(
+            "{} CRASH version {}: {}\n    {}",
+            format_time(crash.at_ms),
+            crash.version,
+            crash.reason,
+            crash.detail.trim_end().replace('\n', "\n    ")
+        );
+    }
+    let mut last_id = 0;
+    for line in &first.lines {
+        print_line(line);
+        last_id = line.id;
+    }
+    while args.follow {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        for line in client.logs(&args.name, 10_000, last_id).await?.lines {
+            print_line(&line);
+            last_id = line.id;
+        }
+    }
+    Ok(())
+}
+
+fn print_line(line: &crate::admin::api::LogEntry) {
+    let interaction = line
+        .interaction_id
+        .as_deref()
+        .map(|id| format!(" [{id}]"))
+        .unwrap_or_default();
+    println!(
+        "{} {:<5}{} {}",
+        format_time(line.at_ms),
+        line.level.to_uppercase(),
+        interaction,
+        line.message
+    );
+}
+
+/// RFC 3339 UTC with milliseconds, from Unix milliseconds.
+fn format_time(at_ms: i64) -> String {
+    let secs = at_ms.div_euclid(1000);
+    let millis = at_ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+pub async fn remove(client: Client, args: RemoveArgs) -> anyhow::Result<()> {
+    client.remove(&args.name).await?;
+    println!("removed {}", args.name);
+    Ok(())
+}
+
+pub async fn invoke(client: Client, args: InvokeArgs) -> anyhow::Result<()> {
+    let body = if args.json == "-" {
+        let mut body = Vec::new();
+        std::io::stdin().read_to_end(&mut body).context("failed to read standard input")?;
+        body
+    } else {
+        std::fs::read(&args.json).with_context(|| format!("failed to read {}", args.json))?
+    };
+    serde_json::from_slice::<serde_json::Value>(&body).context("the interaction is not valid JSON")?;
+    let answer = client.invoke(&args.name, Bytes::from(body)).await?;
+    println!("{}", String::from_utf8_lossy(&answer));
+    Ok(())
+}
+
+pub async fn status(client: Client, _args: StatusArgs) -> anyhow::Result<()> {
+    let status = client.status().await?;
+    let scheme = if status.tls { "https" } else { "http" };
+    println!("appliance {} up {} s", status.version, status.uptime_secs);
+    println!("bots:   {}", status.bots);
+    println!("public: {scheme}://{}/interactions/APP_ID", status.public_addr);
+    println!("admin:  http://{}", status.admin_addr);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formats_utc_times() {
+        assert_eq!(super::format_time(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(super::format_time(1_795_000_000_123), "2026-11-18T09:46:40.123Z");
+    }
+}

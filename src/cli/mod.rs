@@ -1,0 +1,61 @@
+//! Command-line interface: `serve` runs a node; every other command is a
+//! client of a node's admin API.
+
+mod client;
+mod serve;
+
+use std::path::PathBuf;
+
+/// Host many Discord bots, each a sandboxed WebAssembly component, on one node.
+#[derive(clap::Parser, Debug)]
+#[command(name = "appliance", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Run a node: the public interactions endpoint and the admin API
+    Serve(crate::config::ServeArgs),
+    /// Deploy a bot component, or a new version of a deployed bot
+    Deploy(client::DeployArgs),
+    /// List the bots deployed on the node
+    List(client::ListArgs),
+    /// Show a bot's log lines and crash records
+    Logs(client::LogsArgs),
+    /// Stop serving a bot and delete it with its data
+    Remove(client::RemoveArgs),
+    /// Send an interaction body to a bot through the admin API (no Discord, no signature)
+    Invoke(client::InvokeArgs),
+    /// Show the node's addresses, uptime and bot count
+    Status(client::StatusArgs),
+}
+
+/// How a client command reaches its node.
+#[derive(clap::Args, Debug, Clone)]
+pub struct NodeArgs {
+    /// Admin API URL [default: from DATA_DIR/node.json, else http://127.0.0.1:8444]
+    #[arg(long, env = "APPLIANCE_NODE", value_name = "URL")]
+    pub node: Option<String>,
+    /// Admin token [default: read from DATA_DIR/admin.token]
+    #[arg(long, env = "APPLIANCE_ADMIN_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// The node's data directory, where the CLI finds its address and token
+    #[arg(long, env = "APPLIANCE_DATA_DIR", value_name = "DIR", default_value = crate::config::defaults::DATA_DIR)]
+    pub data_dir: PathBuf,
+}
+
+impl Cli {
+    pub fn run(self) -> anyhow::Result<()> {
+        match self.command {
+            Command::Serve(args) => serve::run(args),
+            Command::Deploy(args) => client::run(args.node.clone(), |c| client::deploy(c, args)),
+            Command::List(args) => client::run(args.node.clone(), |c| client::list(c, args)),
+            Command::Logs(args) => client::run(args.node.clone(), |c| client::logs(c, args)),
+            Command::Remove(args) => client::run(args.node.clone(), |c| client::remove(c, args)),
+            Command::Invoke(args) => client::run(args.node.clone(), |c| client::invoke(c, args)),
+            Command::Status(args) => client::run(args.node.clone(), |c| client::status(c, args)),
+        }
+    }
+}

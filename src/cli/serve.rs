@@ -1,0 +1,17 @@
+//! `appliance serve`.
+
+use crate::config::{Config, FileConfig, ServeArgs};
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let file = match &args.config {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    };
+    let config = Config::resolve(&args, file)?;
+    crate::telemetry::init(config.log_filter.as_deref());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("appliance")
+        .build()?;
+    runtime.block_on(crate::app::run(config))
+}

@@ -1,0 +1,200 @@
+//! `appliance serve` configuration: flags > `APPLIANCE_*` env > config file
+//! (TOML) > embedded defaults.
+//!
+//! clap handles flags over env; the file slots in below both because no
+//! file-settable flag has a clap default. [`Config::resolve`] is pure.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Deserialize;
+
+pub mod defaults {
+    use std::net::SocketAddr;
+
+    pub const DATA_DIR: &str = "./appliance-data";
+    pub const LISTEN: &str = "0.0.0.0:8443";
+    pub const ADMIN_LISTEN: &str = "127.0.0.1:8444";
+    pub const ADMIN_URL: &str = "http://127.0.0.1:8444";
+    pub const DISCORD_API: &str = "https://discord.com/api/v10";
+    pub const DEFER_AFTER_MS: u64 = 2_000;
+
+    pub fn listen() -> SocketAddr {
+        LISTEN.parse().expect("valid default")
+    }
+    pub fn admin_listen() -> SocketAddr {
+        ADMIN_LISTEN.parse().expect("valid default")
+    }
+}
+
+/// Flags of `appliance serve`.
+#[derive(clap::Args, Debug, Default)]
+pub struct ServeArgs {
+    /// TOML config file (keys as in packaging/config.example.toml)
+    #[arg(long, env = "APPLIANCE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory: database, admin token, certificates, compiled bots [default: ./appliance-data]
+    #[arg(long, env = "APPLIANCE_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Public listener for Discord's requests [default: 0.0.0.0:8443]
+    #[arg(long, env = "APPLIANCE_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Admin API listener; keep it on loopback [default: 127.0.0.1:8444]
+    #[arg(long, env = "APPLIANCE_ADMIN_LISTEN", value_name = "ADDR")]
+    pub admin_listen: Option<SocketAddr>,
+    /// TLS certificate chain (PEM); without it a self-signed certificate is created
+    #[arg(long, env = "APPLIANCE_TLS_CERT", value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM) for --tls-cert
+    #[arg(long, env = "APPLIANCE_TLS_KEY", value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP, for use behind a TLS-terminating proxy
+    #[arg(long, env = "APPLIANCE_PLAIN_HTTP", conflicts_with = "tls_cert")]
+    pub plain_http: bool,
+    /// Discord API base URL [default: https://discord.com/api/v10]
+    #[arg(long, env = "APPLIANCE_DISCORD_API", value_name = "URL")]
+    pub discord_api: Option<String>,
+    /// Answer with a deferred response when a bot has not answered after this many ms [default: 2000]
+    #[arg(long, env = "APPLIANCE_DEFER_AFTER_MS", value_name = "N")]
+    pub defer_after_ms: Option<u64>,
+}
+
+/// The config file's keys; unknown keys are an error, not silently ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub admin_listen: Option<SocketAddr>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub plain_http: Option<bool>,
+    pub discord_api: Option<String>,
+    pub defer_after_ms: Option<u64>,
+    pub max_body_bytes: Option<usize>,
+    pub log_filter: Option<String>,
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> anyhow::Result<FileConfig> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("failed to read config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tls {
+    /// A self-signed certificate in the data dir, created on first start.
+    SelfSigned,
+    Files { cert: PathBuf, key: PathBuf },
+    Plain,
+}
+
+/// Fully resolved settings of a node.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+    pub tls: Tls,
+    pub discord_api: String,
+    pub defer_after: Duration,
+    pub max_body_bytes: usize,
+    pub log_filter: Option<String>,
+}
+
+impl Config {
+    pub fn resolve(args: &ServeArgs, file: FileConfig) -> anyhow::Result<Config> {
+        let plain_http = args.plain_http || (args.tls_cert.is_none() && file.plain_http.unwrap_or(false));
+        let cert = args.tls_cert.clone().or(file.tls_cert);
+        let key = args.tls_key.clone().or(file.tls_key);
+        let tls = match (plain_http, cert, key) {
+            (true, None, None) => Tls::Plain,
+            (true, _, _) => anyhow::bail!("plain_http cannot be combined with tls_cert/tls_key"),
+            (false, Some(cert), Some(key)) => Tls::Files { cert, key },
+            (false, None, None) => Tls::SelfSigned,
+            (false, _, _) => anyhow::bail!("tls_cert and tls_key must be given together"),
+        };
+        let discord_api = args
+            .discord_api
+            .clone()
+            .or(file.discord_api)
+            .unwrap_or_else(|| defaults::DISCORD_API.to_owned());
+        let discord_uri: hyper::Uri = discord_api
+            .parse()
+            .with_context(|| format!("discord_api {discord_api:?} is not a URL"))?;
+        anyhow::ensure!(
+            matches!(discord_uri.scheme_str(), Some("http" | "https")) && discord_uri.host().is_some(),
+            "discord_api {discord_api:?} must be an http(s) URL"
+        );
+        let defer_after_ms = args.defer_after_ms.or(file.defer_after_ms).unwrap_or(defaults::DEFER_AFTER_MS);
+        anyhow::ensure!(
+            (1..3_000).contains(&defer_after_ms),
+            "defer_after_ms must be between 1 and 2999: Discord fails interactions unanswered after 3 s"
+        );
+        let max_body_bytes = file.max_body_bytes.unwrap_or(crate::ingress::DEFAULT_MAX_BODY_BYTES);
+        anyhow::ensure!(max_body_bytes >= 1024, "max_body_bytes must be at least 1024");
+        Ok(Config {
+            data_dir: args
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from(defaults::DATA_DIR)),
+            listen: args.listen.or(file.listen).unwrap_or_else(defaults::listen),
+            admin_listen: args.admin_listen.or(file.admin_listen).unwrap_or_else(defaults::admin_listen),
+            tls,
+            discord_api: discord_api.trim_end_matches('/').to_owned(),
+            defer_after: Duration::from_millis(defer_after_ms),
+            max_body_bytes,
+            log_filter: file.log_filter,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let config = Config::resolve(&ServeArgs::default(), FileConfig::default()).unwrap();
+        assert_eq!(config.listen, defaults::listen());
+        assert_eq!(config.admin_listen, defaults::admin_listen());
+        assert_eq!(config.tls, Tls::SelfSigned);
+        assert_eq!(config.data_dir, PathBuf::from("./appliance-data"));
+        assert_eq!(config.defer_after, Duration::from_millis(2000));
+    }
+
+    #[test]
+    fn flags_beat_the_file() {
+        let file: FileConfig = toml::from_str(
+            "listen = \"127.0.0.1:1\"\nadmin_listen = \"127.0.0.1:2\"\nplain_http = true\ndefer_after_ms = 1500",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            listen: Some("127.0.0.1:9".parse().unwrap()),
+            ..ServeArgs::default()
+        };
+        let config = Config::resolve(&args, file).unwrap();
+        assert_eq!(config.listen.port(), 9);
+        assert_eq!(config.admin_listen.port(), 2);
+        assert_eq!(config.tls, Tls::Plain);
+        assert_eq!(config.defer_after, Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn bad_settings_are_refused_with_a_reason() {
+        assert!(toml::from_str::<FileConfig>("lisen = \"x\"").is_err());
+        let file: FileConfig = toml::from_str("tls_cert = \"a.pem\"").unwrap();
+        let err = Config::resolve(&ServeArgs::default(), file).unwrap_err();
+        assert!(err.to_string().contains("together"), "{err}");
+        let args = ServeArgs {
+            defer_after_ms: Some(3000),
+            ..ServeArgs::default()
+        };
+        assert!(Config::resolve(&args, FileConfig::default()).is_err());
+    }
+}

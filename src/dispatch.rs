@@ -1,0 +1,228 @@
+//! From a verified interaction body to the answer Discord gets: PING is
+//! answered here, everything else runs in the bot's sandbox, and every
+//! failure becomes a response the user can see (never a hung interaction).
+//!
+//! Deadline rules (DESIGN.md): a crash, timeout or invalid answer becomes an
+//! ephemeral notice (`flags: 64`); autocomplete, which cannot show one, gets
+//! an empty choice list. Logs and crash records are written after the answer
+//! is on its way, off the response path.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use serde::Deserialize;
+use tracing::{field, info_span, warn, Instrument};
+
+use crate::fleet::Deployed;
+use crate::sandbox::{InvokeError, Invocation};
+use crate::store::{self, CrashRecord, Db};
+use crate::telemetry::Metrics;
+
+/// Interaction types (Discord's `type` field).
+pub mod kind {
+    pub const PING: u8 = 1;
+    pub const APPLICATION_COMMAND: u8 = 2;
+    pub const MESSAGE_COMPONENT: u8 = 3;
+    pub const AUTOCOMPLETE: u8 = 4;
+    pub const MODAL_SUBMIT: u8 = 5;
+}
+
+/// Interaction response types a bot may answer with.
+const RESPONSE_TYPES: &[u64] = &[4, 5, 6, 7, 8, 9, 10, 12];
+const EPHEMERAL: u64 = 64;
+
+/// The few fields the host reads; the bot gets the whole body.
+#[derive(Debug, Deserialize)]
+struct Head {
+    #[serde(rename = "type")]
+    kind: u8,
+    #[serde(default)]
+    id: Option<serde_json::Value>,
+    #[serde(default)]
+    data: Option<HeadData>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct HeadData {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    custom_id: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("request body is not an interaction: {0}")]
+    BadInteraction(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Dispatcher {
+    db: Db,
+    metrics: Arc<Metrics>,
+}
+
+impl Dispatcher {
+    pub fn new(db: Db, metrics: Arc<Metrics>) -> Dispatcher {
+        Dispatcher { db, metrics }
+    }
+
+    /// Answers one interaction whose signature (if any) has been checked.
+    pub async fn dispatch(&self, deployed: Arc<Deployed>, body: Bytes) -> Result<Bytes, Error> {
+        let head: Head = serde_json::from_slice(&body).map_err(|e| Error::BadInteraction(e.to_string()))?;
+        if head.kind == kind::PING {
+            return Ok(Bytes::from_static(br#"{"type":1}"#));
+        }
+        let interaction_id = match &head.id {
+            Some(serde_json::Value::String(id)) => Some(id.clone()),
+            Some(other) => Some(other.to_string()),
+            None => None,
+        };
+        let data = head.data.unwrap_or_default();
+        let span = info_span!(
+            "interaction",
+            bot = %deployed.record.name,
+            version = deployed.record.active_version,
+            interaction.id = interaction_id.as_deref().unwrap_or(""),
+            interaction.kind = head.kind,
+            command = data.name.as_deref(),
+            custom_id = data.custom_id.as_deref(),
+            outcome = field::Empty,
+            fuel.used = field::Empty,
+            latency_us = field::Empty,
+        );
+        self.run(deployed, head.kind, interaction_id, body)
+            .instrument(span)
+            .await
+    }
+
+    async fn run(
+        &self,
+        deployed: Arc<Deployed>,
+        interaction_kind: u8,
+        interaction_id: Option<String>,
+        body: Bytes,
+    ) -> Result<Bytes, Error> {
+        let started = Instant::now();
+        let Invocation {
+            result,
+            logs,
+            crash_detail,
+            fuel_used,
+        } = deployed.bot.invoke(&body, interaction_id.as_deref()).await;
+        let result = result.and_then(check_response);
+
+        let outcome = result.as_ref().map_or_else(|e| e.label(), |_| "ok");
+        self.metrics.interaction(&deployed.record.name, outcome);
+        let span = tracing::Span::current();
+        span.record("outcome", outcome);
+        span.record("fuel.used", fuel_used);
+        span.record("latency_us", started.elapsed().as_micros() as u64);
+
+        let answer = match &result {
+            Ok(response) => Bytes::from(response.clone()),
+            Err(err) => {
+                warn!(error = %err, "bot did not answer");
+                notice(interaction_kind, err)
+            }
+        };
+        self.persist(&deployed, interaction_id, logs, result.err(), crash_detail);
+        Ok(answer)
+    }
+
+    /// Writes the event's logs and any crash record in the background.
+    fn persist(
+        &self,
+        deployed: &Deployed,
+        interaction_id: Option<String>,
+        mut logs: Vec<store::LogLine>,
+        error: Option<InvokeError>,
+        crash_detail: Option<String>,
+    ) {
+        let bot_id = deployed.record.id;
+        let version = deployed.record.active_version;
+        let db = self.db.clone();
+        if let Some(err) = &error {
+            logs.push(store::LogLine {
+                id: 0,
+                at_ms: store::now_ms(),
+                level: "error".into(),
+                interaction_id,
+                message: format!("{} ({})", err, err.label()),
+            });
+        }
+        let crash = error.filter(InvokeError::is_crash).map(|err| CrashRecord {
+            at_ms: store::now_ms(),
+            version,
+            reason: err.label().to_owned(),
+            detail: crash_detail.unwrap_or_else(|| err.to_string()),
+        });
+        tokio::spawn(
+            async move {
+                if let Err(err) = db.append_logs(bot_id, logs).await {
+                    warn!(error = %err, "failed to store bot logs");
+                }
+                if let Some(crash) = crash {
+                    if let Err(err) = db.record_crash(bot_id, crash).await {
+                        warn!(error = %err, "failed to store crash record");
+                    }
+                }
+            }
+            .in_current_span(),
+        );
+    }
+}
+
+/// Accepts the guest's answer only if it is a JSON object with a response
+/// `type` Discord knows; anything else would fail the interaction at Discord.
+fn check_response(response: Vec<u8>) -> Result<Vec<u8>, InvokeError> {
+    let value: serde_json::Value = serde_json::from_slice(&response)
+        .map_err(|e| InvokeError::Guest(format!("response is not JSON: {e}")))?;
+    match value.get("type").and_then(|t| t.as_u64()) {
+        Some(t) if RESPONSE_TYPES.contains(&t) => Ok(response),
+        Some(t) => Err(InvokeError::Guest(format!("response type {t} is not a valid interaction response type"))),
+        None => Err(InvokeError::Guest("response has no numeric \"type\" field".into())),
+    }
+}
+
+/// What the user sees when the bot could not answer.
+pub fn notice(interaction_kind: u8, err: &InvokeError) -> Bytes {
+    if interaction_kind == kind::AUTOCOMPLETE {
+        return Bytes::from_static(br#"{"type":8,"data":{"choices":[]}}"#);
+    }
+    let content = match err {
+        InvokeError::Busy(_) => "This bot is busy right now. Please try again in a moment.",
+        InvokeError::Guest(_) | InvokeError::ResponseTooLarge(_) => {
+            "This bot could not answer that. Its owner can see why in `appliance logs`."
+        }
+        _ => "This bot ran into a problem and could not answer. Its owner can see why in `appliance logs`.",
+    };
+    let body = serde_json::json!({
+        "type": 4,
+        "data": { "content": content, "flags": EPHEMERAL },
+    });
+    Bytes::from(body.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn responses_must_be_typed_json() {
+        assert!(check_response(br#"{"type":4,"data":{"content":"hi"}}"#.to_vec()).is_ok());
+        assert!(check_response(b"hello".to_vec()).is_err());
+        assert!(check_response(br#"{"data":{}}"#.to_vec()).is_err());
+        assert!(check_response(br#"{"type":1}"#.to_vec()).is_err());
+    }
+
+    #[test]
+    fn notices_are_ephemeral_and_autocomplete_gets_no_choices() {
+        let err = InvokeError::Trap("boom".into());
+        let value: serde_json::Value = serde_json::from_slice(&notice(kind::APPLICATION_COMMAND, &err)).unwrap();
+        assert_eq!(value["type"], 4);
+        assert_eq!(value["data"]["flags"], 64);
+        assert_eq!(&notice(kind::AUTOCOMPLETE, &err)[..], br#"{"type":8,"data":{"choices":[]}}"#);
+    }
+}

@@ -1,0 +1,304 @@
+//! The bots this node serves: deploy, remove and look up, by application id
+//! (for ingress) or by name (for the admin API).
+//!
+//! Owns the mapping from stored bots to live `sandbox::Bot`s and the
+//! precompiled artifact cache in `DATA_DIR/artifacts/<sha256>.cwasm`, so a
+//! restart deserializes instead of recompiling. Deploys are serialized; a
+//! deploy swaps the live bot in one step, and events already running keep
+//! the `Arc` of the version they started on.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use ed25519_dalek::VerifyingKey;
+use sha2::{Digest, Sha256};
+use tracing::{info, warn};
+
+use crate::ingress::verify::parse_public_key;
+use crate::limits::Limits;
+use crate::sandbox::{self, BotEnv, CompileError};
+use crate::store::{self, BotRecord, Db, KvQuota};
+
+/// A bot version that is serving.
+#[derive(Debug)]
+pub struct Deployed {
+    pub record: BotRecord,
+    pub public_key: VerifyingKey,
+    pub bot: sandbox::Bot,
+}
+
+/// What an operator asks for in a deploy; unset limits keep the bot's
+/// current values (or the defaults for a new bot).
+#[derive(Debug)]
+pub struct DeployRequest {
+    pub name: String,
+    pub app_id: String,
+    pub public_key: String,
+    pub token: Option<String>,
+    pub fuel: Option<u64>,
+    pub memory_mib: Option<u32>,
+    pub timeout_ms: Option<u64>,
+    pub instances: Option<u32>,
+    pub wasm: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub struct Deployment {
+    pub name: String,
+    pub version: i64,
+    pub created: bool,
+    pub sha256: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Compile(#[from] CompileError),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<store::Error> for Error {
+    fn from(err: store::Error) -> Self {
+        match err {
+            store::Error::Conflict(m) => Error::Conflict(m),
+            store::Error::NotFound(m) => Error::NotFound(m),
+            other => Error::Internal(other.to_string()),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Live {
+    by_app_id: HashMap<String, Arc<Deployed>>,
+    by_name: HashMap<String, Arc<Deployed>>,
+}
+
+pub struct Fleet {
+    engine: Arc<sandbox::Engine>,
+    db: Db,
+    artifacts: PathBuf,
+    kv_quota: KvQuota,
+    live: RwLock<Live>,
+    /// Serializes deploys and removals; lookups never wait on it.
+    changes: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Fleet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fleet").field("artifacts", &self.artifacts).finish_non_exhaustive()
+    }
+}
+
+/// Bot names: what an operator types in `appliance logs NAME`.
+fn validate_name(name: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "bot name {name:?} is invalid: use 1 to 64 characters of a-z, 0-9, '-' and '_'"
+        )))
+    }
+}
+
+fn validate_app_id(app_id: &str) -> Result<(), Error> {
+    if app_id.is_empty() || app_id.len() > 20 || !app_id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::Invalid(format!(
+            "application id {app_id:?} is invalid: it is the numeric id from Discord's developer portal"
+        )));
+    }
+    Ok(())
+}
+
+impl Fleet {
+    pub fn new(engine: Arc<sandbox::Engine>, db: Db, artifacts: PathBuf) -> Fleet {
+        Fleet {
+            engine,
+            db,
+            artifacts,
+            kv_quota: KvQuota::default(),
+            live: RwLock::new(Live::default()),
+            changes: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn by_app_id(&self, app_id: &str) -> Option<Arc<Deployed>> {
+        self.live.read().unwrap_or_else(|p| p.into_inner()).by_app_id.get(app_id).cloned()
+    }
+
+    pub fn by_name(&self, name: &str) -> Option<Arc<Deployed>> {
+        self.live.read().unwrap_or_else(|p| p.into_inner()).by_name.get(name).cloned()
+    }
+
+    /// Every serving bot, by name.
+    pub fn all(&self) -> Vec<Arc<Deployed>> {
+        let live = self.live.read().unwrap_or_else(|p| p.into_inner());
+        let mut bots: Vec<_> = live.by_name.values().cloned().collect();
+        bots.sort_by(|a, b| a.record.name.cmp(&b.record.name));
+        bots
+    }
+
+    fn artifact_path(&self, sha256: &str) -> PathBuf {
+        self.artifacts.join(format!("{sha256}.cwasm"))
+    }
+
+    /// Loads every stored bot at start-up. A bot that cannot load is logged
+    /// and skipped, so one bad artifact never keeps the node down.
+    pub async fn load_all(&self) -> anyhow::Result<usize> {
+        let _guard = self.changes.lock().await;
+        let mut loaded = 0;
+        for record in self.db.list_bots().await? {
+            match self.load(record.clone()).await {
+                Ok(deployed) => {
+                    self.install(deployed);
+                    loaded += 1;
+                }
+                Err(err) => warn!(bot = %record.name, error = %err, "bot could not be loaded; it is not serving"),
+            }
+        }
+        Ok(loaded)
+    }
+
+    /// Builds the live bot for a stored record: from the cached artifact
+    /// when it is there and usable, else by compiling the stored component.
+    async fn load(&self, record: BotRecord) -> Result<Deployed, Error> {
+        let versions = self.db.versions(record.id).await?;
+        let version = versions
+            .iter()
+            .find(|v| v.version == record.active_version)
+            .ok_or_else(|| Error::Internal(format!("active version {} is missing", record.active_version)))?;
+        let path = self.artifact_path(&version.sha256);
+        let engine = self.engine.clone();
+        let cached = tokio::task::spawn_blocking(move || engine.load_artifact(&path))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let component = match cached {
+            Ok(component) => component,
+            Err(err) => {
+                info!(bot = %record.name, reason = %err, "recompiling bot from its stored component");
+                let wasm = self.db.version_wasm(record.id, record.active_version).await?;
+                self.compile_and_cache(wasm).await?.0
+            }
+        };
+        self.prepare(record, &component)
+    }
+
+    fn prepare(&self, record: BotRecord, component: &sandbox::Component) -> Result<Deployed, Error> {
+        let public_key = parse_public_key(&record.public_key).map_err(Error::Invalid)?;
+        let env = BotEnv {
+            bot_id: record.id,
+            name: record.name.clone(),
+            version: record.active_version,
+            limits: record.limits,
+            kv_quota: self.kv_quota,
+            db: self.db.clone(),
+        };
+        let bot = self.engine.prepare(component, env)?;
+        Ok(Deployed {
+            record,
+            public_key,
+            bot,
+        })
+    }
+
+    /// Compiles off the async executor and writes the artifact (content-addressed,
+    /// so an existing file is already right).
+    async fn compile_and_cache(
+        &self,
+        wasm: Vec<u8>,
+    ) -> Result<(sandbox::Component, String), Error> {
+        let sha256 = hex::encode(Sha256::digest(&wasm));
+        let engine = self.engine.clone();
+        let path = self.artifact_path(&sha256);
+        let component = tokio::task::spawn_blocking(move || -> Result<_, Error> {
+            let compiled = engine.compile(&wasm)?;
+            if let Err(err) = crate::fsutil::write_private(&path, &compiled.artifact) {
+                // The cache is an optimisation: serve anyway, compile again next start.
+                warn!(error = %format!("{err:#}"), "failed to cache compiled artifact");
+            }
+            Ok(compiled.component)
+        })
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))??;
+        Ok((component, sha256))
+    }
+
+    fn install(&self, deployed: Deployed) {
+        let deployed = Arc::new(deployed);
+        let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(previous) = live.by_name.get(&deployed.record.name).cloned() {
+            live.by_app_id.remove(&previous.record.app_id);
+        }
+        live.by_app_id.insert(deployed.record.app_id.clone(), deployed.clone());
+        live.by_name.insert(deployed.record.name.clone(), deployed);
+    }
+
+    /// Validates, compiles, stores and swaps in a new bot or version. On any
+    /// error nothing is stored and the serving version is untouched.
+    pub async fn deploy(&self, request: DeployRequest) -> Result<Deployment, Error> {
+        validate_name(&request.name)?;
+        validate_app_id(&request.app_id)?;
+        parse_public_key(&request.public_key).map_err(Error::Invalid)?;
+        if let Some(token) = &request.token {
+            if token.trim().is_empty() || token.contains(char::is_whitespace) {
+                return Err(Error::Invalid("bot token is empty or contains whitespace".into()));
+            }
+        }
+        let _guard = self.changes.lock().await;
+        let current = self.db.bot_by_name(&request.name).await?;
+        let base = current.as_ref().map(|bot| bot.limits).unwrap_or_default();
+        let limits = Limits {
+            fuel: request.fuel.unwrap_or(base.fuel),
+            memory_mib: request.memory_mib.unwrap_or(base.memory_mib),
+            timeout_ms: request.timeout_ms.unwrap_or(base.timeout_ms),
+            instances: request.instances.unwrap_or(base.instances),
+        };
+        limits.validate().map_err(Error::Invalid)?;
+
+        let (component, sha256) = self.compile_and_cache(request.wasm.clone()).await?;
+        let outcome = self
+            .db
+            .deploy(store::Deploy {
+                name: request.name.clone(),
+                app_id: request.app_id,
+                public_key: request.public_key.trim().to_lowercase(),
+                limits,
+                token: request.token,
+                wasm: request.wasm,
+                sha256: sha256.clone(),
+            })
+            .await?;
+        let deployed = self.prepare(outcome.bot, &component)?;
+        self.install(deployed);
+        info!(bot = %request.name, version = outcome.version, %sha256, "deployed");
+        Ok(Deployment {
+            name: request.name,
+            version: outcome.version,
+            created: outcome.created,
+            sha256,
+        })
+    }
+
+    /// Stops serving the bot and deletes it with all its data.
+    pub async fn remove(&self, name: &str) -> Result<(), Error> {
+        let _guard = self.changes.lock().await;
+        let record = self.db.remove_bot(name).await?;
+        let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
+        live.by_name.remove(&record.name);
+        live.by_app_id.remove(&record.app_id);
+        info!(bot = %name, "removed");
+        Ok(())
+    }
+}

@@ -1,0 +1,62 @@
+//! Per-bot resource limits: what an operator sets at deploy and the sandbox enforces.
+//!
+//! The defaults are chosen for interaction handlers, which should answer in
+//! milliseconds; the README explains each number.
+
+use serde::{Deserialize, Serialize};
+
+/// Fuel per event: roughly one unit per wasm instruction. 2 billion is about
+/// a second of pure computation on this class of machine, far beyond what an
+/// interaction handler needs, yet it stops a runaway loop well inside the
+/// wall-clock limit on a loaded node.
+pub const DEFAULT_FUEL: u64 = 2_000_000_000;
+/// Linear memory per instance. Typical Rust bots use 1–3 MiB.
+pub const DEFAULT_MEMORY_MIB: u32 = 64;
+/// Wall-clock limit per event. Past the 2 s deferral point the host has
+/// already answered Discord; the bot may then still finish its work.
+pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+/// Concurrent instances (events handled at once) per bot.
+pub const DEFAULT_INSTANCES: u32 = 4;
+
+/// Upper bounds an operator cannot exceed, so one deploy cannot reserve the node.
+pub const MAX_MEMORY_MIB: u32 = 4096;
+pub const MAX_TIMEOUT_MS: u64 = 15 * 60 * 1000; // Discord's interaction token lifetime.
+pub const MAX_INSTANCES: u32 = 256;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    pub fuel: u64,
+    pub memory_mib: u32,
+    pub timeout_ms: u64,
+    pub instances: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            fuel: DEFAULT_FUEL,
+            memory_mib: DEFAULT_MEMORY_MIB,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+            instances: DEFAULT_INSTANCES,
+        }
+    }
+}
+
+impl Limits {
+    /// Checks every field against its allowed range; the message names the flag.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.fuel == 0 {
+            return Err("--fuel must be at least 1".into());
+        }
+        if !(1..=MAX_MEMORY_MIB).contains(&self.memory_mib) {
+            return Err(format!("--memory-mib must be between 1 and {MAX_MEMORY_MIB}"));
+        }
+        if !(1..=MAX_TIMEOUT_MS).contains(&self.timeout_ms) {
+            return Err(format!("--timeout-ms must be between 1 and {MAX_TIMEOUT_MS}"));
+        }
+        if !(1..=MAX_INSTANCES).contains(&self.instances) {
+            return Err(format!("--instances must be between 1 and {MAX_INSTANCES}"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,18 @@
+//! The `appliance` binary: parse the command line, run, map errors to exit codes.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    // Usage errors exit 2 inside `parse` (clap's convention, DESIGN.md's contract).
+    let cli = appliance::cli::Cli::parse();
+    match cli.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // One line: the error and its causes, for scripts and people alike.
+            eprintln!("error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}

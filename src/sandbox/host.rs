@@ -1,0 +1,279 @@
+//! The per-instance host state and the WIT imports the host provides: `kv`,
+//! `log`, and captured stdout/stderr.
+//!
+//! Everything a guest can reach goes through here, scoped to its own bot:
+//! the bot id is fixed when the instance is created and never comes from the guest.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::sandbox::bindings::appliance::bot::{kv, log};
+use crate::sandbox::BotEnv;
+use crate::store::{self, LogLine};
+
+/// Log bytes one event may write (guest `log` calls and stdout/stderr together).
+pub const LOG_BYTES_PER_EVENT: usize = 64 * 1024;
+/// A longer log line is cut here.
+pub const LOG_LINE_MAX: usize = 4 * 1024;
+
+pub(crate) struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) env: Arc<BotEnv>,
+    pub(crate) limiter: Limiter,
+    pub(crate) event: EventState,
+    pub(crate) stdout: Capture,
+    pub(crate) stderr: Capture,
+}
+
+/// What one event accumulates; reset before each call.
+pub(crate) struct EventState {
+    pub interaction_id: Option<String>,
+    pub deadline: Instant,
+    pub logs: Vec<LogLine>,
+    pub log_bytes: usize,
+    pub dropped_log_bytes: usize,
+}
+
+impl EventState {
+    pub fn new(interaction_id: Option<String>, deadline: Instant) -> Self {
+        EventState {
+            interaction_id,
+            deadline,
+            logs: Vec::new(),
+            log_bytes: 0,
+            dropped_log_bytes: 0,
+        }
+    }
+
+    /// Records a line unless the event's log budget is spent.
+    pub fn push(&mut self, level: &str, message: &str) {
+        let mut message = message.trim_end();
+        if message.len() > LOG_LINE_MAX {
+            let mut cut = LOG_LINE_MAX;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message = &message[..cut];
+        }
+        if self.log_bytes + message.len() > LOG_BYTES_PER_EVENT {
+            self.dropped_log_bytes += message.len();
+            return;
+        }
+        self.log_bytes += message.len();
+        self.logs.push(LogLine {
+            id: 0,
+            at_ms: store::now_ms(),
+            level: level.to_owned(),
+            interaction_id: self.interaction_id.clone(),
+            message: message.to_owned(),
+        });
+    }
+}
+
+impl HostState {
+    pub(crate) fn new(env: Arc<BotEnv>) -> Self {
+        let stdout = Capture::default();
+        let stderr = Capture::default();
+        // No args, no env, no preopened directories, no sockets: the guest
+        // gets clocks, randomness and the two captured output streams.
+        let wasi = WasiCtx::builder()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let memory_bytes = env.limits.memory_mib as usize * 1024 * 1024;
+        HostState {
+            wasi,
+            table: ResourceTable::new(),
+            env,
+            limiter: Limiter {
+                memory_bytes,
+                exceeded: None,
+            },
+            event: EventState::new(None, Instant::now()),
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Moves captured stdout/stderr into the event's log, one line per line.
+    pub(crate) fn drain_output(&mut self) {
+        for (capture, level) in [(&self.stdout, "info"), (&self.stderr, "warn")] {
+            let (bytes, dropped) = capture.take();
+            self.event.dropped_log_bytes += dropped;
+            let text = String::from_utf8_lossy(&bytes);
+            for line in text.lines().filter(|line| !line.trim().is_empty()) {
+                self.event.push(level, line);
+            }
+        }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Enforces the memory limit and remembers that it did, so the crash record
+/// says "memory" rather than a generic trap.
+pub(crate) struct Limiter {
+    memory_bytes: usize,
+    pub exceeded: Option<String>,
+}
+
+/// Table elements an instance may have; generous for Rust guests, small
+/// enough that a table bomb is refused.
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+impl wasmtime::ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_bytes {
+            let message = format!(
+                "memory limit exceeded: tried to grow linear memory to {desired} bytes, the limit is {} bytes",
+                self.memory_bytes
+            );
+            self.exceeded = Some(message.clone());
+            // An error (not `Ok(false)`) traps at the `memory.grow`, which
+            // gives a backtrace pointing at the allocation.
+            return Err(wasmtime::Error::msg(message));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > MAX_TABLE_ELEMENTS {
+            let message = format!(
+                "table limit exceeded: tried to grow a table to {desired} elements, the limit is {MAX_TABLE_ELEMENTS}"
+            );
+            self.exceeded = Some(message.clone());
+            return Err(wasmtime::Error::msg(message));
+        }
+        Ok(true)
+    }
+}
+
+impl kv::Host for HostState {
+    async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, kv::KvError> {
+        let env = self.env.clone();
+        env.db.kv_get(env.bot_id, key).await.map_err(to_wit)
+    }
+
+    async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), kv::KvError> {
+        let env = self.env.clone();
+        env.db
+            .kv_set(env.bot_id, key, value, env.kv_quota)
+            .await
+            .map_err(to_wit)
+    }
+
+    async fn delete(&mut self, key: String) -> Result<(), kv::KvError> {
+        let env = self.env.clone();
+        env.db.kv_delete(env.bot_id, key).await.map_err(to_wit)
+    }
+
+    async fn list_keys(&mut self, prefix: String) -> Result<Vec<String>, kv::KvError> {
+        let env = self.env.clone();
+        env.db.kv_list_keys(env.bot_id, prefix).await.map_err(to_wit)
+    }
+}
+
+fn to_wit(err: store::KvError) -> kv::KvError {
+    match err {
+        store::KvError::InvalidKey(m) => kv::KvError::InvalidKey(m),
+        store::KvError::QuotaExceeded(m) => kv::KvError::QuotaExceeded(m),
+        store::KvError::Unavailable(m) => kv::KvError::Unavailable(m),
+    }
+}
+
+impl log::Host for HostState {
+    async fn log(&mut self, level: log::Level, message: String) {
+        let level = match level {
+            log::Level::Trace => "trace",
+            log::Level::Debug => "debug",
+            log::Level::Info => "info",
+            log::Level::Warn => "warn",
+            log::Level::Error => "error",
+        };
+        // Inside the interaction span, so the line carries bot and interaction ids.
+        tracing::debug!(target: "bot", level, "{message}");
+        self.event.push(level, &message);
+    }
+}
+
+/// A bounded in-memory sink for a guest's stdout or stderr. Writes past the
+/// bound are counted and dropped but reported as written, so a chatty guest
+/// never sees an I/O error (Rust's `println!` would panic on one).
+#[derive(Clone, Default)]
+pub(crate) struct Capture(Arc<Mutex<CaptureBuf>>);
+
+#[derive(Default)]
+struct CaptureBuf {
+    bytes: Vec<u8>,
+    dropped: usize,
+}
+
+impl Capture {
+    fn take(&self) -> (Vec<u8>, usize) {
+        let mut buf = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let dropped = std::mem::take(&mut buf.dropped);
+        (std::mem::take(&mut buf.bytes), dropped)
+    }
+}
+
+impl IsTerminal for Capture {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for Capture {
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+impl tokio::io::AsyncWrite for Capture {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let mut buf = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let room = LOG_BYTES_PER_EVENT.saturating_sub(buf.bytes.len());
+        let kept = data.len().min(room);
+        buf.bytes.extend_from_slice(&data[..kept]);
+        buf.dropped += data.len() - kept;
+        Poll::Ready(Ok(data.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}

@@ -1,0 +1,416 @@
+//! Runs bots: WebAssembly components of the `appliance:bot` world, in wasmtime,
+//! with per-event fuel, a memory limit and a wall-clock limit.
+//!
+//! This is the only module that names wasmtime types. Callers compile a
+//! component once ([`Engine::compile`]), keep its precompiled artifact, turn it
+//! into a [`Bot`] ([`Engine::prepare`]) and call [`Bot::invoke`] per event.
+//!
+//! Instance lifecycle: a bot keeps up to `instances` live instances. An event
+//! takes an idle one (or instantiates a fresh one from the pre-linked
+//! `BotPre`), and gives it back afterwards, so guest memory persists between
+//! events like a process. A trap of any kind discards the instance: a trapped
+//! component instance cannot be entered again.
+
+mod host;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Store, Trap, UpdateDeadline};
+
+use crate::limits::Limits;
+use crate::store::{Db, KvQuota, LogLine};
+use host::{EventState, HostState};
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "guest-sdk/wit",
+        world: "bot",
+        imports: { default: async },
+        exports: { default: async },
+    });
+}
+
+/// How often the engine's epoch advances; the wall-clock limit's resolution.
+const EPOCH_TICK: Duration = Duration::from_millis(5);
+/// A running guest yields to the async executor after this much fuel, so a
+/// busy bot cannot hold a worker thread while other requests wait.
+const FUEL_YIELD_INTERVAL: u64 = 2_000_000;
+/// Largest response a guest may return.
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// Why a component was refused at deploy.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    #[error("not a WebAssembly file (it does not start with the \\0asm magic bytes)")]
+    NotWasm,
+    #[error("this is a core WebAssembly module, not a component; build the bot for the wasm32-wasip2 target")]
+    NotComponent,
+    #[error("invalid WebAssembly component: {0}")]
+    Invalid(String),
+    #[error("the component does not fit the appliance:bot world: {0}")]
+    WrongWorld(String),
+}
+
+/// Why an event did not produce a response.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum InvokeError {
+    #[error("bot ran out of fuel (CPU budget {0})")]
+    OutOfFuel(u64),
+    #[error("bot exceeded its wall-clock limit of {0} ms")]
+    Timeout(u64),
+    #[error("bot exceeded its memory limit: {0}")]
+    Memory(String),
+    #[error("bot overflowed its stack")]
+    StackOverflow,
+    #[error("bot trapped: {0}")]
+    Trap(String),
+    #[error("bot returned an error: {0}")]
+    Guest(String),
+    #[error("bot response is {0} bytes; the limit is {MAX_RESPONSE_BYTES}")]
+    ResponseTooLarge(usize),
+    #[error("all {0} instances of the bot stayed busy past its wall-clock limit")]
+    Busy(u32),
+    #[error("host failed to start the bot: {0}")]
+    Host(String),
+}
+
+impl InvokeError {
+    /// Short machine-readable label for logs, metrics and crash records.
+    pub fn label(&self) -> &'static str {
+        match self {
+            InvokeError::OutOfFuel(_) => "out_of_fuel",
+            InvokeError::Timeout(_) => "timeout",
+            InvokeError::Memory(_) => "memory",
+            InvokeError::StackOverflow => "stack_overflow",
+            InvokeError::Trap(_) => "trap",
+            InvokeError::Guest(_) => "guest_error",
+            InvokeError::ResponseTooLarge(_) => "response_too_large",
+            InvokeError::Busy(_) => "busy",
+            InvokeError::Host(_) => "host_error",
+        }
+    }
+
+    /// True when the instance was discarded (a crash), as opposed to the bot
+    /// answering with an error or the node being busy.
+    pub fn is_crash(&self) -> bool {
+        matches!(
+            self,
+            InvokeError::OutOfFuel(_)
+                | InvokeError::Timeout(_)
+                | InvokeError::Memory(_)
+                | InvokeError::StackOverflow
+                | InvokeError::Trap(_)
+        )
+    }
+}
+
+/// What a bot needs from the rest of the node, fixed for the bot's lifetime.
+#[derive(Debug, Clone)]
+pub struct BotEnv {
+    pub bot_id: i64,
+    pub name: String,
+    pub version: i64,
+    pub limits: Limits,
+    pub kv_quota: KvQuota,
+    pub db: Db,
+}
+
+/// The result of one event.
+#[derive(Debug)]
+pub struct Invocation {
+    pub result: Result<Vec<u8>, InvokeError>,
+    /// Log lines the event wrote (guest `log` calls, stdout, stderr).
+    pub logs: Vec<LogLine>,
+    /// Full error with the wasm backtrace, for crash records.
+    pub crash_detail: Option<String>,
+    pub fuel_used: u64,
+}
+
+/// A compiled component that fits the `bot` world.
+#[derive(Clone)]
+pub struct Component(wasmtime::component::Component);
+
+impl std::fmt::Debug for Component {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Component").finish_non_exhaustive()
+    }
+}
+
+/// A compiled, validated component and its precompiled artifact bytes.
+pub struct Compiled {
+    pub component: Component,
+    pub artifact: Vec<u8>,
+}
+
+/// The wasmtime engine shared by every bot, plus the linker with the host imports.
+pub struct Engine {
+    engine: wasmtime::Engine,
+    linker: Linker<HostState>,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").finish_non_exhaustive()
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Engine {
+    pub fn new() -> anyhow::Result<Engine> {
+        let mut config = wasmtime::Config::new();
+        config.wasm_component_model(true);
+        config.consume_fuel(true);
+        config.epoch_interruption(true);
+        let engine = wasmtime::Engine::new(&config)?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        bindings::Bot::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
+
+        // One thread advances the epoch for every store; it holds only a weak
+        // handle so it ends with the engine.
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        let weak = engine.weak();
+        let stop = ticker_stop.clone();
+        std::thread::Builder::new()
+            .name("epoch-ticker".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    match weak.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })?;
+        Ok(Engine {
+            engine,
+            linker,
+            ticker_stop,
+        })
+    }
+
+    /// Validates `wasm` as a component of our world and compiles it. CPU-heavy
+    /// (100+ ms): call it from a blocking context.
+    pub fn compile(&self, wasm: &[u8]) -> Result<Compiled, CompileError> {
+        if !wasm.starts_with(b"\0asm") {
+            return Err(CompileError::NotWasm);
+        }
+        // Bytes 4..8 are the version/layer field: 0x01 0x00 0x00 0x00 marks a core module.
+        if wasm.get(4..8) == Some(&[1, 0, 0, 0]) {
+            return Err(CompileError::NotComponent);
+        }
+        let component = wasmtime::component::Component::new(&self.engine, wasm)
+            .map_err(|e| CompileError::Invalid(format!("{e:#}")))?;
+        self.check_world(&component)?;
+        let artifact = component
+            .serialize()
+            .map_err(|e| CompileError::Invalid(format!("{e:#}")))?;
+        Ok(Compiled {
+            component: Component(component),
+            artifact,
+        })
+    }
+
+    /// Loads a precompiled artifact written by [`Engine::compile`]; an error
+    /// (for example an artifact from another wasmtime build) means: compile again.
+    pub fn load_artifact(&self, path: &Path) -> anyhow::Result<Component> {
+        // SAFETY: the artifact was produced by `Component::serialize` of this
+        // node and lives in the node's private data dir, named by the hash of
+        // the component it came from; wasmtime still checks its header and
+        // engine compatibility before use.
+        #[allow(unsafe_code)]
+        let component =
+            unsafe { wasmtime::component::Component::deserialize_file(&self.engine, path)? };
+        self.check_world(&component)?;
+        Ok(Component(component))
+    }
+
+    fn check_world(
+        &self,
+        component: &wasmtime::component::Component,
+    ) -> Result<bindings::BotPre<HostState>, CompileError> {
+        let pre = self
+            .linker
+            .instantiate_pre(component)
+            .map_err(|e| CompileError::WrongWorld(format!("{e:#}")))?;
+        bindings::BotPre::new(pre).map_err(|e| CompileError::WrongWorld(format!("{e:#}")))
+    }
+
+    /// Pre-links a component into a bot ready to take events.
+    pub fn prepare(&self, component: &Component, env: BotEnv) -> Result<Bot, CompileError> {
+        let pre = self.check_world(&component.0)?;
+        Ok(Bot {
+            permits: Semaphore::new(env.limits.instances as usize),
+            idle: Mutex::new(Vec::new()),
+            engine: self.engine.clone(),
+            env: Arc::new(env),
+            pre,
+        })
+    }
+}
+
+struct Instance {
+    store: Store<HostState>,
+    bindings: bindings::Bot,
+}
+
+/// One deployed version of a bot, with its pool of live instances.
+pub struct Bot {
+    pre: bindings::BotPre<HostState>,
+    env: Arc<BotEnv>,
+    engine: wasmtime::Engine,
+    idle: Mutex<Vec<Instance>>,
+    permits: Semaphore,
+}
+
+impl std::fmt::Debug for Bot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bot").field("env", &self.env).finish_non_exhaustive()
+    }
+}
+
+impl Bot {
+    pub fn env(&self) -> &BotEnv {
+        &self.env
+    }
+
+    /// Live instances currently parked between events.
+    pub fn idle_instances(&self) -> usize {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Runs one event: `interaction` is the interaction JSON, the result is the
+    /// guest's response JSON (not yet checked beyond its size).
+    pub async fn invoke(&self, interaction: &[u8], interaction_id: Option<&str>) -> Invocation {
+        let limits = self.env.limits;
+        let started = Instant::now();
+        let wall_clock = Duration::from_millis(limits.timeout_ms);
+        let Ok(Ok(_permit)) = tokio::time::timeout(wall_clock, self.permits.acquire()).await else {
+            return Invocation {
+                result: Err(InvokeError::Busy(limits.instances)),
+                logs: Vec::new(),
+                crash_detail: None,
+                fuel_used: 0,
+            };
+        };
+        let deadline = started + wall_clock;
+
+        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut instance = match pooled {
+            Some(instance) => instance,
+            None => match self.instantiate().await {
+                Ok(instance) => instance,
+                Err(err) => {
+                    return Invocation {
+                        result: Err(InvokeError::Host(format!("{err:#}"))),
+                        logs: Vec::new(),
+                        crash_detail: Some(format!("{err:?}")),
+                        fuel_used: 0,
+                    }
+                }
+            },
+        };
+
+        let store = &mut instance.store;
+        store.data_mut().event = EventState::new(interaction_id.map(str::to_owned), deadline);
+        store.data_mut().limiter.exceeded = None;
+        let setup = store.set_fuel(limits.fuel);
+        store.set_epoch_deadline(1);
+        let outcome = match setup {
+            Ok(()) => {
+                instance
+                    .bindings
+                    .call_handle_interaction(&mut instance.store, interaction)
+                    .await
+            }
+            Err(err) => Err(err),
+        };
+
+        let store = &mut instance.store;
+        let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+        store.data_mut().drain_output();
+        let event = std::mem::replace(&mut store.data_mut().event, EventState::new(None, deadline));
+        let mut logs = event.logs;
+        if event.dropped_log_bytes > 0 {
+            logs.push(LogLine {
+                id: 0,
+                at_ms: crate::store::now_ms(),
+                level: "warn".into(),
+                interaction_id: interaction_id.map(str::to_owned),
+                message: format!(
+                    "{} log bytes dropped: the limit is {} bytes per event",
+                    event.dropped_log_bytes,
+                    host::LOG_BYTES_PER_EVENT
+                ),
+            });
+        }
+
+        let (result, crash_detail, keep) = match outcome {
+            Ok(Ok(response)) if response.len() > MAX_RESPONSE_BYTES => {
+                (Err(InvokeError::ResponseTooLarge(response.len())), None, true)
+            }
+            Ok(Ok(response)) => (Ok(response), None, true),
+            Ok(Err(message)) => (Err(InvokeError::Guest(message)), None, true),
+            Err(err) => {
+                let memory = store.data().limiter.exceeded.clone();
+                (Err(classify(&err, memory, limits)), Some(format!("{err:?}")), false)
+            }
+        };
+        if keep {
+            self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(instance);
+        }
+        Invocation {
+            result,
+            logs,
+            crash_detail,
+            fuel_used,
+        }
+    }
+
+    async fn instantiate(&self) -> wasmtime::Result<Instance> {
+        let mut store = Store::new(&self.engine, HostState::new(self.env.clone()));
+        store.limiter(|state| &mut state.limiter);
+        store.fuel_async_yield_interval(Some(FUEL_YIELD_INTERVAL))?;
+        // Each tick: past the event's deadline, trap; otherwise yield to the
+        // executor and check again next tick.
+        store.epoch_deadline_callback(|ctx| {
+            if Instant::now() >= ctx.data().event.deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        // Instantiation runs the guest's start code, so it gets fuel and a deadline too.
+        store.set_fuel(self.env.limits.fuel)?;
+        store.data_mut().event.deadline =
+            Instant::now() + Duration::from_millis(self.env.limits.timeout_ms);
+        store.set_epoch_deadline(1);
+        let bindings = self.pre.instantiate_async(&mut store).await?;
+        Ok(Instance { store, bindings })
+    }
+}
+
+fn classify(err: &wasmtime::Error, memory: Option<String>, limits: Limits) -> InvokeError {
+    if let Some(message) = memory {
+        return InvokeError::Memory(message);
+    }
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => InvokeError::OutOfFuel(limits.fuel),
+        Some(Trap::Interrupt) => InvokeError::Timeout(limits.timeout_ms),
+        Some(Trap::StackOverflow) => InvokeError::StackOverflow,
+        Some(trap) => InvokeError::Trap(trap.to_string()),
+        None => InvokeError::Trap(format!("{err:#}")),
+    }
+}

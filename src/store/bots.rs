@@ -1,0 +1,283 @@
+//! Bots and their deployed versions.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use crate::limits::Limits;
+use crate::store::{now_ms, Db, Error};
+
+/// A deployed bot as stored. Never carries the bot token.
+#[derive(Debug, Clone)]
+pub struct BotRecord {
+    pub id: i64,
+    pub name: String,
+    pub app_id: String,
+    pub public_key: String,
+    pub active_version: i64,
+    pub limits: Limits,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct VersionRecord {
+    pub version: i64,
+    pub sha256: String,
+    pub size: i64,
+    pub created_at_ms: i64,
+}
+
+/// Everything a deploy writes. The component has been validated already.
+#[derive(Debug)]
+pub struct Deploy {
+    pub name: String,
+    pub app_id: String,
+    pub public_key: String,
+    pub limits: Limits,
+    /// `None` keeps the token a redeploy already had.
+    pub token: Option<String>,
+    pub wasm: Vec<u8>,
+    pub sha256: String,
+}
+
+#[derive(Debug)]
+pub struct DeployOutcome {
+    pub bot: BotRecord,
+    pub version: i64,
+    /// True when this deploy created the bot; false for a new version.
+    pub created: bool,
+}
+
+const BOT_COLUMNS: &str = "id, name, app_id, public_key, active_version, fuel, memory_mib, \
+                           timeout_ms, instances, created_at_ms, updated_at_ms";
+
+fn bot_from_row(row: &Row<'_>) -> rusqlite::Result<BotRecord> {
+    Ok(BotRecord {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        app_id: row.get(2)?,
+        public_key: row.get(3)?,
+        active_version: row.get(4)?,
+        limits: Limits {
+            fuel: row.get::<_, i64>(5)? as u64,
+            memory_mib: row.get(6)?,
+            timeout_ms: row.get::<_, i64>(7)? as u64,
+            instances: row.get(8)?,
+        },
+        created_at_ms: row.get(9)?,
+        updated_at_ms: row.get(10)?,
+    })
+}
+
+fn bot_by_name(conn: &Connection, name: &str) -> rusqlite::Result<Option<BotRecord>> {
+    conn.query_row(
+        &format!("SELECT {BOT_COLUMNS} FROM bots WHERE name = ?1"),
+        [name],
+        bot_from_row,
+    )
+    .optional()
+}
+
+impl Db {
+    /// Creates the bot or adds a version to it, and makes that version active,
+    /// in one transaction: either all of it is stored or none of it.
+    pub async fn deploy(&self, deploy: Deploy) -> Result<DeployOutcome, Error> {
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let now = now_ms();
+            let existing = bot_by_name(&tx, &deploy.name)?;
+            let owner_of_app: Option<String> = tx
+                .query_row(
+                    "SELECT name FROM bots WHERE app_id = ?1",
+                    [&deploy.app_id],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            if let Some(owner) = owner_of_app.filter(|owner| *owner != deploy.name) {
+                return Err(Error::Conflict(format!(
+                    "application id {} is already served by bot {owner:?}; remove it first or deploy under that name",
+                    deploy.app_id
+                )));
+            }
+            let limits = deploy.limits;
+            let (bot_id, version, created) = match existing {
+                Some(bot) => {
+                    let version: i64 = tx.query_row(
+                        "SELECT COALESCE(MAX(version), 0) + 1 FROM bot_versions WHERE bot_id = ?1",
+                        [bot.id],
+                        |row| row.get(0),
+                    )?;
+                    tx.execute(
+                        "UPDATE bots SET app_id = ?2, public_key = ?3, active_version = ?4, fuel = ?5, \
+                         memory_mib = ?6, timeout_ms = ?7, instances = ?8, updated_at_ms = ?9 WHERE id = ?1",
+                        params![
+                            bot.id,
+                            deploy.app_id,
+                            deploy.public_key,
+                            version,
+                            limits.fuel as i64,
+                            limits.memory_mib,
+                            limits.timeout_ms as i64,
+                            limits.instances,
+                            now
+                        ],
+                    )?;
+                    (bot.id, version, false)
+                }
+                None => {
+                    tx.execute(
+                        "INSERT INTO bots (name, app_id, public_key, active_version, fuel, memory_mib, \
+                         timeout_ms, instances, created_at_ms, updated_at_ms) \
+                         VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?8)",
+                        params![
+                            deploy.name,
+                            deploy.app_id,
+                            deploy.public_key,
+                            limits.fuel as i64,
+                            limits.memory_mib,
+                            limits.timeout_ms as i64,
+                            limits.instances,
+                            now
+                        ],
+                    )?;
+                    (tx.last_insert_rowid(), 1, true)
+                }
+            };
+            tx.execute(
+                "INSERT INTO bot_versions (bot_id, version, sha256, wasm, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![bot_id, version, deploy.sha256, deploy.wasm, now],
+            )?;
+            if let Some(token) = &deploy.token {
+                tx.execute(
+                    "INSERT INTO bot_secrets (bot_id, token) VALUES (?1, ?2) \
+                     ON CONFLICT (bot_id) DO UPDATE SET token = excluded.token",
+                    params![bot_id, token],
+                )?;
+            }
+            let bot = bot_by_name(&tx, &deploy.name)?
+                .ok_or_else(|| Error::Worker("deployed bot vanished inside its transaction".into()))?;
+            tx.commit()?;
+            Ok(DeployOutcome {
+                bot,
+                version,
+                created,
+            })
+        })
+        .await
+    }
+
+    pub async fn list_bots(&self) -> Result<Vec<BotRecord>, Error> {
+        self.call(|conn| {
+            let mut stmt = conn.prepare(&format!("SELECT {BOT_COLUMNS} FROM bots ORDER BY name"))?;
+            let bots = stmt
+                .query_map([], bot_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(bots)
+        })
+        .await
+    }
+
+    pub async fn bot_by_name(&self, name: &str) -> Result<Option<BotRecord>, Error> {
+        let name = name.to_owned();
+        self.call(move |conn| Ok(bot_by_name(conn, &name)?)).await
+    }
+
+    /// The component bytes of one version.
+    pub async fn version_wasm(&self, bot_id: i64, version: i64) -> Result<Vec<u8>, Error> {
+        self.call(move |conn| {
+            conn.query_row(
+                "SELECT wasm FROM bot_versions WHERE bot_id = ?1 AND version = ?2",
+                params![bot_id, version],
+                |row| row.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| Error::NotFound(format!("version {version} not found")))
+        })
+        .await
+    }
+
+    pub async fn versions(&self, bot_id: i64) -> Result<Vec<VersionRecord>, Error> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT version, sha256, length(wasm), created_at_ms FROM bot_versions \
+                 WHERE bot_id = ?1 ORDER BY version",
+            )?;
+            let versions = stmt
+                .query_map([bot_id], |row| {
+                    Ok(VersionRecord {
+                        version: row.get(0)?,
+                        sha256: row.get(1)?,
+                        size: row.get(2)?,
+                        created_at_ms: row.get(3)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(versions)
+        })
+        .await
+    }
+
+    /// Deletes the bot with everything it owns (versions, secrets, KV, logs).
+    pub async fn remove_bot(&self, name: &str) -> Result<BotRecord, Error> {
+        let name = name.to_owned();
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let bot = bot_by_name(&tx, &name)?
+                .ok_or_else(|| Error::NotFound(format!("no bot named {name:?}")))?;
+            tx.execute("DELETE FROM bots WHERE id = ?1", [bot.id])?;
+            tx.commit()?;
+            Ok(bot)
+        })
+        .await
+    }
+
+    /// The bot's Discord token, for the host's REST client only.
+    pub async fn bot_token(&self, bot_id: i64) -> Result<Option<String>, Error> {
+        self.call(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT token FROM bot_secrets WHERE bot_id = ?1",
+                    [bot_id],
+                    |row| row.get(0),
+                )
+                .optional()?)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deploy(name: &str, app_id: &str) -> Deploy {
+        Deploy {
+            name: name.into(),
+            app_id: app_id.into(),
+            public_key: "00".repeat(32),
+            limits: Limits::default(),
+            token: Some("secret".into()),
+            wasm: vec![0, 97, 115, 109],
+            sha256: "abc".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn redeploy_adds_a_version_and_app_ids_stay_unique() {
+        let db = Db::open_in_memory();
+        let first = db.deploy(deploy("ping", "1")).await.unwrap();
+        assert!(first.created);
+        assert_eq!(first.version, 1);
+        let second = db.deploy(deploy("ping", "1")).await.unwrap();
+        assert!(!second.created);
+        assert_eq!(second.bot.active_version, 2);
+        assert_eq!(db.versions(second.bot.id).await.unwrap().len(), 2);
+
+        let err = db.deploy(deploy("other", "1")).await.unwrap_err();
+        assert!(matches!(err, Error::Conflict(_)), "{err}");
+        assert_eq!(db.list_bots().await.unwrap().len(), 1);
+
+        let removed = db.remove_bot("ping").await.unwrap();
+        assert_eq!(db.bot_token(removed.id).await.unwrap(), None);
+        assert!(db.list_bots().await.unwrap().is_empty());
+    }
+}

@@ -1,0 +1,215 @@
+//! Per-bot key-value data with quotas.
+//!
+//! Quotas are checked inside the write's transaction, so concurrent instances
+//! of one bot cannot overshoot them together.
+
+use rusqlite::{params, OptionalExtension};
+
+use crate::store::{Db, Error};
+
+/// Bounds on one bot's key-value data.
+#[derive(Debug, Clone, Copy)]
+pub struct KvQuota {
+    pub max_key_bytes: usize,
+    pub max_value_bytes: usize,
+    pub max_keys: u64,
+    pub max_total_bytes: u64,
+}
+
+impl Default for KvQuota {
+    fn default() -> Self {
+        KvQuota {
+            max_key_bytes: 512,
+            max_value_bytes: 256 * 1024,
+            max_keys: 100_000,
+            max_total_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// Why a key-value call failed; shown to the guest as the WIT `kv-error`.
+#[derive(Debug, thiserror::Error)]
+pub enum KvError {
+    #[error("{0}")]
+    InvalidKey(String),
+    #[error("{0}")]
+    QuotaExceeded(String),
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl From<Error> for KvError {
+    fn from(err: Error) -> Self {
+        KvError::Unavailable(err.to_string())
+    }
+}
+
+/// At most this many keys come back from one `list-keys` call.
+pub const LIST_LIMIT: usize = 1000;
+
+fn check_key(key: &str, quota: &KvQuota) -> Result<(), KvError> {
+    if key.is_empty() {
+        return Err(KvError::InvalidKey("key must not be empty".into()));
+    }
+    if key.len() > quota.max_key_bytes {
+        return Err(KvError::InvalidKey(format!(
+            "key is {} bytes; the limit is {}",
+            key.len(),
+            quota.max_key_bytes
+        )));
+    }
+    Ok(())
+}
+
+impl Db {
+    pub async fn kv_get(&self, bot_id: i64, key: String) -> Result<Option<Vec<u8>>, KvError> {
+        Ok(self
+            .call(move |conn| {
+                Ok(conn
+                    .query_row(
+                        "SELECT value FROM kv WHERE bot_id = ?1 AND key = ?2",
+                        params![bot_id, key],
+                        |row| row.get(0),
+                    )
+                    .optional()?)
+            })
+            .await?)
+    }
+
+    pub async fn kv_set(
+        &self,
+        bot_id: i64,
+        key: String,
+        value: Vec<u8>,
+        quota: KvQuota,
+    ) -> Result<(), KvError> {
+        check_key(&key, &quota)?;
+        if value.len() > quota.max_value_bytes {
+            return Err(KvError::QuotaExceeded(format!(
+                "value is {} bytes; the limit is {}",
+                value.len(),
+                quota.max_value_bytes
+            )));
+        }
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let (keys, bytes): (u64, u64) = tx.query_row(
+                "SELECT COUNT(*), COALESCE(SUM(length(key) + length(value)), 0) FROM kv \
+                 WHERE bot_id = ?1 AND key <> ?2",
+                params![bot_id, key],
+                |row| Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64)),
+            )?;
+            let new_bytes = bytes + key.len() as u64 + value.len() as u64;
+            if keys + 1 > quota.max_keys {
+                return Ok(Err(KvError::QuotaExceeded(format!(
+                    "the bot already has {keys} keys; the limit is {}",
+                    quota.max_keys
+                ))));
+            }
+            if new_bytes > quota.max_total_bytes {
+                return Ok(Err(KvError::QuotaExceeded(format!(
+                    "the bot's data would be {new_bytes} bytes; the limit is {}",
+                    quota.max_total_bytes
+                ))));
+            }
+            tx.execute(
+                "INSERT INTO kv (bot_id, key, value) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (bot_id, key) DO UPDATE SET value = excluded.value",
+                params![bot_id, key, value],
+            )?;
+            tx.commit()?;
+            Ok(Ok(()))
+        })
+        .await?
+    }
+
+    pub async fn kv_delete(&self, bot_id: i64, key: String) -> Result<(), KvError> {
+        self.call(move |conn| {
+            conn.execute(
+                "DELETE FROM kv WHERE bot_id = ?1 AND key = ?2",
+                params![bot_id, key],
+            )?;
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Keys starting with `prefix`, in byte order, at most [`LIST_LIMIT`].
+    pub async fn kv_list_keys(&self, bot_id: i64, prefix: String) -> Result<Vec<String>, KvError> {
+        Ok(self
+            .call(move |conn| {
+                // `substr` compares the prefix exactly; LIKE would treat `%` and `_` as wildcards.
+                let mut stmt = conn.prepare(
+                    "SELECT key FROM kv WHERE bot_id = ?1 AND substr(key, 1, length(?2)) = ?2 \
+                     ORDER BY key LIMIT ?3",
+                )?;
+                let keys = stmt
+                    .query_map(params![bot_id, prefix, LIST_LIMIT as i64], |row| row.get(0))?
+                    .collect::<rusqlite::Result<Vec<String>>>()?;
+                Ok(keys)
+            })
+            .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::Limits;
+    use crate::store::Deploy;
+
+    async fn db_with_bot() -> (Db, i64) {
+        let db = Db::open_in_memory();
+        let outcome = db
+            .deploy(Deploy {
+                name: "b".into(),
+                app_id: "1".into(),
+                public_key: String::new(),
+                limits: Limits::default(),
+                token: None,
+                wasm: vec![],
+                sha256: String::new(),
+            })
+            .await
+            .unwrap();
+        (db, outcome.bot.id)
+    }
+
+    #[tokio::test]
+    async fn set_get_list_delete() {
+        let (db, bot) = db_with_bot().await;
+        let quota = KvQuota::default();
+        db.kv_set(bot, "a%1".into(), b"x".to_vec(), quota).await.unwrap();
+        db.kv_set(bot, "ab".into(), b"y".to_vec(), quota).await.unwrap();
+        db.kv_set(bot, "b".into(), b"z".to_vec(), quota).await.unwrap();
+        assert_eq!(db.kv_get(bot, "ab".into()).await.unwrap(), Some(b"y".to_vec()));
+        assert_eq!(db.kv_list_keys(bot, "a%".into()).await.unwrap(), ["a%1"]);
+        assert_eq!(db.kv_list_keys(bot, "a".into()).await.unwrap(), ["a%1", "ab"]);
+        db.kv_delete(bot, "ab".into()).await.unwrap();
+        assert_eq!(db.kv_get(bot, "ab".into()).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn quotas_refuse_without_writing() {
+        let (db, bot) = db_with_bot().await;
+        let quota = KvQuota {
+            max_keys: 2,
+            max_total_bytes: 100,
+            ..KvQuota::default()
+        };
+        db.kv_set(bot, "k1".into(), vec![0; 10], quota).await.unwrap();
+        db.kv_set(bot, "k2".into(), vec![0; 10], quota).await.unwrap();
+        // Overwriting an existing key does not count as a new key.
+        db.kv_set(bot, "k2".into(), vec![1; 10], quota).await.unwrap();
+        let err = db.kv_set(bot, "k3".into(), vec![0; 1], quota).await.unwrap_err();
+        assert!(matches!(err, KvError::QuotaExceeded(_)), "{err}");
+        let err = db.kv_set(bot, "k2".into(), vec![0; 90], quota).await.unwrap_err();
+        assert!(matches!(err, KvError::QuotaExceeded(_)), "{err}");
+        assert_eq!(db.kv_get(bot, "k2".into()).await.unwrap(), Some(vec![1; 10]));
+        assert!(matches!(
+            db.kv_set(bot, String::new(), vec![], quota).await,
+            Err(KvError::InvalidKey(_))
+        ));
+    }
+}

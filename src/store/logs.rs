@@ -1,0 +1,131 @@
+//! Per-bot log lines and crash records, as shown by `appliance logs`.
+
+use rusqlite::params;
+
+use crate::store::{Db, Error};
+
+/// Log lines kept per bot; older ones are pruned as new ones arrive.
+pub const KEEP_LINES_PER_BOT: i64 = 10_000;
+
+#[derive(Debug, Clone)]
+pub struct LogLine {
+    pub id: i64,
+    pub at_ms: i64,
+    pub level: String,
+    pub interaction_id: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct CrashRecord {
+    pub at_ms: i64,
+    pub version: i64,
+    pub reason: String,
+    pub detail: String,
+}
+
+impl Db {
+    /// Appends lines in one transaction (ids are assigned here) and prunes old ones.
+    pub async fn append_logs(&self, bot_id: i64, lines: Vec<LogLine>) -> Result<(), Error> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO logs (bot_id, at_ms, level, interaction_id, message) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                for line in &lines {
+                    insert.execute(params![
+                        bot_id,
+                        line.at_ms,
+                        line.level,
+                        line.interaction_id,
+                        line.message
+                    ])?;
+                }
+            }
+            tx.execute(
+                "DELETE FROM logs WHERE bot_id = ?1 AND id <= \
+                 (SELECT id FROM logs WHERE bot_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+                params![bot_id, KEEP_LINES_PER_BOT],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The last `lines` lines with an id above `after_id`, oldest first.
+    pub async fn tail_logs(&self, bot_id: i64, after_id: i64, lines: i64) -> Result<Vec<LogLine>, Error> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT id, at_ms, level, interaction_id, message FROM \
+                 (SELECT * FROM logs WHERE bot_id = ?1 AND id > ?2 ORDER BY id DESC LIMIT ?3) ORDER BY id",
+            )?;
+            let lines = stmt
+                .query_map(params![bot_id, after_id, lines], |row| {
+                    Ok(LogLine {
+                        id: row.get(0)?,
+                        at_ms: row.get(1)?,
+                        level: row.get(2)?,
+                        interaction_id: row.get(3)?,
+                        message: row.get(4)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(lines)
+        })
+        .await
+    }
+
+    pub async fn record_crash(&self, bot_id: i64, crash: CrashRecord) -> Result<(), Error> {
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO crashes (bot_id, version, at_ms, reason, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![bot_id, crash.version, crash.at_ms, crash.reason, crash.detail],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The most recent crashes, newest last.
+    pub async fn recent_crashes(&self, bot_id: i64, limit: i64) -> Result<Vec<CrashRecord>, Error> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT at_ms, version, reason, detail FROM \
+                 (SELECT * FROM crashes WHERE bot_id = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id",
+            )?;
+            let crashes = stmt
+                .query_map(params![bot_id, limit], |row| {
+                    Ok(CrashRecord {
+                        at_ms: row.get(0)?,
+                        version: row.get(1)?,
+                        reason: row.get(2)?,
+                        detail: row.get(3)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(crashes)
+        })
+        .await
+    }
+}
+
+impl Db {
+    /// How many crashes the bot has on record, and the newest one's reason.
+    pub async fn crash_summary(&self, bot_id: i64) -> Result<(usize, Option<String>), Error> {
+        self.call(move |conn| {
+            let count: i64 = conn.query_row("SELECT COUNT(*) FROM crashes WHERE bot_id = ?1", [bot_id], |row| row.get(0))?;
+            let last: Option<String> = rusqlite::OptionalExtension::optional(conn.query_row(
+                "SELECT reason FROM crashes WHERE bot_id = ?1 ORDER BY id DESC LIMIT 1",
+                [bot_id],
+                |row| row.get(0),
+            ))?;
+            Ok((count as usize, last))
+        })
+        .await
+    }
+}

@@ -1,0 +1,121 @@
+//! Versioned schema migrations, tracked by SQLite's `PRAGMA user_version`.
+//!
+//! Each entry is applied once, in order, inside one transaction together with
+//! the version bump, so a crash mid-migration leaves the old schema intact.
+//! Never edit a released entry: append a new one.
+
+use rusqlite::Connection;
+
+use crate::store::Error;
+
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: bots, their versions and secrets, per-bot key-value data, logs, crashes.
+    r#"
+    CREATE TABLE bots (
+        id              INTEGER PRIMARY KEY,
+        name            TEXT    NOT NULL UNIQUE,      -- operator-chosen, [a-z0-9_-]
+        app_id          TEXT    NOT NULL UNIQUE,      -- Discord application id (snowflake)
+        public_key      TEXT    NOT NULL,             -- Ed25519 key, 64 hex chars
+        active_version  INTEGER NOT NULL,             -- bot_versions.version now serving
+        fuel            INTEGER NOT NULL,             -- fuel per event
+        memory_mib      INTEGER NOT NULL,             -- linear memory per instance
+        timeout_ms      INTEGER NOT NULL,             -- wall-clock limit per event
+        instances       INTEGER NOT NULL,             -- max concurrent instances
+        created_at_ms   INTEGER NOT NULL,
+        updated_at_ms   INTEGER NOT NULL
+    );
+    CREATE TABLE bot_versions (
+        bot_id          INTEGER NOT NULL REFERENCES bots(id) ON DELETE CASCADE,
+        version         INTEGER NOT NULL,             -- 1, 2, ... per bot
+        sha256          TEXT    NOT NULL,             -- of the component bytes; names the artifact
+        wasm            BLOB    NOT NULL,             -- the component as deployed
+        created_at_ms   INTEGER NOT NULL,
+        PRIMARY KEY (bot_id, version)
+    );
+    -- Bot tokens live apart from `bots` so no listing query can select them by accident.
+    CREATE TABLE bot_secrets (
+        bot_id          INTEGER PRIMARY KEY REFERENCES bots(id) ON DELETE CASCADE,
+        token           TEXT    NOT NULL
+    );
+    CREATE TABLE kv (
+        bot_id          INTEGER NOT NULL REFERENCES bots(id) ON DELETE CASCADE,
+        key             TEXT    NOT NULL,
+        value           BLOB    NOT NULL,
+        PRIMARY KEY (bot_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE logs (
+        id              INTEGER PRIMARY KEY,
+        bot_id          INTEGER NOT NULL REFERENCES bots(id) ON DELETE CASCADE,
+        at_ms           INTEGER NOT NULL,
+        level           TEXT    NOT NULL,             -- trace|debug|info|warn|error
+        interaction_id  TEXT,                         -- the event that wrote it, if any
+        message         TEXT    NOT NULL
+    );
+    CREATE INDEX logs_by_bot ON logs (bot_id, id);
+    CREATE TABLE crashes (
+        id              INTEGER PRIMARY KEY,
+        bot_id          INTEGER NOT NULL REFERENCES bots(id) ON DELETE CASCADE,
+        version         INTEGER NOT NULL,
+        at_ms           INTEGER NOT NULL,
+        reason          TEXT    NOT NULL,             -- out_of_fuel|memory|timeout|trap|...
+        detail          TEXT    NOT NULL              -- trap message and wasm backtrace
+    );
+    CREATE INDEX crashes_by_bot ON crashes (bot_id, id);
+    "#,
+];
+
+/// Brings the database up to the newest schema.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), Error> {
+    let current: usize = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if current > MIGRATIONS.len() {
+        return Err(Error::TooNew {
+            found: current,
+            known: MIGRATIONS.len(),
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        // `user_version` cannot take a bound parameter; the value is our own integer.
+        tx.execute_batch(&format!("PRAGMA user_version = {}", index + 1))?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_empty_database_and_is_idempotent() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        let version: usize = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len());
+        let tables: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            tables,
+            ["bot_secrets", "bot_versions", "bots", "crashes", "kv", "logs"]
+        );
+    }
+
+    #[test]
+    fn refuses_a_database_from_a_newer_binary() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA user_version = 999").unwrap();
+        assert!(matches!(
+            migrate(&mut conn),
+            Err(Error::TooNew { found: 999, .. })
+        ));
+    }
+}

@@ -1,0 +1,53 @@
+//! Logging setup and the node's Prometheus metrics.
+//!
+//! Logs go to stderr through `tracing`; `RUST_LOG` overrides the default
+//! filter. Every interaction runs inside one `interaction` span carrying the
+//! bot and interaction id (see `dispatch`).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+
+use tracing_subscriber::EnvFilter;
+
+pub const DEFAULT_FILTER: &str = "appliance=info,wasmtime=warn,cranelift=warn";
+
+/// Installs the stderr subscriber; `filter` comes from config, `RUST_LOG` wins over it.
+pub fn init(filter: Option<&str>) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(filter.unwrap_or(DEFAULT_FILTER)))
+        .unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Counters exposed at the admin listener's `GET /metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    interactions: Mutex<BTreeMap<(String, &'static str), u64>>,
+}
+
+impl Metrics {
+    pub fn interaction(&self, bot: &str, outcome: &'static str) {
+        let mut map = self.interactions.lock().unwrap_or_else(|p| p.into_inner());
+        *map.entry((bot.to_owned(), outcome)).or_default() += 1;
+    }
+
+    /// Prometheus text exposition format.
+    pub fn render(&self, bots_deployed: usize) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# HELP appliance_bots_deployed Bots serving on this node.");
+        let _ = writeln!(out, "# TYPE appliance_bots_deployed gauge");
+        let _ = writeln!(out, "appliance_bots_deployed {bots_deployed}");
+        let _ = writeln!(out, "# HELP appliance_interactions_total Interactions dispatched to bots, by outcome.");
+        let _ = writeln!(out, "# TYPE appliance_interactions_total counter");
+        let map = self.interactions.lock().unwrap_or_else(|p| p.into_inner());
+        for ((bot, outcome), count) in map.iter() {
+            // Bot names are [a-z0-9_-], so they need no label escaping.
+            let _ = writeln!(out, "appliance_interactions_total{{bot=\"{bot}\",outcome=\"{outcome}\"}} {count}");
+        }
+        out
+    }
+}

@@ -1,0 +1,10 @@
+//! One integration-test binary: each module drives the real `appliance`
+//! binary on loopback with its own temporary data dir.
+
+// Starting nodes, building guests, signing and sending interactions.
+mod support;
+
+// The public endpoint: signatures, status codes, PING, TLS.
+mod ingress;
+// Client commands: deploy validation, list, remove, invoke, logs, restart.
+mod cli;

@@ -1,0 +1,244 @@
+//! Test support: a node running the real binary, example guests built for
+//! wasm32-wasip2, and a signer that signs interactions like Discord does.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ed25519_dalek::{Signer as _, SigningKey};
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_appliance");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// Builds the example bots once per test run and returns the .wasm path of `crate_name`.
+pub fn guest(crate_name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let target_dir = Path::new(ROOT).join("target").join("guests");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        // A separate target dir: the outer `cargo test` may still hold the main one's lock.
+        let status = Command::new(cargo)
+            .current_dir(ROOT)
+            .args(["build", "--release", "--target", "wasm32-wasip2", "-p", "ping-bot", "-p", "counter-bot", "--target-dir"])
+            .arg(&target_dir)
+            .status()
+            .expect("failed to run cargo to build the example guests");
+        assert!(status.success(), "building the example guests failed (is the wasm32-wasip2 target installed?)");
+        target_dir.join("wasm32-wasip2").join("release")
+    });
+    let path = dir.join(format!("{}.wasm", crate_name.replace('-', "_")));
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
+
+/// The Ed25519 key pair of one fake Discord application.
+pub struct Signer {
+    key: SigningKey,
+}
+
+impl Signer {
+    pub fn new(seed: u8) -> Signer {
+        Signer {
+            key: SigningKey::from_bytes(&[seed; 32]),
+        }
+    }
+
+    pub fn public_hex(&self) -> String {
+        hex::encode(self.key.verifying_key().to_bytes())
+    }
+
+    /// Returns `(signature_hex, timestamp)` for `body`, as Discord sends them.
+    pub fn sign(&self, body: &[u8]) -> (String, String) {
+        let timestamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            .to_string();
+        let mut message = timestamp.as_bytes().to_vec();
+        message.extend_from_slice(body);
+        (hex::encode(self.key.sign(&message).to_bytes()), timestamp)
+    }
+}
+
+/// A realistic APPLICATION_COMMAND interaction in a guild.
+pub fn command(name: &str, user_id: &str) -> Value {
+    json!({
+        "type": 2,
+        "id": "1180000000000000001",
+        "application_id": "1180000000000000000",
+        "token": "interaction-token",
+        "version": 1,
+        "data": { "id": "1180000000000000002", "name": name, "type": 1 },
+        "guild_id": "1180000000000000003",
+        "channel_id": "1180000000000000004",
+        "member": {
+            "user": { "id": user_id, "username": format!("user{user_id}"), "discriminator": "0", "avatar": null, "global_name": null },
+            "roles": [], "joined_at": "2024-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false, "flags": 0,
+            "permissions": "0"
+        },
+        "locale": "en-US",
+        "guild_locale": "en-US",
+        "app_permissions": "0",
+        "entitlements": [],
+        "authorizing_integration_owners": {},
+        "context": 0
+    })
+}
+
+/// A running `appliance serve` with its own data dir; killed on drop.
+pub struct Node {
+    pub data_dir: PathBuf,
+    pub public: SocketAddr,
+    pub admin: SocketAddr,
+    child: Child,
+    _temp: Option<tempfile::TempDir>,
+    extra: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct NodeFile {
+    public_addr: SocketAddr,
+    admin_addr: SocketAddr,
+}
+
+impl Node {
+    /// A node serving plain HTTP on free loopback ports.
+    pub fn start() -> Node {
+        Node::start_with(&["--plain-http"])
+    }
+
+    pub fn start_with(extra: &[&str]) -> Node {
+        let temp = tempfile::tempdir().unwrap();
+        let data_dir = temp.path().join("data");
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let (child, public, admin) = spawn(&data_dir, &extra);
+        Node {
+            data_dir,
+            public,
+            admin,
+            child,
+            _temp: Some(temp),
+            extra,
+        }
+    }
+
+    /// `kill -9` and start again on the same data dir.
+    pub fn crash_and_restart(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        let _ = std::fs::remove_file(self.data_dir.join("node.json"));
+        let (child, public, admin) = spawn(&self.data_dir, &self.extra);
+        self.child = child;
+        self.public = public;
+        self.admin = admin;
+    }
+
+    /// Runs a client command against this node.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(args)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .env_remove("APPLIANCE_NODE")
+            .env_remove("APPLIANCE_ADMIN_TOKEN")
+            .output()
+            .unwrap()
+    }
+
+    /// Runs a client command and returns its stdout, failing the test on a non-zero exit.
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let output = self.cli(args);
+        assert!(
+            output.status.success(),
+            "appliance {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// Deploys an example guest under `name` for the app `app_id` signed by `signer`.
+    pub fn deploy(&self, crate_name: &str, name: &str, app_id: &str, signer: &Signer) {
+        let wasm = guest(crate_name);
+        self.cli_ok(&[
+            "deploy",
+            wasm.to_str().unwrap(),
+            "--name",
+            name,
+            "--app-id",
+            app_id,
+            "--public-key",
+            &signer.public_hex(),
+        ]);
+    }
+
+    /// Signs `body` with `signer` and posts it to `/interactions/{app_id}`.
+    pub async fn interact(&self, app_id: &str, signer: &Signer, body: &[u8]) -> (u16, Value) {
+        let (signature, timestamp) = signer.sign(body);
+        self.post(
+            &format!("/interactions/{app_id}"),
+            &[("x-signature-ed25519", &signature), ("x-signature-timestamp", &timestamp)],
+            body.to_vec(),
+        )
+        .await
+    }
+
+    /// A POST to the public listener with exactly these headers.
+    pub async fn post(&self, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> (u16, Value) {
+        let stream = tokio::net::TcpStream::connect(self.public).await.unwrap();
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+        tokio::spawn(connection);
+        let mut request = Request::post(path).header("host", "localhost").header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = sender.send_request(request.body(Full::new(Bytes::from(body))).unwrap()).await.unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, value)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(data_dir: &Path, extra: &[String]) -> (Child, SocketAddr, SocketAddr) {
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+        .args(extra)
+        .env("RUST_LOG", "appliance=debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let node_file = data_dir.join("node.json");
+    let started = Instant::now();
+    loop {
+        if let Ok(bytes) = std::fs::read(&node_file) {
+            if let Ok(file) = serde_json::from_slice::<NodeFile>(&bytes) {
+                return (child, file.public_addr, file.admin_addr);
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("appliance serve exited early with {status}");
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "node did not start within 60 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
