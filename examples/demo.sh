@@ -10,10 +10,10 @@ cd "$(dirname "$0")/.."
 
 rustup target add wasm32-wasip2
 cargo build --release
-cargo build --release --target wasm32-wasip2 -p ping-bot -p counter-bot --target-dir target/guests
+cargo build --profile guest --target wasm32-wasip2 -p ping-bot -p counter-bot --target-dir target/guests
 
 bin=target/release/appliance
-guests=target/guests/wasm32-wasip2/release
+guests=target/guests/wasm32-wasip2/guest
 rm -f appliance-data/node.json
 "$bin" serve &
 node_pid=$!

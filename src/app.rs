@@ -42,7 +42,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("failed to open database in {}", data_dir.display()))?;
     let token = admin_token(data_dir)?;
 
-    let engine = Arc::new(sandbox::Engine::new().context("failed to start the WebAssembly engine")?);
+    let engine =
+        Arc::new(sandbox::Engine::new().context("failed to start the WebAssembly engine")?);
     let artifacts = data_dir.join("artifacts");
     create_private_dir(&artifacts)?;
     let fleet = Arc::new(Fleet::new(engine, db.clone(), artifacts));
@@ -53,7 +54,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("failed to listen on {} (--listen)", config.listen))?;
     let admin = TcpListener::bind(config.admin_listen)
         .await
-        .with_context(|| format!("failed to listen on {} (--admin-listen)", config.admin_listen))?;
+        .with_context(|| {
+            format!(
+                "failed to listen on {} (--admin-listen)",
+                config.admin_listen
+            )
+        })?;
     let public_addr = public.local_addr()?;
     let admin_addr = admin.local_addr()?;
     if !admin_addr.ip().is_loopback() {
@@ -115,7 +121,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         admin_addr,
         tls: tls_enabled,
     };
-    fsutil::write_atomic(&data_dir.join(NODE_FILE), &serde_json::to_vec_pretty(&node_file)?)?;
+    fsutil::write_atomic(
+        &data_dir.join(NODE_FILE),
+        &serde_json::to_vec_pretty(&node_file)?,
+    )?;
     let scheme = if tls_enabled { "https" } else { "http" };
     info!(
         bots = loaded,

@@ -45,10 +45,20 @@ pub struct ServeArgs {
     #[arg(long, env = "APPLIANCE_ADMIN_LISTEN", value_name = "ADDR")]
     pub admin_listen: Option<SocketAddr>,
     /// TLS certificate chain (PEM); without it a self-signed certificate is created
-    #[arg(long, env = "APPLIANCE_TLS_CERT", value_name = "PEM", requires = "tls_key")]
+    #[arg(
+        long,
+        env = "APPLIANCE_TLS_CERT",
+        value_name = "PEM",
+        requires = "tls_key"
+    )]
     pub tls_cert: Option<PathBuf>,
     /// TLS private key (PEM) for --tls-cert
-    #[arg(long, env = "APPLIANCE_TLS_KEY", value_name = "PEM", requires = "tls_cert")]
+    #[arg(
+        long,
+        env = "APPLIANCE_TLS_KEY",
+        value_name = "PEM",
+        requires = "tls_cert"
+    )]
     pub tls_key: Option<PathBuf>,
     /// Serve plain HTTP, for use behind a TLS-terminating proxy
     #[arg(long, env = "APPLIANCE_PLAIN_HTTP", conflicts_with = "tls_cert")]
@@ -89,7 +99,10 @@ impl FileConfig {
 pub enum Tls {
     /// A self-signed certificate in the data dir, created on first start.
     SelfSigned,
-    Files { cert: PathBuf, key: PathBuf },
+    Files {
+        cert: PathBuf,
+        key: PathBuf,
+    },
     Plain,
 }
 
@@ -108,7 +121,8 @@ pub struct Config {
 
 impl Config {
     pub fn resolve(args: &ServeArgs, file: FileConfig) -> anyhow::Result<Config> {
-        let plain_http = args.plain_http || (args.tls_cert.is_none() && file.plain_http.unwrap_or(false));
+        let plain_http =
+            args.plain_http || (args.tls_cert.is_none() && file.plain_http.unwrap_or(false));
         let cert = args.tls_cert.clone().or(file.tls_cert);
         let key = args.tls_key.clone().or(file.tls_key);
         let tls = match (plain_http, cert, key) {
@@ -127,16 +141,25 @@ impl Config {
             .parse()
             .with_context(|| format!("discord_api {discord_api:?} is not a URL"))?;
         anyhow::ensure!(
-            matches!(discord_uri.scheme_str(), Some("http" | "https")) && discord_uri.host().is_some(),
+            matches!(discord_uri.scheme_str(), Some("http" | "https"))
+                && discord_uri.host().is_some(),
             "discord_api {discord_api:?} must be an http(s) URL"
         );
-        let defer_after_ms = args.defer_after_ms.or(file.defer_after_ms).unwrap_or(defaults::DEFER_AFTER_MS);
+        let defer_after_ms = args
+            .defer_after_ms
+            .or(file.defer_after_ms)
+            .unwrap_or(defaults::DEFER_AFTER_MS);
         anyhow::ensure!(
             (1..3_000).contains(&defer_after_ms),
             "defer_after_ms must be between 1 and 2999: Discord fails interactions unanswered after 3 s"
         );
-        let max_body_bytes = file.max_body_bytes.unwrap_or(crate::ingress::DEFAULT_MAX_BODY_BYTES);
-        anyhow::ensure!(max_body_bytes >= 1024, "max_body_bytes must be at least 1024");
+        let max_body_bytes = file
+            .max_body_bytes
+            .unwrap_or(crate::ingress::DEFAULT_MAX_BODY_BYTES);
+        anyhow::ensure!(
+            max_body_bytes >= 1024,
+            "max_body_bytes must be at least 1024"
+        );
         Ok(Config {
             data_dir: args
                 .data_dir
@@ -144,7 +167,10 @@ impl Config {
                 .or(file.data_dir)
                 .unwrap_or_else(|| PathBuf::from(defaults::DATA_DIR)),
             listen: args.listen.or(file.listen).unwrap_or_else(defaults::listen),
-            admin_listen: args.admin_listen.or(file.admin_listen).unwrap_or_else(defaults::admin_listen),
+            admin_listen: args
+                .admin_listen
+                .or(file.admin_listen)
+                .unwrap_or_else(defaults::admin_listen),
             tls,
             discord_api: discord_api.trim_end_matches('/').to_owned(),
             defer_after: Duration::from_millis(defer_after_ms),

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use tracing::{field, info_span, warn, Instrument};
 
 use crate::fleet::Deployed;
-use crate::sandbox::{InvokeError, Invocation};
+use crate::sandbox::{Invocation, InvokeError};
 use crate::store::{self, CrashRecord, Db};
 use crate::telemetry::Metrics;
 
@@ -31,6 +31,8 @@ pub mod kind {
 /// Interaction response types a bot may answer with.
 const RESPONSE_TYPES: &[u64] = &[4, 5, 6, 7, 8, 9, 10, 12];
 const EPHEMERAL: u64 = 64;
+/// Discord's message content limit is 2,000 characters; leave room for our prefix.
+const MAX_NOTICE_CHARS: usize = 1_900;
 
 /// The few fields the host reads; the bot gets the whole body.
 #[derive(Debug, Deserialize)]
@@ -70,7 +72,8 @@ impl Dispatcher {
 
     /// Answers one interaction whose signature (if any) has been checked.
     pub async fn dispatch(&self, deployed: Arc<Deployed>, body: Bytes) -> Result<Bytes, Error> {
-        let head: Head = serde_json::from_slice(&body).map_err(|e| Error::BadInteraction(e.to_string()))?;
+        let head: Head =
+            serde_json::from_slice(&body).map_err(|e| Error::BadInteraction(e.to_string()))?;
         if head.kind == kind::PING {
             return Ok(Bytes::from_static(br#"{"type":1}"#));
         }
@@ -181,8 +184,12 @@ fn check_response(response: Vec<u8>) -> Result<Vec<u8>, InvokeError> {
         .map_err(|e| InvokeError::Guest(format!("response is not JSON: {e}")))?;
     match value.get("type").and_then(|t| t.as_u64()) {
         Some(t) if RESPONSE_TYPES.contains(&t) => Ok(response),
-        Some(t) => Err(InvokeError::Guest(format!("response type {t} is not a valid interaction response type"))),
-        None => Err(InvokeError::Guest("response has no numeric \"type\" field".into())),
+        Some(t) => Err(InvokeError::Guest(format!(
+            "response type {t} is not a valid interaction response type"
+        ))),
+        None => Err(InvokeError::Guest(
+            "response has no numeric \"type\" field".into(),
+        )),
     }
 }
 
@@ -192,11 +199,24 @@ pub fn notice(interaction_kind: u8, err: &InvokeError) -> Bytes {
         return Bytes::from_static(br#"{"type":8,"data":{"choices":[]}}"#);
     }
     let content = match err {
-        InvokeError::Busy(_) => "This bot is busy right now. Please try again in a moment.",
-        InvokeError::Guest(_) | InvokeError::ResponseTooLarge(_) => {
-            "This bot could not answer that. Its owner can see why in `appliance logs`."
+        InvokeError::Busy(_) => "This bot is busy right now. Please try again in a moment.".to_owned(),
+        // The bot's own error text is meant for its user (the SDK documents this).
+        InvokeError::Guest(message) => {
+            let mut message = message.as_str();
+            if message.len() > MAX_NOTICE_CHARS {
+                let mut cut = MAX_NOTICE_CHARS;
+                while !message.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                message = &message[..cut];
+            }
+            format!("This bot could not answer: {message}")
         }
-        _ => "This bot ran into a problem and could not answer. Its owner can see why in `appliance logs`.",
+        InvokeError::ResponseTooLarge(_) => {
+            "This bot could not answer that. Its owner can see why in `appliance logs`.".to_owned()
+        }
+        _ => "This bot ran into a problem and could not answer. Its owner can see why in `appliance logs`."
+            .to_owned(),
     };
     let body = serde_json::json!({
         "type": 4,
@@ -220,9 +240,13 @@ mod tests {
     #[test]
     fn notices_are_ephemeral_and_autocomplete_gets_no_choices() {
         let err = InvokeError::Trap("boom".into());
-        let value: serde_json::Value = serde_json::from_slice(&notice(kind::APPLICATION_COMMAND, &err)).unwrap();
+        let value: serde_json::Value =
+            serde_json::from_slice(&notice(kind::APPLICATION_COMMAND, &err)).unwrap();
         assert_eq!(value["type"], 4);
         assert_eq!(value["data"]["flags"], 64);
-        assert_eq!(&notice(kind::AUTOCOMPLETE, &err)[..], br#"{"type":8,"data":{"choices":[]}}"#);
+        assert_eq!(
+            &notice(kind::AUTOCOMPLETE, &err)[..],
+            br#"{"type":8,"data":{"choices":[]}}"#
+        );
     }
 }

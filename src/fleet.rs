@@ -93,7 +93,9 @@ pub struct Fleet {
 
 impl std::fmt::Debug for Fleet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Fleet").field("artifacts", &self.artifacts).finish_non_exhaustive()
+        f.debug_struct("Fleet")
+            .field("artifacts", &self.artifacts)
+            .finish_non_exhaustive()
     }
 }
 
@@ -135,11 +137,21 @@ impl Fleet {
     }
 
     pub fn by_app_id(&self, app_id: &str) -> Option<Arc<Deployed>> {
-        self.live.read().unwrap_or_else(|p| p.into_inner()).by_app_id.get(app_id).cloned()
+        self.live
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_app_id
+            .get(app_id)
+            .cloned()
     }
 
     pub fn by_name(&self, name: &str) -> Option<Arc<Deployed>> {
-        self.live.read().unwrap_or_else(|p| p.into_inner()).by_name.get(name).cloned()
+        self.live
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_name
+            .get(name)
+            .cloned()
     }
 
     /// Every serving bot, by name.
@@ -165,7 +177,9 @@ impl Fleet {
                     self.install(deployed);
                     loaded += 1;
                 }
-                Err(err) => warn!(bot = %record.name, error = %err, "bot could not be loaded; it is not serving"),
+                Err(err) => {
+                    warn!(bot = %record.name, error = %err, "bot could not be loaded; it is not serving")
+                }
             }
         }
         Ok(loaded)
@@ -178,7 +192,12 @@ impl Fleet {
         let version = versions
             .iter()
             .find(|v| v.version == record.active_version)
-            .ok_or_else(|| Error::Internal(format!("active version {} is missing", record.active_version)))?;
+            .ok_or_else(|| {
+                Error::Internal(format!(
+                    "active version {} is missing",
+                    record.active_version
+                ))
+            })?;
         let path = self.artifact_path(&version.sha256);
         let engine = self.engine.clone();
         let cached = tokio::task::spawn_blocking(move || engine.load_artifact(&path))
@@ -188,14 +207,21 @@ impl Fleet {
             Ok(component) => component,
             Err(err) => {
                 info!(bot = %record.name, reason = %err, "recompiling bot from its stored component");
-                let wasm = self.db.version_wasm(record.id, record.active_version).await?;
+                let wasm = self
+                    .db
+                    .version_wasm(record.id, record.active_version)
+                    .await?;
                 self.compile_and_cache(wasm).await?.0
             }
         };
         self.prepare(record, &component)
     }
 
-    fn prepare(&self, record: BotRecord, component: &sandbox::Component) -> Result<Deployed, Error> {
+    fn prepare(
+        &self,
+        record: BotRecord,
+        component: &sandbox::Component,
+    ) -> Result<Deployed, Error> {
         let public_key = parse_public_key(&record.public_key).map_err(Error::Invalid)?;
         let env = BotEnv {
             bot_id: record.id,
@@ -241,7 +267,8 @@ impl Fleet {
         if let Some(previous) = live.by_name.get(&deployed.record.name).cloned() {
             live.by_app_id.remove(&previous.record.app_id);
         }
-        live.by_app_id.insert(deployed.record.app_id.clone(), deployed.clone());
+        live.by_app_id
+            .insert(deployed.record.app_id.clone(), deployed.clone());
         live.by_name.insert(deployed.record.name.clone(), deployed);
     }
 
@@ -253,7 +280,9 @@ impl Fleet {
         parse_public_key(&request.public_key).map_err(Error::Invalid)?;
         if let Some(token) = &request.token {
             if token.trim().is_empty() || token.contains(char::is_whitespace) {
-                return Err(Error::Invalid("bot token is empty or contains whitespace".into()));
+                return Err(Error::Invalid(
+                    "bot token is empty or contains whitespace".into(),
+                ));
             }
         }
         let _guard = self.changes.lock().await;

@@ -110,7 +110,8 @@ pub async fn serve<H, F>(
                 .header_read_timeout(HEADER_READ_TIMEOUT);
             let result = match tls {
                 Some(acceptor) => {
-                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+                    {
                         Ok(Ok(tls_stream)) => {
                             builder
                                 .serve_connection(TokioIo::new(tls_stream), service)
@@ -126,7 +127,11 @@ pub async fn serve<H, F>(
                         }
                     }
                 }
-                None => builder.serve_connection(TokioIo::new(stream), service).await,
+                None => {
+                    builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await
+                }
             };
             if let Err(err) = result {
                 debug!(%peer, error = %err, "connection ended with an error");

@@ -49,10 +49,14 @@ impl Limits {
             return Err("--fuel must be at least 1".into());
         }
         if !(1..=MAX_MEMORY_MIB).contains(&self.memory_mib) {
-            return Err(format!("--memory-mib must be between 1 and {MAX_MEMORY_MIB}"));
+            return Err(format!(
+                "--memory-mib must be between 1 and {MAX_MEMORY_MIB}"
+            ));
         }
         if !(1..=MAX_TIMEOUT_MS).contains(&self.timeout_ms) {
-            return Err(format!("--timeout-ms must be between 1 and {MAX_TIMEOUT_MS}"));
+            return Err(format!(
+                "--timeout-ms must be between 1 and {MAX_TIMEOUT_MS}"
+            ));
         }
         if !(1..=MAX_INSTANCES).contains(&self.instances) {
             return Err(format!("--instances must be between 1 and {MAX_INSTANCES}"));

@@ -38,15 +38,24 @@ impl Metrics {
     /// Prometheus text exposition format.
     pub fn render(&self, bots_deployed: usize) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP appliance_bots_deployed Bots serving on this node.");
+        let _ = writeln!(
+            out,
+            "# HELP appliance_bots_deployed Bots serving on this node."
+        );
         let _ = writeln!(out, "# TYPE appliance_bots_deployed gauge");
         let _ = writeln!(out, "appliance_bots_deployed {bots_deployed}");
-        let _ = writeln!(out, "# HELP appliance_interactions_total Interactions dispatched to bots, by outcome.");
+        let _ = writeln!(
+            out,
+            "# HELP appliance_interactions_total Interactions dispatched to bots, by outcome."
+        );
         let _ = writeln!(out, "# TYPE appliance_interactions_total counter");
         let map = self.interactions.lock().unwrap_or_else(|p| p.into_inner());
         for ((bot, outcome), count) in map.iter() {
             // Bot names are [a-z0-9_-], so they need no label escaping.
-            let _ = writeln!(out, "appliance_interactions_total{{bot=\"{bot}\",outcome=\"{outcome}\"}} {count}");
+            let _ = writeln!(
+                out,
+                "appliance_interactions_total{{bot=\"{bot}\",outcome=\"{outcome}\"}} {count}"
+            );
         }
         out
     }

@@ -45,7 +45,8 @@ impl Client {
         }
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
-        let http = hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(connector);
+        let http =
+            hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(connector);
         Ok(Client { base, token, http })
     }
 
@@ -53,15 +54,23 @@ impl Client {
         let mut builder = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base))
-            .header(hyper::header::AUTHORIZATION, format!("Bearer {}", self.token));
+            .header(
+                hyper::header::AUTHORIZATION,
+                format!("Bearer {}", self.token),
+            );
         if body.is_some() {
             builder = builder.header(hyper::header::CONTENT_TYPE, "application/json");
         }
         let request = builder
             .body(Full::new(body.unwrap_or_default()))
             .map_err(|_| Error::BadUrl(self.base.clone()))?;
-        let response = match tokio::time::timeout(REQUEST_TIMEOUT, self.http.request(request)).await {
-            Err(_) => return Err(Error::Timeout { node: self.base.clone() }),
+        let response = match tokio::time::timeout(REQUEST_TIMEOUT, self.http.request(request)).await
+        {
+            Err(_) => {
+                return Err(Error::Timeout {
+                    node: self.base.clone(),
+                })
+            }
             Ok(Err(err)) => {
                 let mut reason = err.to_string();
                 let mut source = std::error::Error::source(&err);
@@ -95,14 +104,20 @@ impl Client {
         Err(Error::Api { status, message })
     }
 
-    async fn call_json<T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<Bytes>) -> Result<T, Error> {
+    async fn call_json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+    ) -> Result<T, Error> {
         let bytes = self.call(method, path, body).await?;
         serde_json::from_slice(&bytes).map_err(|e| Error::Decode(e.to_string()))
     }
 
     pub async fn deploy(&self, request: &DeployRequest) -> Result<DeployResponse, Error> {
         let body = serde_json::to_vec(request).map_err(|e| Error::Decode(e.to_string()))?;
-        self.call_json(Method::POST, "/v1/bots", Some(body.into())).await
+        self.call_json(Method::POST, "/v1/bots", Some(body.into()))
+            .await
     }
 
     pub async fn list(&self) -> Result<Vec<BotSummary>, Error> {
@@ -110,17 +125,31 @@ impl Client {
     }
 
     pub async fn remove(&self, name: &str) -> Result<(), Error> {
-        self.call(Method::DELETE, &format!("/v1/bots/{}", segment(name)), None).await.map(drop)
+        self.call(Method::DELETE, &format!("/v1/bots/{}", segment(name)), None)
+            .await
+            .map(drop)
     }
 
     pub async fn logs(&self, name: &str, lines: i64, after: i64) -> Result<LogsResponse, Error> {
-        self.call_json(Method::GET, &format!("/v1/bots/{}/logs?lines={lines}&after={after}", segment(name)), None)
-            .await
+        self.call_json(
+            Method::GET,
+            &format!(
+                "/v1/bots/{}/logs?lines={lines}&after={after}",
+                segment(name)
+            ),
+            None,
+        )
+        .await
     }
 
     /// Sends an interaction body; returns the response JSON as the bot (or host) answered it.
     pub async fn invoke(&self, name: &str, interaction: Bytes) -> Result<Bytes, Error> {
-        self.call(Method::POST, &format!("/v1/bots/{}/invoke", segment(name)), Some(interaction)).await
+        self.call(
+            Method::POST,
+            &format!("/v1/bots/{}/invoke", segment(name)),
+            Some(interaction),
+        )
+        .await
     }
 
     pub async fn status(&self) -> Result<StatusResponse, Error> {

@@ -46,7 +46,8 @@ impl Admin {
     pub async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
         let path = request.uri().path().to_owned();
         if request.method() == Method::GET && path == "/metrics" {
-            let mut response = http::json_bytes(StatusCode::OK, self.metrics.render(self.fleet.all().len()));
+            let mut response =
+                http::json_bytes(StatusCode::OK, self.metrics.render(self.fleet.all().len()));
             response.headers_mut().insert(
                 hyper::header::CONTENT_TYPE,
                 hyper::header::HeaderValue::from_static("text/plain; version=0.0.4"),
@@ -137,11 +138,21 @@ impl Admin {
         };
         let request: DeployRequest_ = match serde_json::from_slice(&body) {
             Ok(request) => request,
-            Err(err) => return http::error(StatusCode::BAD_REQUEST, &format!("invalid deploy request: {err}")),
+            Err(err) => {
+                return http::error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("invalid deploy request: {err}"),
+                )
+            }
         };
         let wasm = match base64::engine::general_purpose::STANDARD.decode(&request.wasm_base64) {
             Ok(wasm) => wasm,
-            Err(err) => return http::error(StatusCode::BAD_REQUEST, &format!("wasm_base64 is not base64: {err}")),
+            Err(err) => {
+                return http::error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("wasm_base64 is not base64: {err}"),
+                )
+            }
         };
         let outcome = self
             .fleet
@@ -159,7 +170,11 @@ impl Admin {
             .await;
         match outcome {
             Ok(deployment) => http::json(
-                if deployment.created { StatusCode::CREATED } else { StatusCode::OK },
+                if deployment.created {
+                    StatusCode::CREATED
+                } else {
+                    StatusCode::OK
+                },
                 &DeployResponse {
                     name: deployment.name,
                     version: deployment.version,
@@ -187,12 +202,20 @@ impl Admin {
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             let Ok(number) = value.parse::<i64>() else {
-                return http::error(StatusCode::BAD_REQUEST, &format!("query parameter {key} must be an integer"));
+                return http::error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("query parameter {key} must be an integer"),
+                );
             };
             match key {
                 "lines" => lines = number.clamp(1, MAX_LOG_LINES),
                 "after" => after = number.max(0),
-                _ => return http::error(StatusCode::BAD_REQUEST, &format!("unknown query parameter {key}")),
+                _ => {
+                    return http::error(
+                        StatusCode::BAD_REQUEST,
+                        &format!("unknown query parameter {key}"),
+                    )
+                }
             }
         }
         let bot_id = deployed.record.id;
@@ -269,7 +292,10 @@ fn fleet_error(err: fleet::Error) -> Response<Body> {
 
 fn internal(err: impl std::fmt::Display) -> Response<Body> {
     tracing::error!(error = %err, "admin request failed");
-    http::error(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the node's log")
+    http::error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error; see the node's log",
+    )
 }
 
 /// Compares without an early exit, so timing does not reveal a token prefix.

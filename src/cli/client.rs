@@ -105,7 +105,9 @@ where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let client = connect(&node)?;
     runtime.block_on(command(client))
 }
@@ -115,8 +117,9 @@ fn connect(node: &NodeArgs) -> anyhow::Result<Client> {
         Some(url) => url.clone(),
         None => match std::fs::read(node.data_dir.join(NODE_FILE)) {
             Ok(bytes) => {
-                let file: NodeFile = serde_json::from_slice(&bytes)
-                    .with_context(|| format!("invalid {}", node.data_dir.join(NODE_FILE).display()))?;
+                let file: NodeFile = serde_json::from_slice(&bytes).with_context(|| {
+                    format!("invalid {}", node.data_dir.join(NODE_FILE).display())
+                })?;
                 format!("http://{}", file.admin_addr)
             }
             Err(_) => defaults::ADMIN_URL.to_owned(),
@@ -140,7 +143,8 @@ fn connect(node: &NodeArgs) -> anyhow::Result<Client> {
 }
 
 pub async fn deploy(client: Client, args: DeployArgs) -> anyhow::Result<()> {
-    let wasm = std::fs::read(&args.wasm).with_context(|| format!("failed to read {}", args.wasm.display()))?;
+    let wasm = std::fs::read(&args.wasm)
+        .with_context(|| format!("failed to read {}", args.wasm.display()))?;
     let name = match args.name {
         Some(name) => name,
         None => args
@@ -151,7 +155,10 @@ pub async fn deploy(client: Client, args: DeployArgs) -> anyhow::Result<()> {
             .context("cannot derive a bot name from the file name; pass --name")?,
     };
     let token = match (&args.token_env, &args.token_file) {
-        (Some(var), _) => Some(std::env::var(var).with_context(|| format!("environment variable {var} (--token-env) is not set"))?),
+        (Some(var), _) => Some(
+            std::env::var(var)
+                .with_context(|| format!("environment variable {var} (--token-env) is not set"))?,
+        ),
         (None, Some(path)) => Some(
             std::fs::read_to_string(path)
                 .with_context(|| format!("failed to read token file {}", path.display()))?
@@ -176,10 +183,17 @@ pub async fn deploy(client: Client, args: DeployArgs) -> anyhow::Result<()> {
         "deployed {} version {} ({}, sha256 {})",
         deployed.name,
         deployed.version,
-        if deployed.created { "new bot" } else { "new version" },
+        if deployed.created {
+            "new bot"
+        } else {
+            "new version"
+        },
         &deployed.sha256[..12]
     );
-    println!("Discord interactions endpoint: https://YOUR-HOST:8443/interactions/{}", args.app_id);
+    println!(
+        "Discord interactions endpoint: https://YOUR-HOST:8443/interactions/{}",
+        args.app_id
+    );
     Ok(())
 }
 
@@ -288,12 +302,15 @@ pub async fn remove(client: Client, args: RemoveArgs) -> anyhow::Result<()> {
 pub async fn invoke(client: Client, args: InvokeArgs) -> anyhow::Result<()> {
     let body = if args.json == "-" {
         let mut body = Vec::new();
-        std::io::stdin().read_to_end(&mut body).context("failed to read standard input")?;
+        std::io::stdin()
+            .read_to_end(&mut body)
+            .context("failed to read standard input")?;
         body
     } else {
         std::fs::read(&args.json).with_context(|| format!("failed to read {}", args.json))?
     };
-    serde_json::from_slice::<serde_json::Value>(&body).context("the interaction is not valid JSON")?;
+    serde_json::from_slice::<serde_json::Value>(&body)
+        .context("the interaction is not valid JSON")?;
     let answer = client.invoke(&args.name, Bytes::from(body)).await?;
     println!("{}", String::from_utf8_lossy(&answer));
     Ok(())
@@ -304,7 +321,10 @@ pub async fn status(client: Client, _args: StatusArgs) -> anyhow::Result<()> {
     let scheme = if status.tls { "https" } else { "http" };
     println!("appliance {} up {} s", status.version, status.uptime_secs);
     println!("bots:   {}", status.bots);
-    println!("public: {scheme}://{}/interactions/APP_ID", status.public_addr);
+    println!(
+        "public: {scheme}://{}/interactions/APP_ID",
+        status.public_addr
+    );
     println!("admin:  http://{}", status.admin_addr);
     Ok(())
 }
@@ -314,6 +334,14 @@ mod tests {
     #[test]
     fn formats_utc_times() {
         assert_eq!(super::format_time(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(super::format_time(1_795_000_000_123), "2026-11-18T09:46:40.123Z");
+        // `date -u -d @1795000000`
+        assert_eq!(
+            super::format_time(951_782_400_000),
+            "2000-02-29T00:00:00.000Z"
+        );
+        assert_eq!(
+            super::format_time(1_795_000_000_123),
+            "2026-11-18T11:06:40.123Z"
+        );
     }
 }

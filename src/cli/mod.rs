@@ -39,7 +39,12 @@ pub struct NodeArgs {
     #[arg(long, env = "APPLIANCE_NODE", value_name = "URL")]
     pub node: Option<String>,
     /// Admin token [default: read from DATA_DIR/admin.token]
-    #[arg(long, env = "APPLIANCE_ADMIN_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "APPLIANCE_ADMIN_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
     pub admin_token: Option<String>,
     /// The node's data directory, where the CLI finds its address and token
     #[arg(long, env = "APPLIANCE_DATA_DIR", value_name = "DIR", default_value = crate::config::defaults::DATA_DIR)]

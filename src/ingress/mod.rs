@@ -37,7 +37,10 @@ impl Ingress {
     pub async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
         let path = request.uri().path().to_owned();
         match (request.method(), path.as_str()) {
-            (&Method::GET, "/healthz") => http::json_bytes(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#)),
+            (&Method::GET, "/healthz") => {
+                http::json_bytes(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#))
+            }
+            (_, "/healthz") => http::error(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
             (method, path) if path.starts_with("/interactions/") => {
                 if method != Method::POST {
                     return http::error(StatusCode::METHOD_NOT_ALLOWED, "use POST");
@@ -51,7 +54,10 @@ impl Ingress {
 
     async fn interaction(&self, app_id: &str, request: Request<Incoming>) -> Response<Body> {
         let Some(deployed) = self.fleet.by_app_id(app_id) else {
-            return http::error(StatusCode::NOT_FOUND, "no bot is deployed for this application id");
+            return http::error(
+                StatusCode::NOT_FOUND,
+                "no bot is deployed for this application id",
+            );
         };
         // Header shape is checked before the body is read at all.
         let headers = request.headers();

@@ -77,11 +77,16 @@ fn ensure_self_signed(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
     let hostname = std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_default();
-    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let mut names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
     if !hostname.is_empty() {
         names.push(hostname);
     }
-    let certified = rcgen::generate_simple_self_signed(names).context("failed to generate a self-signed certificate")?;
+    let certified = rcgen::generate_simple_self_signed(names)
+        .context("failed to generate a self-signed certificate")?;
     crate::fsutil::write_private(&key_path, certified.signing_key.serialize_pem().as_bytes())?;
     crate::fsutil::write_atomic(&cert_path, certified.cert.pem().as_bytes())?;
     Ok((cert_path, key_path))

@@ -24,7 +24,10 @@ pub struct SignatureHeaders {
 
 impl SignatureHeaders {
     /// Parses the two headers; `None` for a missing or malformed one.
-    pub fn parse(signature_hex: Option<&[u8]>, timestamp: Option<&[u8]>) -> Result<Self, BadSignature> {
+    pub fn parse(
+        signature_hex: Option<&[u8]>,
+        timestamp: Option<&[u8]>,
+    ) -> Result<Self, BadSignature> {
         let (signature_hex, timestamp) = signature_hex.zip(timestamp).ok_or(BadSignature)?;
         if timestamp.is_empty() || timestamp.len() > MAX_TIMESTAMP_LEN {
             return Err(BadSignature);
@@ -43,7 +46,8 @@ impl SignatureHeaders {
         message.extend_from_slice(&self.timestamp);
         message.extend_from_slice(body);
         // `verify_strict` also rejects weak keys and malleable signatures.
-        key.verify_strict(&message, &self.signature).map_err(|_| BadSignature)
+        key.verify_strict(&message, &self.signature)
+            .map_err(|_| BadSignature)
     }
 }
 
@@ -52,7 +56,8 @@ pub fn parse_public_key(hex_key: &str) -> Result<VerifyingKey, String> {
     let mut bytes = [0u8; 32];
     hex::decode_to_slice(hex_key.trim(), &mut bytes)
         .map_err(|_| "public key must be 64 hex characters (Discord developer portal → General Information → Public Key)".to_string())?;
-    let key = VerifyingKey::from_bytes(&bytes).map_err(|_| "public key is not a valid Ed25519 key".to_string())?;
+    let key = VerifyingKey::from_bytes(&bytes)
+        .map_err(|_| "public key is not a valid Ed25519 key".to_string())?;
     if key.is_weak() {
         return Err("public key is a weak Ed25519 key".into());
     }
@@ -81,7 +86,8 @@ mod tests {
         assert_eq!(headers.verify(&key, body), Ok(()));
         assert_eq!(headers.verify(&key, br#"{"type":2}"#), Err(BadSignature));
 
-        let other = SignatureHeaders::parse(Some(signature.as_bytes()), Some(b"1700000001")).unwrap();
+        let other =
+            SignatureHeaders::parse(Some(signature.as_bytes()), Some(b"1700000001")).unwrap();
         assert_eq!(other.verify(&key, body), Err(BadSignature));
 
         let mut flipped = hex::decode(&signature).unwrap();

@@ -196,7 +196,10 @@ impl kv::Host for HostState {
 
     async fn list_keys(&mut self, prefix: String) -> Result<Vec<String>, kv::KvError> {
         let env = self.env.clone();
-        env.db.kv_list_keys(env.bot_id, prefix).await.map_err(to_wit)
+        env.db
+            .kv_list_keys(env.bot_id, prefix)
+            .await
+            .map_err(to_wit)
     }
 }
 

@@ -277,7 +277,9 @@ pub struct Bot {
 
 impl std::fmt::Debug for Bot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bot").field("env", &self.env).finish_non_exhaustive()
+        f.debug_struct("Bot")
+            .field("env", &self.env)
+            .finish_non_exhaustive()
     }
 }
 
@@ -358,18 +360,27 @@ impl Bot {
         }
 
         let (result, crash_detail, keep) = match outcome {
-            Ok(Ok(response)) if response.len() > MAX_RESPONSE_BYTES => {
-                (Err(InvokeError::ResponseTooLarge(response.len())), None, true)
-            }
+            Ok(Ok(response)) if response.len() > MAX_RESPONSE_BYTES => (
+                Err(InvokeError::ResponseTooLarge(response.len())),
+                None,
+                true,
+            ),
             Ok(Ok(response)) => (Ok(response), None, true),
             Ok(Err(message)) => (Err(InvokeError::Guest(message)), None, true),
             Err(err) => {
                 let memory = store.data().limiter.exceeded.clone();
-                (Err(classify(&err, memory, limits)), Some(format!("{err:?}")), false)
+                (
+                    Err(classify(&err, memory, limits)),
+                    Some(format!("{err:?}")),
+                    false,
+                )
             }
         };
         if keep {
-            self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(instance);
+            self.idle
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(instance);
         }
         Invocation {
             result,

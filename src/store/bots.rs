@@ -167,7 +167,8 @@ impl Db {
 
     pub async fn list_bots(&self) -> Result<Vec<BotRecord>, Error> {
         self.call(|conn| {
-            let mut stmt = conn.prepare(&format!("SELECT {BOT_COLUMNS} FROM bots ORDER BY name"))?;
+            let mut stmt =
+                conn.prepare(&format!("SELECT {BOT_COLUMNS} FROM bots ORDER BY name"))?;
             let bots = stmt
                 .query_map([], bot_from_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;

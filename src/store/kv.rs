@@ -180,12 +180,24 @@ mod tests {
     async fn set_get_list_delete() {
         let (db, bot) = db_with_bot().await;
         let quota = KvQuota::default();
-        db.kv_set(bot, "a%1".into(), b"x".to_vec(), quota).await.unwrap();
-        db.kv_set(bot, "ab".into(), b"y".to_vec(), quota).await.unwrap();
-        db.kv_set(bot, "b".into(), b"z".to_vec(), quota).await.unwrap();
-        assert_eq!(db.kv_get(bot, "ab".into()).await.unwrap(), Some(b"y".to_vec()));
+        db.kv_set(bot, "a%1".into(), b"x".to_vec(), quota)
+            .await
+            .unwrap();
+        db.kv_set(bot, "ab".into(), b"y".to_vec(), quota)
+            .await
+            .unwrap();
+        db.kv_set(bot, "b".into(), b"z".to_vec(), quota)
+            .await
+            .unwrap();
+        assert_eq!(
+            db.kv_get(bot, "ab".into()).await.unwrap(),
+            Some(b"y".to_vec())
+        );
         assert_eq!(db.kv_list_keys(bot, "a%".into()).await.unwrap(), ["a%1"]);
-        assert_eq!(db.kv_list_keys(bot, "a".into()).await.unwrap(), ["a%1", "ab"]);
+        assert_eq!(
+            db.kv_list_keys(bot, "a".into()).await.unwrap(),
+            ["a%1", "ab"]
+        );
         db.kv_delete(bot, "ab".into()).await.unwrap();
         assert_eq!(db.kv_get(bot, "ab".into()).await.unwrap(), None);
     }
@@ -198,15 +210,30 @@ mod tests {
             max_total_bytes: 100,
             ..KvQuota::default()
         };
-        db.kv_set(bot, "k1".into(), vec![0; 10], quota).await.unwrap();
-        db.kv_set(bot, "k2".into(), vec![0; 10], quota).await.unwrap();
+        db.kv_set(bot, "k1".into(), vec![0; 10], quota)
+            .await
+            .unwrap();
+        db.kv_set(bot, "k2".into(), vec![0; 10], quota)
+            .await
+            .unwrap();
         // Overwriting an existing key does not count as a new key.
-        db.kv_set(bot, "k2".into(), vec![1; 10], quota).await.unwrap();
-        let err = db.kv_set(bot, "k3".into(), vec![0; 1], quota).await.unwrap_err();
+        db.kv_set(bot, "k2".into(), vec![1; 10], quota)
+            .await
+            .unwrap();
+        let err = db
+            .kv_set(bot, "k3".into(), vec![0; 1], quota)
+            .await
+            .unwrap_err();
         assert!(matches!(err, KvError::QuotaExceeded(_)), "{err}");
-        let err = db.kv_set(bot, "k2".into(), vec![0; 90], quota).await.unwrap_err();
+        let err = db
+            .kv_set(bot, "k2".into(), vec![0; 90], quota)
+            .await
+            .unwrap_err();
         assert!(matches!(err, KvError::QuotaExceeded(_)), "{err}");
-        assert_eq!(db.kv_get(bot, "k2".into()).await.unwrap(), Some(vec![1; 10]));
+        assert_eq!(
+            db.kv_get(bot, "k2".into()).await.unwrap(),
+            Some(vec![1; 10])
+        );
         assert!(matches!(
             db.kv_set(bot, String::new(), vec![], quota).await,
             Err(KvError::InvalidKey(_))

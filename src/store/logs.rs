@@ -58,7 +58,12 @@ impl Db {
     }
 
     /// The last `lines` lines with an id above `after_id`, oldest first.
-    pub async fn tail_logs(&self, bot_id: i64, after_id: i64, lines: i64) -> Result<Vec<LogLine>, Error> {
+    pub async fn tail_logs(
+        &self,
+        bot_id: i64,
+        after_id: i64,
+        lines: i64,
+    ) -> Result<Vec<LogLine>, Error> {
         self.call(move |conn| {
             let mut stmt = conn.prepare(
                 "SELECT id, at_ms, level, interaction_id, message FROM \
@@ -118,7 +123,11 @@ impl Db {
     /// How many crashes the bot has on record, and the newest one's reason.
     pub async fn crash_summary(&self, bot_id: i64) -> Result<(usize, Option<String>), Error> {
         self.call(move |conn| {
-            let count: i64 = conn.query_row("SELECT COUNT(*) FROM crashes WHERE bot_id = ?1", [bot_id], |row| row.get(0))?;
+            let count: i64 = conn.query_row(
+                "SELECT COUNT(*) FROM crashes WHERE bot_id = ?1",
+                [bot_id],
+                |row| row.get(0),
+            )?;
             let last: Option<String> = rusqlite::OptionalExtension::optional(conn.query_row(
                 "SELECT reason FROM crashes WHERE bot_id = ?1 ORDER BY id DESC LIMIT 1",
                 [bot_id],

@@ -105,7 +105,14 @@ mod tests {
             .unwrap();
         assert_eq!(
             tables,
-            ["bot_secrets", "bot_versions", "bots", "crashes", "kv", "logs"]
+            [
+                "bot_secrets",
+                "bot_versions",
+                "bots",
+                "crashes",
+                "kv",
+                "logs"
+            ]
         );
     }
 

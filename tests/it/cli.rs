@@ -26,13 +26,19 @@ async fn counter_keeps_its_count_across_a_kill_9_restart() {
     // Another user has their own count.
     let other = serde_json::to_vec(&command("count", "43")).unwrap();
     let (_, answer) = node.interact(APP, &signer, &other).await;
-    assert!(answer["data"]["content"].as_str().unwrap().contains('1'), "{answer}");
+    assert!(
+        answer["data"]["content"].as_str().unwrap().contains('1'),
+        "{answer}"
+    );
 
     node.crash_and_restart();
     let (status, answer) = node.interact(APP, &signer, &body).await;
     assert_eq!(status, 200, "{answer}");
     let content = answer["data"]["content"].as_str().unwrap();
-    assert!(content.contains('3'), "count did not survive the restart: {content}");
+    assert!(
+        content.contains('3'),
+        "count did not survive the restart: {content}"
+    );
 }
 
 #[test]
@@ -45,8 +51,16 @@ fn deploys_of_wrong_files_fail_with_exit_1_and_change_nothing() {
     let key = signer.public_hex();
 
     let cases: [(&str, Vec<u8>, &str); 3] = [
-        ("not-wasm.wasm", b"hello, I am a text file".to_vec(), "not a WebAssembly file"),
-        ("core.wasm", wat::parse_str("(module (func (export \"f\")))").unwrap(), "not a component"),
+        (
+            "not-wasm.wasm",
+            b"hello, I am a text file".to_vec(),
+            "not a WebAssembly file",
+        ),
+        (
+            "core.wasm",
+            wat::parse_str("(module (func (export \"f\")))").unwrap(),
+            "not a component",
+        ),
         (
             "other-world.wasm",
             wat::parse_str(
@@ -64,20 +78,49 @@ fn deploys_of_wrong_files_fail_with_exit_1_and_change_nothing() {
         std::fs::write(&path, bytes).unwrap();
         // Once as a new bot, once as a new version of the serving one.
         for name in ["fresh", "ping"] {
-            let output = node.cli(&["deploy", path.to_str().unwrap(), "--name", name, "--app-id", APP, "--public-key", &key]);
+            let output = node.cli(&[
+                "deploy",
+                path.to_str().unwrap(),
+                "--name",
+                name,
+                "--app-id",
+                APP,
+                "--public-key",
+                &key,
+            ]);
             assert_eq!(output.status.code(), Some(1), "{file} as {name}");
             let stderr = String::from_utf8_lossy(&output.stderr);
             assert!(stderr.contains(reason), "{file}: {stderr}");
-            assert_eq!(stderr.trim().lines().count(), 1, "one-line reason: {stderr}");
+            assert_eq!(
+                stderr.trim().lines().count(),
+                1,
+                "one-line reason: {stderr}"
+            );
         }
     }
     assert_eq!(list_json(&node), before, "a failed deploy changed the node");
 
     // A missing file and a bad key are refused before anything is sent.
-    let output = node.cli(&["deploy", "/nonexistent.wasm", "--app-id", APP, "--public-key", &key]);
+    let output = node.cli(&[
+        "deploy",
+        "/nonexistent.wasm",
+        "--app-id",
+        APP,
+        "--public-key",
+        &key,
+    ]);
     assert_eq!(output.status.code(), Some(1));
     let wasm = guest("ping-bot");
-    let output = node.cli(&["deploy", wasm.to_str().unwrap(), "--name", "x", "--app-id", "2", "--public-key", "abc"]);
+    let output = node.cli(&[
+        "deploy",
+        wasm.to_str().unwrap(),
+        "--name",
+        "x",
+        "--app-id",
+        "2",
+        "--public-key",
+        "abc",
+    ]);
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("public key"));
     // Usage errors are exit 2.
@@ -102,7 +145,9 @@ fn list_invoke_logs_and_remove() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("ping.json");
     std::fs::write(&file, serde_json::to_vec(&command("ping", "42")).unwrap()).unwrap();
-    let answer: Value = serde_json::from_str(&node.cli_ok(&["invoke", "ping", "--json", file.to_str().unwrap()])).unwrap();
+    let answer: Value =
+        serde_json::from_str(&node.cli_ok(&["invoke", "ping", "--json", file.to_str().unwrap()]))
+            .unwrap();
     assert_eq!(answer["data"]["content"], "pong");
 
     let output = node.cli(&["invoke", "nope", "--json", file.to_str().unwrap()]);

@@ -16,7 +16,13 @@ fn setup() -> (Node, Signer) {
 #[tokio::test]
 async fn ping_gets_pong_and_the_ping_command_gets_pong() {
     let (node, signer) = setup();
-    let (status, body) = node.interact(APP, &signer, br#"{"type":1,"id":"1","application_id":"1","token":"t","version":1}"#).await;
+    let (status, body) = node
+        .interact(
+            APP,
+            &signer,
+            br#"{"type":1,"id":"1","application_id":"1","token":"t","version":1}"#,
+        )
+        .await;
     assert_eq!((status, body), (200, json!({"type": 1})));
 
     let interaction = serde_json::to_vec(&command("ping", "42")).unwrap();
@@ -38,7 +44,14 @@ async fn every_signature_failure_is_401() {
     flipped[0] ^= 1;
     let flipped = hex::encode(flipped);
     let (status, _) = node
-        .post(&path, &[("x-signature-ed25519", &flipped), ("x-signature-timestamp", &timestamp)], body.clone())
+        .post(
+            &path,
+            &[
+                ("x-signature-ed25519", &flipped),
+                ("x-signature-timestamp", &timestamp),
+            ],
+            body.clone(),
+        )
         .await;
     assert_eq!(status, 401, "flipped signature bit");
 
@@ -47,25 +60,54 @@ async fn every_signature_failure_is_401() {
     let last = changed.len() - 2;
     changed[last] = b' ';
     let (status, _) = node
-        .post(&path, &[("x-signature-ed25519", &signature), ("x-signature-timestamp", &timestamp)], changed)
+        .post(
+            &path,
+            &[
+                ("x-signature-ed25519", &signature),
+                ("x-signature-timestamp", &timestamp),
+            ],
+            changed,
+        )
         .await;
     assert_eq!(status, 401, "changed body");
 
     // The timestamp changed after signing.
     let (status, _) = node
-        .post(&path, &[("x-signature-ed25519", &signature), ("x-signature-timestamp", "1")], body.clone())
+        .post(
+            &path,
+            &[
+                ("x-signature-ed25519", &signature),
+                ("x-signature-timestamp", "1"),
+            ],
+            body.clone(),
+        )
         .await;
     assert_eq!(status, 401, "changed timestamp");
 
     // Missing headers, one at a time and both.
-    let (status, _) = node.post(&path, &[("x-signature-timestamp", &timestamp)], body.clone()).await;
+    let (status, _) = node
+        .post(
+            &path,
+            &[("x-signature-timestamp", &timestamp)],
+            body.clone(),
+        )
+        .await;
     assert_eq!(status, 401, "missing signature");
-    let (status, _) = node.post(&path, &[("x-signature-ed25519", &signature)], body.clone()).await;
+    let (status, _) = node
+        .post(&path, &[("x-signature-ed25519", &signature)], body.clone())
+        .await;
     assert_eq!(status, 401, "missing timestamp");
     let (status, _) = node.post(&path, &[], body.clone()).await;
     assert_eq!(status, 401, "no headers");
     let (status, _) = node
-        .post(&path, &[("x-signature-ed25519", "not hex"), ("x-signature-timestamp", &timestamp)], body.clone())
+        .post(
+            &path,
+            &[
+                ("x-signature-ed25519", "not hex"),
+                ("x-signature-timestamp", &timestamp),
+            ],
+            body.clone(),
+        )
         .await;
     assert_eq!(status, 401, "malformed signature");
 
@@ -128,7 +170,9 @@ async fn tls_listener_answers_with_its_self_signed_certificate() {
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
         .await
         .expect("TLS handshake with the self-signed certificate");
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .unwrap();
     tokio::spawn(connection);
 
     let body = br#"{"type":1,"id":"1"}"#;
@@ -142,7 +186,10 @@ async fn tls_listener_answers_with_its_self_signed_certificate() {
     let response = sender.send_request(request).await.unwrap();
     assert_eq!(response.status(), 200);
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    assert_eq!(serde_json::from_slice::<Value>(&bytes).unwrap(), json!({"type": 1}));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&bytes).unwrap(),
+        json!({"type": 1})
+    );
 
     // Plain HTTP on the TLS port gets no answer.
     let (status, _) = tokio::time::timeout(std::time::Duration::from_secs(5), async {
@@ -150,7 +197,10 @@ async fn tls_listener_answers_with_its_self_signed_certificate() {
         match hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream)).await {
             Ok((mut sender, connection)) => {
                 tokio::spawn(connection);
-                let request = hyper::Request::get("/healthz").header("host", "x").body(Full::new(Bytes::new())).unwrap();
+                let request = hyper::Request::get("/healthz")
+                    .header("host", "x")
+                    .body(Full::new(Bytes::new()))
+                    .unwrap();
                 match sender.send_request(request).await {
                     Ok(response) => (response.status().as_u16(), ()),
                     Err(_) => (0, ()),
@@ -161,5 +211,8 @@ async fn tls_listener_answers_with_its_self_signed_certificate() {
     })
     .await
     .unwrap();
-    assert_eq!(status, 0, "plain HTTP must not be served on the TLS listener");
+    assert_eq!(
+        status, 0,
+        "plain HTTP must not be served on the TLS listener"
+    );
 }

@@ -28,12 +28,26 @@ pub fn guest(crate_name: &str) -> PathBuf {
         // A separate target dir: the outer `cargo test` may still hold the main one's lock.
         let status = Command::new(cargo)
             .current_dir(ROOT)
-            .args(["build", "--release", "--target", "wasm32-wasip2", "-p", "ping-bot", "-p", "counter-bot", "--target-dir"])
+            .args([
+                "build",
+                "--profile",
+                "guest",
+                "--target",
+                "wasm32-wasip2",
+                "-p",
+                "ping-bot",
+                "-p",
+                "counter-bot",
+                "--target-dir",
+            ])
             .arg(&target_dir)
             .status()
             .expect("failed to run cargo to build the example guests");
-        assert!(status.success(), "building the example guests failed (is the wasm32-wasip2 target installed?)");
-        target_dir.join("wasm32-wasip2").join("release")
+        assert!(
+            status.success(),
+            "building the example guests failed (is the wasm32-wasip2 target installed?)"
+        );
+        target_dir.join("wasm32-wasip2").join("guest")
     });
     let path = dir.join(format!("{}.wasm", crate_name.replace('-', "_")));
     assert!(path.exists(), "{} was not built", path.display());
@@ -185,7 +199,10 @@ impl Node {
         let (signature, timestamp) = signer.sign(body);
         self.post(
             &format!("/interactions/{app_id}"),
-            &[("x-signature-ed25519", &signature), ("x-signature-timestamp", &timestamp)],
+            &[
+                ("x-signature-ed25519", &signature),
+                ("x-signature-timestamp", &timestamp),
+            ],
             body.to_vec(),
         )
         .await
@@ -194,16 +211,24 @@ impl Node {
     /// A POST to the public listener with exactly these headers.
     pub async fn post(&self, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> (u16, Value) {
         let stream = tokio::net::TcpStream::connect(self.public).await.unwrap();
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
         tokio::spawn(connection);
-        let mut request = Request::post(path).header("host", "localhost").header("content-type", "application/json");
+        let mut request = Request::post(path)
+            .header("host", "localhost")
+            .header("content-type", "application/json");
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let response = sender.send_request(request.body(Full::new(Bytes::from(body))).unwrap()).await.unwrap();
+        let response = sender
+            .send_request(request.body(Full::new(Bytes::from(body))).unwrap())
+            .await
+            .unwrap();
         let status = response.status().as_u16();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
         (status, value)
     }
 }
@@ -238,7 +263,10 @@ fn spawn(data_dir: &Path, extra: &[String]) -> (Child, SocketAddr, SocketAddr) {
         if let Some(status) = child.try_wait().unwrap() {
             panic!("appliance serve exited early with {status}");
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "node did not start within 60 s");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "node did not start within 60 s"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
