@@ -244,14 +244,16 @@ pub async fn logs(client: Client, args: LogsArgs) -> anyhow::Result<()> {
         print_line(line);
         last_id = line.id;
     }
-    while args.follow {
+    if !args.follow {
+        return Ok(());
+    }
+    loop {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         for line in client.logs(&args.name, 10_000, last_id).await?.lines {
             print_line(&line);
             last_id = line.id;
         }
     }
-    Ok(())
 }
 
 fn print_line(line: &crate::admin::api::LogEntry) {
