@@ -30,9 +30,7 @@ demo_key=d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a
 "$bin" deploy "$guests/ping_bot.wasm" --name ping --app-id 100000000000000001 --public-key "$demo_key"
 "$bin" deploy "$guests/counter_bot.wasm" --name counter --app-id 100000000000000002 --public-key "$demo_key"
 
-interaction='{"type":2,"id":"1","application_id":"100000000000000001","token":"demo","version":1,
-  "data":{"id":"1","name":"ping","type":1},"channel_id":"1",
-  "user":{"id":"42","username":"demo","discriminator":"0","avatar":null}}'
+interaction='{"type":2,"id":"1","application_id":"100000000000000001","token":"demo","data":{"id":"1","name":"ping"},"channel_id":"1","user":{"id":"42","username":"demo"}}'
 echo
 echo "ping answers:    $(echo "$interaction" | "$bin" invoke ping --json -)"
 echo "counter answers: $(echo "${interaction/\"ping\"/\"count\"}" | "$bin" invoke counter --json -)"
