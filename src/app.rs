@@ -23,6 +23,10 @@ use crate::{fsutil, http, ingress, sandbox};
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 pub const NODE_FILE: &str = "node.json";
 const DB_FILE: &str = "appliance.db";
+/// A live instance unused this long is dropped; the next event instantiates
+/// a fresh one from the cached artifact in microseconds.
+const IDLE_INSTANCE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+const IDLE_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Written to `DATA_DIR/node.json` once both listeners are bound, so the CLI
 /// (and tests) find a node started with port 0 or non-default addresses.
@@ -42,8 +46,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("failed to open database in {}", data_dir.display()))?;
     let token = admin_token(data_dir)?;
 
+    let pool = sandbox::PoolConfig {
+        max_instances: config.max_instances,
+        max_memory_mib: crate::limits::MAX_MEMORY_MIB,
+    };
     let engine =
-        Arc::new(sandbox::Engine::new().context("failed to start the WebAssembly engine")?);
+        Arc::new(sandbox::Engine::new(pool).context("failed to start the WebAssembly engine")?);
     let artifacts = data_dir.join("artifacts");
     create_private_dir(&artifacts)?;
     let fleet = Arc::new(Fleet::new(engine, db.clone(), artifacts));
@@ -102,6 +110,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     });
 
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    // Idle bots give their instances back: they then cost only their artifact.
+    let sweeper_fleet = admin_state.fleet.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(IDLE_SWEEP_EVERY);
+        loop {
+            tick.tick().await;
+            let dropped = sweeper_fleet.evict_idle(IDLE_INSTANCE_TIMEOUT);
+            if dropped > 0 {
+                tracing::debug!(dropped, "evicted idle instances");
+            }
+        }
+    });
     let public_task = tokio::spawn(http::serve(
         public,
         acceptor,

@@ -84,6 +84,7 @@ pub struct FileConfig {
     pub discord_api: Option<String>,
     pub defer_after_ms: Option<u64>,
     pub max_body_bytes: Option<usize>,
+    pub max_instances: Option<u32>,
     pub log_filter: Option<String>,
 }
 
@@ -116,6 +117,8 @@ pub struct Config {
     pub discord_api: String,
     pub defer_after: Duration,
     pub max_body_bytes: usize,
+    /// Live instances the node holds at once, over all bots (the instance pool's size).
+    pub max_instances: u32,
     pub log_filter: Option<String>,
 }
 
@@ -160,6 +163,11 @@ impl Config {
             max_body_bytes >= 1024,
             "max_body_bytes must be at least 1024"
         );
+        let max_instances = file.max_instances.unwrap_or(1000);
+        anyhow::ensure!(
+            (1..=100_000).contains(&max_instances),
+            "max_instances must be between 1 and 100000"
+        );
         Ok(Config {
             data_dir: args
                 .data_dir
@@ -175,6 +183,7 @@ impl Config {
             discord_api: discord_api.trim_end_matches('/').to_owned(),
             defer_after: Duration::from_millis(defer_after_ms),
             max_body_bytes,
+            max_instances,
             log_filter: file.log_filter,
         })
     }

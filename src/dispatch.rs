@@ -15,6 +15,7 @@ use serde::Deserialize;
 use tracing::{field, info_span, warn, Instrument};
 
 use crate::fleet::Deployed;
+use crate::health::Gate;
 use crate::sandbox::{Invocation, InvokeError};
 use crate::store::{self, CrashRecord, Db};
 use crate::telemetry::Metrics;
@@ -108,6 +109,27 @@ impl Dispatcher {
         body: Bytes,
     ) -> Result<Bytes, Error> {
         let started = Instant::now();
+        let span = tracing::Span::current();
+
+        // A bot backing off or quarantined answers at once, without running.
+        let gate = deployed.health().gate(started);
+        let refusal = match gate {
+            Gate::Open => None,
+            Gate::BackingOff { .. } => Some((
+                "backing_off",
+                "This bot is restarting after a crash. Please try again in a few seconds.",
+            )),
+            Gate::Quarantined { .. } => Some((
+                "quarantined",
+                "This bot is disabled after crashing repeatedly. Its owner has to deploy a fix.",
+            )),
+        };
+        if let Some((outcome, text)) = refusal {
+            self.metrics.interaction(&deployed.record.name, outcome);
+            span.record("outcome", outcome);
+            return Ok(notice(interaction_kind, text));
+        }
+
         let Invocation {
             result,
             logs,
@@ -118,7 +140,6 @@ impl Dispatcher {
 
         let outcome = result.as_ref().map_or_else(|e| e.label(), |_| "ok");
         self.metrics.interaction(&deployed.record.name, outcome);
-        let span = tracing::Span::current();
         span.record("outcome", outcome);
         span.record("fuel.used", fuel_used);
         span.record("latency_us", started.elapsed().as_micros() as u64);
@@ -127,10 +148,25 @@ impl Dispatcher {
             Ok(response) => Bytes::from(response.clone()),
             Err(err) => {
                 warn!(error = %err, "bot did not answer");
-                notice(interaction_kind, err)
+                notice(interaction_kind, &notice_text(err))
             }
         };
-        self.persist(&deployed, interaction_id, logs, result.err(), crash_detail);
+        let quarantine = match &result {
+            Err(err) if err.is_crash() => deployed.health().on_crash(Instant::now(), err.label()),
+            // A guest error is the bot answering; only crashes count toward a loop.
+            _ => {
+                deployed.health().on_success();
+                None
+            }
+        };
+        self.persist(
+            &deployed,
+            interaction_id,
+            logs,
+            result.err(),
+            crash_detail,
+            quarantine,
+        );
         Ok(answer)
     }
 
@@ -142,18 +178,50 @@ impl Dispatcher {
         mut logs: Vec<store::LogLine>,
         error: Option<InvokeError>,
         crash_detail: Option<String>,
+        quarantine: Option<String>,
     ) {
         let bot_id = deployed.record.id;
         let version = deployed.record.active_version;
         let db = self.db.clone();
-        if let Some(err) = &error {
+        // The per-minute budget covers the guest's own lines; host lines about
+        // crashes always get through, so a log flood cannot hide a crash.
+        let bytes: usize = logs.iter().map(|line| line.message.len()).sum();
+        let within_budget = {
+            let mut budget = deployed
+                .log_budget
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            budget.take(Instant::now(), bytes)
+        };
+        if !within_budget {
+            logs.clear();
+        }
+        let mut host_line = |level: &str, message: String| {
             logs.push(store::LogLine {
                 id: 0,
                 at_ms: store::now_ms(),
-                level: "error".into(),
-                interaction_id,
-                message: format!("{} ({})", err, err.label()),
-            });
+                level: level.into(),
+                interaction_id: interaction_id.clone(),
+                message,
+            })
+        };
+        if !within_budget {
+            host_line(
+                "warn",
+                format!(
+                    "{bytes} log bytes dropped: the limit is {} bytes per minute",
+                    crate::fleet::LOG_BYTES_PER_MINUTE
+                ),
+            );
+        }
+        if let Some(err) = &error {
+            host_line("error", format!("{} ({})", err, err.label()));
+        }
+        if let Some(reason) = &quarantine {
+            host_line(
+                "error",
+                format!("bot quarantined after {reason}; deploy a fix or `appliance rollback` to lift it"),
+            );
         }
         let crash = error.filter(InvokeError::is_crash).map(|err| CrashRecord {
             at_ms: store::now_ms(),
@@ -169,6 +237,11 @@ impl Dispatcher {
                 if let Some(crash) = crash {
                     if let Err(err) = db.record_crash(bot_id, crash).await {
                         warn!(error = %err, "failed to store crash record");
+                    }
+                }
+                if quarantine.is_some() {
+                    if let Err(err) = db.set_quarantine(bot_id, quarantine).await {
+                        warn!(error = %err, "failed to store quarantine");
                     }
                 }
             }
@@ -193,12 +266,22 @@ fn check_response(response: Vec<u8>) -> Result<Vec<u8>, InvokeError> {
     }
 }
 
-/// What the user sees when the bot could not answer.
-pub fn notice(interaction_kind: u8, err: &InvokeError) -> Bytes {
+/// What the user sees when the bot could not answer: an ephemeral message,
+/// or for autocomplete (which cannot show one) an empty choice list.
+pub fn notice(interaction_kind: u8, content: &str) -> Bytes {
     if interaction_kind == kind::AUTOCOMPLETE {
         return Bytes::from_static(br#"{"type":8,"data":{"choices":[]}}"#);
     }
-    let content = match err {
+    let body = serde_json::json!({
+        "type": 4,
+        "data": { "content": content, "flags": EPHEMERAL },
+    });
+    Bytes::from(body.to_string())
+}
+
+/// The notice's text for a failed invocation.
+pub fn notice_text(err: &InvokeError) -> String {
+    match err {
         InvokeError::Busy(_) => "This bot is busy right now. Please try again in a moment.".to_owned(),
         // The bot's own error text is meant for its user (the SDK documents this).
         InvokeError::Guest(message) => {
@@ -217,12 +300,7 @@ pub fn notice(interaction_kind: u8, err: &InvokeError) -> Bytes {
         }
         _ => "This bot ran into a problem and could not answer. Its owner can see why in `appliance logs`."
             .to_owned(),
-    };
-    let body = serde_json::json!({
-        "type": 4,
-        "data": { "content": content, "flags": EPHEMERAL },
-    });
-    Bytes::from(body.to_string())
+    }
 }
 
 #[cfg(test)]
@@ -241,11 +319,11 @@ mod tests {
     fn notices_are_ephemeral_and_autocomplete_gets_no_choices() {
         let err = InvokeError::Trap("boom".into());
         let value: serde_json::Value =
-            serde_json::from_slice(&notice(kind::APPLICATION_COMMAND, &err)).unwrap();
+            serde_json::from_slice(&notice(kind::APPLICATION_COMMAND, &notice_text(&err))).unwrap();
         assert_eq!(value["type"], 4);
         assert_eq!(value["data"]["flags"], 64);
         assert_eq!(
-            &notice(kind::AUTOCOMPLETE, &err)[..],
+            &notice(kind::AUTOCOMPLETE, "x")[..],
             br#"{"type":8,"data":{"choices":[]}}"#
         );
     }

@@ -9,12 +9,14 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use ed25519_dalek::VerifyingKey;
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
+use crate::health::Health;
 use crate::ingress::verify::parse_public_key;
 use crate::limits::Limits;
 use crate::sandbox::{self, BotEnv, CompileError};
@@ -26,6 +28,40 @@ pub struct Deployed {
     pub record: BotRecord,
     pub public_key: VerifyingKey,
     pub bot: sandbox::Bot,
+    /// Crash-loop state of this version; a new version starts healthy.
+    pub health: Mutex<Health>,
+    /// Log bytes stored in the current minute.
+    pub log_budget: Mutex<LogBudget>,
+}
+
+/// Log bytes one bot may store per minute; the rest is dropped and counted.
+pub const LOG_BYTES_PER_MINUTE: usize = 1024 * 1024;
+
+#[derive(Debug)]
+pub struct LogBudget {
+    window_start: Instant,
+    used: usize,
+}
+
+impl LogBudget {
+    /// Takes `bytes` from this minute's budget; false when it is spent.
+    pub fn take(&mut self, now: Instant, bytes: usize) -> bool {
+        if now.duration_since(self.window_start) >= Duration::from_secs(60) {
+            self.window_start = now;
+            self.used = 0;
+        }
+        if self.used + bytes > LOG_BYTES_PER_MINUTE {
+            return false;
+        }
+        self.used += bytes;
+        true
+    }
+}
+
+impl Deployed {
+    pub fn health(&self) -> std::sync::MutexGuard<'_, Health> {
+        self.health.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// What an operator asks for in a deploy; unset limits keep the bot's
@@ -188,6 +224,11 @@ impl Fleet {
     /// Builds the live bot for a stored record: from the cached artifact
     /// when it is there and usable, else by compiling the stored component.
     async fn load(&self, record: BotRecord) -> Result<Deployed, Error> {
+        let component = self.component_for(&record).await?;
+        self.prepare(record, &component)
+    }
+
+    async fn component_for(&self, record: &BotRecord) -> Result<sandbox::Component, Error> {
         let versions = self.db.versions(record.id).await?;
         let version = versions
             .iter()
@@ -214,7 +255,7 @@ impl Fleet {
                 self.compile_and_cache(wasm).await?.0
             }
         };
-        self.prepare(record, &component)
+        Ok(component)
     }
 
     fn prepare(
@@ -232,10 +273,19 @@ impl Fleet {
             db: self.db.clone(),
         };
         let bot = self.engine.prepare(component, env)?;
+        let health = match &record.quarantined {
+            Some((_, reason)) => Health::quarantined(reason.clone()),
+            None => Health::default(),
+        };
         Ok(Deployed {
             record,
             public_key,
             bot,
+            health: Mutex::new(health),
+            log_budget: Mutex::new(LogBudget {
+                window_start: Instant::now(),
+                used: 0,
+            }),
         })
     }
 
@@ -318,6 +368,58 @@ impl Fleet {
             created: outcome.created,
             sha256,
         })
+    }
+
+    /// Serves an earlier version again: `version`, or the newest one older
+    /// than the active version. Lifts a quarantine.
+    pub async fn rollback(&self, name: &str, version: Option<i64>) -> Result<i64, Error> {
+        let _guard = self.changes.lock().await;
+        let record = self
+            .db
+            .bot_by_name(name)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no bot named {name:?}")))?;
+        let versions = self.db.versions(record.id).await?;
+        let target = match version {
+            Some(version) => version,
+            None => versions
+                .iter()
+                .rev()
+                .map(|v| v.version)
+                .find(|v| *v < record.active_version)
+                .ok_or_else(|| {
+                    Error::NotFound(format!(
+                        "bot {name:?} has no version older than {}; pass --version",
+                        record.active_version
+                    ))
+                })?,
+        };
+        if !versions.iter().any(|v| v.version == target) {
+            let known: Vec<String> = versions.iter().map(|v| v.version.to_string()).collect();
+            return Err(Error::NotFound(format!(
+                "bot {name:?} has no version {target} (versions: {})",
+                known.join(", ")
+            )));
+        }
+        // Build the live bot before switching the stored pointer, so a
+        // failure leaves both the database and the serving version as they were.
+        let mut candidate = record.clone();
+        candidate.active_version = target;
+        let component = self.component_for(&candidate).await?;
+        let record = self.db.set_active_version(record.id, target).await?;
+        let deployed = self.prepare(record, &component)?;
+        self.install(deployed);
+        info!(bot = %name, version = target, "rolled back");
+        Ok(target)
+    }
+
+    /// Drops instances idle for longer than `idle`, so idle bots cost no
+    /// memory beyond their artifact. Returns how many were dropped.
+    pub fn evict_idle(&self, idle: Duration) -> usize {
+        self.all()
+            .iter()
+            .map(|deployed| deployed.bot.evict_idle(idle))
+            .sum()
     }
 
     /// Stops serving the bot and deletes it with all its data.

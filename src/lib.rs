@@ -9,6 +9,7 @@ pub mod config;
 pub mod dispatch;
 pub mod fleet;
 pub mod fsutil;
+pub mod health;
 pub mod http;
 pub mod ingress;
 pub mod limits;

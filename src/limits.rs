@@ -19,7 +19,8 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 pub const DEFAULT_INSTANCES: u32 = 4;
 
 /// Upper bounds an operator cannot exceed, so one deploy cannot reserve the node.
-pub const MAX_MEMORY_MIB: u32 = 4096;
+/// Also the size of each memory slot in the engine's instance pool.
+pub const MAX_MEMORY_MIB: u32 = 1024;
 pub const MAX_TIMEOUT_MS: u64 = 15 * 60 * 1000; // Discord's interaction token lifetime.
 pub const MAX_INSTANCES: u32 = 256;
 

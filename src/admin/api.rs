@@ -39,6 +39,7 @@ pub struct BotSummary {
     pub name: String,
     pub app_id: String,
     pub version: i64,
+    /// `running`, `backing_off` (restarting after repeated crashes) or `quarantined`.
     pub state: String,
     pub limits: Limits,
     pub has_token: bool,
@@ -87,4 +88,17 @@ pub struct StatusResponse {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: String,
+}
+
+/// `POST /v1/bots/{name}/rollback`; no version means the one before the active one.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RollbackRequest {
+    #[serde(default)]
+    pub version: Option<i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RollbackResponse {
+    pub name: String,
+    pub version: i64,
 }

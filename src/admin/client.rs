@@ -152,6 +152,21 @@ impl Client {
         .await
     }
 
+    pub async fn rollback(
+        &self,
+        name: &str,
+        version: Option<i64>,
+    ) -> Result<RollbackResponse, Error> {
+        let body = serde_json::to_vec(&RollbackRequest { version })
+            .map_err(|e| Error::Decode(e.to_string()))?;
+        self.call_json(
+            Method::POST,
+            &format!("/v1/bots/{}/rollback", segment(name)),
+            Some(body.into()),
+        )
+        .await
+    }
+
     pub async fn status(&self) -> Result<StatusResponse, Error> {
         self.call_json(Method::GET, "/v1/status", None).await
     }

@@ -71,6 +71,10 @@ impl Admin {
             (&Method::POST, ["bots"]) => self.deploy(request).await,
             (&Method::DELETE, ["bots", name]) => self.remove(name).await,
             (&Method::GET, ["bots", name, "logs"]) => self.logs(name, request.uri().query()).await,
+            (&Method::POST, ["bots", name, "rollback"]) => {
+                let name = name.to_string();
+                self.rollback(&name, request).await
+            }
             (&Method::POST, ["bots", name, "invoke"]) => {
                 let name = name.to_string();
                 self.invoke(&name, request).await
@@ -119,7 +123,7 @@ impl Admin {
                 name: record.name.clone(),
                 app_id: record.app_id.clone(),
                 version: record.active_version,
-                state: "running".into(),
+                state: deployed.health().state(Instant::now()).to_owned(),
                 limits: record.limits,
                 has_token,
                 idle_instances: deployed.bot.idle_instances(),
@@ -180,6 +184,36 @@ impl Admin {
                     version: deployment.version,
                     created: deployment.created,
                     sha256: deployment.sha256,
+                },
+            ),
+            Err(err) => fleet_error(err),
+        }
+    }
+
+    async fn rollback(&self, name: &str, request: Request<Incoming>) -> Response<Body> {
+        let body = match http::read_body(request, 4096).await {
+            Ok(body) => body,
+            Err(err) => return body_error(err),
+        };
+        let request: RollbackRequest = if body.is_empty() {
+            RollbackRequest { version: None }
+        } else {
+            match serde_json::from_slice(&body) {
+                Ok(request) => request,
+                Err(err) => {
+                    return http::error(
+                        StatusCode::BAD_REQUEST,
+                        &format!("invalid rollback request: {err}"),
+                    )
+                }
+            }
+        };
+        match self.fleet.rollback(name, request.version).await {
+            Ok(version) => http::json(
+                StatusCode::OK,
+                &RollbackResponse {
+                    name: name.to_owned(),
+                    version,
                 },
             ),
             Err(err) => fleet_error(err),

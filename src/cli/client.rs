@@ -75,6 +75,17 @@ pub struct LogsArgs {
 }
 
 #[derive(clap::Args, Debug)]
+pub struct RollbackArgs {
+    /// Bot name
+    pub name: String,
+    /// Version to serve [default: the one before the active version]
+    #[arg(long, value_name = "N")]
+    pub version: Option<i64>,
+    #[command(flatten)]
+    pub node: NodeArgs,
+}
+
+#[derive(clap::Args, Debug)]
 pub struct RemoveArgs {
     /// Bot name
     pub name: String,
@@ -293,6 +304,12 @@ fn format_time(at_ms: i64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+pub async fn rollback(client: Client, args: RollbackArgs) -> anyhow::Result<()> {
+    let rolled = client.rollback(&args.name, args.version).await?;
+    println!("{} now serves version {}", rolled.name, rolled.version);
+    Ok(())
 }
 
 pub async fn remove(client: Client, args: RemoveArgs) -> anyhow::Result<()> {

@@ -24,6 +24,8 @@ pub enum Command {
     List(client::ListArgs),
     /// Show a bot's log lines and crash records
     Logs(client::LogsArgs),
+    /// Serve an earlier version of a bot again (lifts a quarantine)
+    Rollback(client::RollbackArgs),
     /// Stop serving a bot and delete it with its data
     Remove(client::RemoveArgs),
     /// Send an interaction body to a bot through the admin API (no Discord, no signature)
@@ -58,6 +60,9 @@ impl Cli {
             Command::Deploy(args) => client::run(args.node.clone(), |c| client::deploy(c, args)),
             Command::List(args) => client::run(args.node.clone(), |c| client::list(c, args)),
             Command::Logs(args) => client::run(args.node.clone(), |c| client::logs(c, args)),
+            Command::Rollback(args) => {
+                client::run(args.node.clone(), |c| client::rollback(c, args))
+            }
             Command::Remove(args) => client::run(args.node.clone(), |c| client::remove(c, args)),
             Command::Invoke(args) => client::run(args.node.clone(), |c| client::invoke(c, args)),
             Command::Status(args) => client::run(args.node.clone(), |c| client::status(c, args)),

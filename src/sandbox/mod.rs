@@ -147,6 +147,34 @@ pub struct Compiled {
     pub artifact: Vec<u8>,
 }
 
+fn engine_config(pool: Option<PoolConfig>) -> wasmtime::Config {
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model(true);
+    config.consume_fuel(true);
+    config.epoch_interruption(true);
+    if let Some(pool) = pool {
+        let max_memory = pool.max_memory_mib as usize * 1024 * 1024;
+        let instances = pool.max_instances;
+        let mut pooling = wasmtime::PoolingAllocationConfig::default();
+        // A wasm32-wasip2 Rust component has one memory and a handful of
+        // core instances and tables (its module plus small shim modules).
+        pooling
+            .total_component_instances(instances)
+            .total_core_instances(instances * 8)
+            .total_memories(instances + instances / 4)
+            .total_tables(instances * 4)
+            .max_memory_size(max_memory)
+            // Keep a few warm slots' pages mapped: faster re-instantiation.
+            .max_unused_warm_slots(64);
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling));
+        // Reserve only what the pool allows rather than 4 GiB per memory;
+        // bounds checks are then explicit, which costs little for bots.
+        config.memory_reservation(max_memory as u64);
+        config.memory_guard_size(64 * 1024);
+    }
+    config
+}
+
 /// The wasmtime engine shared by every bot, plus the linker with the host imports.
 pub struct Engine {
     engine: wasmtime::Engine,
@@ -166,13 +194,37 @@ impl Drop for Engine {
     }
 }
 
+/// Sizing of the engine's instance pool.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolConfig {
+    /// Live instances the node can hold at once, over all bots.
+    pub max_instances: u32,
+    /// Largest linear memory one instance may grow to; deploys asking for
+    /// more `--memory-mib` are refused.
+    pub max_memory_mib: u32,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            max_instances: 1000,
+            max_memory_mib: 1024,
+        }
+    }
+}
+
 impl Engine {
-    pub fn new() -> anyhow::Result<Engine> {
-        let mut config = wasmtime::Config::new();
-        config.wasm_component_model(true);
-        config.consume_fuel(true);
-        config.epoch_interruption(true);
-        let engine = wasmtime::Engine::new(&config)?;
+    pub fn new(pool: PoolConfig) -> anyhow::Result<Engine> {
+        let config = engine_config(Some(pool));
+        let engine = match wasmtime::Engine::new(&config) {
+            Ok(engine) => engine,
+            Err(err) => {
+                // The pool reserves address space up front; where that is not
+                // allowed (tight ulimit -v), serve anyway with on-demand allocation.
+                tracing::warn!(error = %format!("{err:#}"), "instance pool unavailable; allocating instances on demand");
+                wasmtime::Engine::new(&engine_config(None))?
+            }
+        };
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -264,6 +316,7 @@ impl Engine {
 struct Instance {
     store: Store<HostState>,
     bindings: bindings::Bot,
+    last_used: Instant,
 }
 
 /// One deployed version of a bot, with its pool of live instances.
@@ -293,6 +346,15 @@ impl Bot {
         self.idle.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
+    /// Drops parked instances unused for `idle` or longer; returns how many.
+    pub fn evict_idle(&self, idle: Duration) -> usize {
+        let now = Instant::now();
+        let mut pool = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let before = pool.len();
+        pool.retain(|instance| now.duration_since(instance.last_used) < idle);
+        before - pool.len()
+    }
+
     /// Runs one event: `interaction` is the interaction JSON, the result is the
     /// guest's response JSON (not yet checked beyond its size).
     pub async fn invoke(&self, interaction: &[u8], interaction_id: Option<&str>) -> Invocation {
@@ -318,7 +380,7 @@ impl Bot {
                     return Invocation {
                         result: Err(InvokeError::Host(format!("{err:#}"))),
                         logs: Vec::new(),
-                        crash_detail: Some(format!("{err:?}")),
+                        crash_detail: Some(crash_detail(&err)),
                         fuel_used: 0,
                     }
                 }
@@ -371,7 +433,7 @@ impl Bot {
                 let memory = store.data().limiter.exceeded.clone();
                 (
                     Err(classify(&err, memory, limits)),
-                    Some(format!("{err:?}")),
+                    Some(crash_detail(&err)),
                     false,
                 )
             }
@@ -409,8 +471,22 @@ impl Bot {
             Instant::now() + Duration::from_millis(self.env.limits.timeout_ms);
         store.set_epoch_deadline(1);
         let bindings = self.pre.instantiate_async(&mut store).await?;
-        Ok(Instance { store, bindings })
+        Ok(Instance {
+            store,
+            bindings,
+            last_used: Instant::now(),
+        })
     }
+}
+
+/// The error and its causes, one per line; for a trap this includes the wasm
+/// backtrace (function names come from the component's name section). The
+/// host's own Rust backtrace is left out: it says nothing about the bot.
+fn crash_detail(err: &wasmtime::Error) -> String {
+    err.chain()
+        .map(|cause| cause.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn classify(err: &wasmtime::Error, memory: Option<String>, limits: Limits) -> InvokeError {

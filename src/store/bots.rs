@@ -16,6 +16,8 @@ pub struct BotRecord {
     pub limits: Limits,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
+    /// Set when a crash loop quarantined the bot: when, and the last crash's reason.
+    pub quarantined: Option<(i64, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -48,7 +50,8 @@ pub struct DeployOutcome {
 }
 
 const BOT_COLUMNS: &str = "id, name, app_id, public_key, active_version, fuel, memory_mib, \
-                           timeout_ms, instances, created_at_ms, updated_at_ms";
+                           timeout_ms, instances, created_at_ms, updated_at_ms, quarantined_at_ms, \
+                           quarantine_reason";
 
 fn bot_from_row(row: &Row<'_>) -> rusqlite::Result<BotRecord> {
     Ok(BotRecord {
@@ -65,6 +68,10 @@ fn bot_from_row(row: &Row<'_>) -> rusqlite::Result<BotRecord> {
         },
         created_at_ms: row.get(9)?,
         updated_at_ms: row.get(10)?,
+        quarantined: match row.get::<_, Option<i64>>(11)? {
+            Some(at) => Some((at, row.get::<_, Option<String>>(12)?.unwrap_or_default())),
+            None => None,
+        },
     })
 }
 
@@ -108,7 +115,8 @@ impl Db {
                     )?;
                     tx.execute(
                         "UPDATE bots SET app_id = ?2, public_key = ?3, active_version = ?4, fuel = ?5, \
-                         memory_mib = ?6, timeout_ms = ?7, instances = ?8, updated_at_ms = ?9 WHERE id = ?1",
+                         memory_mib = ?6, timeout_ms = ?7, instances = ?8, updated_at_ms = ?9, \
+                         quarantined_at_ms = NULL, quarantine_reason = NULL WHERE id = ?1",
                         params![
                             bot.id,
                             deploy.app_id,
@@ -227,6 +235,47 @@ impl Db {
             tx.execute("DELETE FROM bots WHERE id = ?1", [bot.id])?;
             tx.commit()?;
             Ok(bot)
+        })
+        .await
+    }
+
+    /// Makes an earlier version active again and lifts any quarantine.
+    pub async fn set_active_version(&self, bot_id: i64, version: i64) -> Result<BotRecord, Error> {
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let exists: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM bot_versions WHERE bot_id = ?1 AND version = ?2)",
+                params![bot_id, version],
+                |row| row.get(0),
+            )?;
+            if !exists {
+                return Err(Error::NotFound(format!("version {version} does not exist")));
+            }
+            tx.execute(
+                "UPDATE bots SET active_version = ?2, updated_at_ms = ?3, quarantined_at_ms = NULL, \
+                 quarantine_reason = NULL WHERE id = ?1",
+                params![bot_id, version, now_ms()],
+            )?;
+            let bot = tx.query_row(
+                &format!("SELECT {BOT_COLUMNS} FROM bots WHERE id = ?1"),
+                [bot_id],
+                bot_from_row,
+            )?;
+            tx.commit()?;
+            Ok(bot)
+        })
+        .await
+    }
+
+    /// Records (or with `None`, clears) the bot's quarantine.
+    pub async fn set_quarantine(&self, bot_id: i64, reason: Option<String>) -> Result<(), Error> {
+        self.call(move |conn| {
+            let at = reason.as_ref().map(|_| now_ms());
+            conn.execute(
+                "UPDATE bots SET quarantined_at_ms = ?2, quarantine_reason = ?3 WHERE id = ?1",
+                params![bot_id, at, reason],
+            )?;
+            Ok(())
         })
         .await
     }

@@ -3,7 +3,7 @@
 //! Quotas are checked inside the write's transaction, so concurrent instances
 //! of one bot cannot overshoot them together.
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::store::{Db, Error};
 
@@ -61,6 +61,37 @@ fn check_key(key: &str, quota: &KvQuota) -> Result<(), KvError> {
     Ok(())
 }
 
+/// Stored size (key + value bytes) of one entry, if it exists.
+fn entry_size(conn: &Connection, bot_id: i64, key: &str) -> rusqlite::Result<Option<u64>> {
+    conn.query_row(
+        "SELECT length(key) + length(value) FROM kv WHERE bot_id = ?1 AND key = ?2",
+        params![bot_id, key],
+        |row| row.get::<_, i64>(0).map(|n| n as u64),
+    )
+    .optional()
+}
+
+/// The bot's key count and total bytes.
+fn usage(conn: &Connection, bot_id: i64) -> rusqlite::Result<(u64, u64)> {
+    Ok(conn
+        .query_row(
+            "SELECT keys, bytes FROM kv_usage WHERE bot_id = ?1",
+            [bot_id],
+            |row| Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64)),
+        )
+        .optional()?
+        .unwrap_or((0, 0)))
+}
+
+fn set_usage(conn: &Connection, bot_id: i64, keys: u64, bytes: u64) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO kv_usage (bot_id, keys, bytes) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (bot_id) DO UPDATE SET keys = excluded.keys, bytes = excluded.bytes",
+        params![bot_id, keys as i64, bytes as i64],
+    )?;
+    Ok(())
+}
+
 impl Db {
     pub async fn kv_get(&self, bot_id: i64, key: String) -> Result<Option<Vec<u8>>, KvError> {
         Ok(self
@@ -93,14 +124,11 @@ impl Db {
         }
         self.call(move |conn| {
             let tx = conn.transaction()?;
-            let (keys, bytes): (u64, u64) = tx.query_row(
-                "SELECT COUNT(*), COALESCE(SUM(length(key) + length(value)), 0) FROM kv \
-                 WHERE bot_id = ?1 AND key <> ?2",
-                params![bot_id, key],
-                |row| Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64)),
-            )?;
-            let new_bytes = bytes + key.len() as u64 + value.len() as u64;
-            if keys + 1 > quota.max_keys {
+            let old = entry_size(&tx, bot_id, &key)?;
+            let (keys, bytes) = usage(&tx, bot_id)?;
+            let new_keys = keys + u64::from(old.is_none());
+            let new_bytes = bytes - old.unwrap_or(0) + key.len() as u64 + value.len() as u64;
+            if new_keys > quota.max_keys {
                 return Ok(Err(KvError::QuotaExceeded(format!(
                     "the bot already has {keys} keys; the limit is {}",
                     quota.max_keys
@@ -117,6 +145,7 @@ impl Db {
                  ON CONFLICT (bot_id, key) DO UPDATE SET value = excluded.value",
                 params![bot_id, key, value],
             )?;
+            set_usage(&tx, bot_id, new_keys, new_bytes)?;
             tx.commit()?;
             Ok(Ok(()))
         })
@@ -125,10 +154,21 @@ impl Db {
 
     pub async fn kv_delete(&self, bot_id: i64, key: String) -> Result<(), KvError> {
         self.call(move |conn| {
-            conn.execute(
-                "DELETE FROM kv WHERE bot_id = ?1 AND key = ?2",
-                params![bot_id, key],
-            )?;
+            let tx = conn.transaction()?;
+            if let Some(size) = entry_size(&tx, bot_id, &key)? {
+                tx.execute(
+                    "DELETE FROM kv WHERE bot_id = ?1 AND key = ?2",
+                    params![bot_id, key],
+                )?;
+                let (keys, bytes) = usage(&tx, bot_id)?;
+                set_usage(
+                    &tx,
+                    bot_id,
+                    keys.saturating_sub(1),
+                    bytes.saturating_sub(size),
+                )?;
+            }
+            tx.commit()?;
             Ok(())
         })
         .await?;
@@ -238,5 +278,11 @@ mod tests {
             db.kv_set(bot, String::new(), vec![], quota).await,
             Err(KvError::InvalidKey(_))
         ));
+        // Deleting frees the key and its bytes for new data.
+        db.kv_delete(bot, "k1".into()).await.unwrap();
+        db.kv_delete(bot, "k1".into()).await.unwrap();
+        db.kv_set(bot, "k3".into(), vec![0; 10], quota)
+            .await
+            .unwrap();
     }
 }

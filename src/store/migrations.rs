@@ -62,6 +62,19 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX crashes_by_bot ON crashes (bot_id, id);
     "#,
+    // 2: quarantine survives a node restart; a redeploy or rollback clears it.
+    r#"
+    ALTER TABLE bots ADD COLUMN quarantined_at_ms INTEGER;   -- NULL unless quarantined
+    ALTER TABLE bots ADD COLUMN quarantine_reason TEXT;
+    -- Running totals per bot, so a quota check is one row, not a scan of the bot's data.
+    CREATE TABLE kv_usage (
+        bot_id          INTEGER PRIMARY KEY REFERENCES bots(id) ON DELETE CASCADE,
+        keys            INTEGER NOT NULL,
+        bytes           INTEGER NOT NULL              -- sum of key and value lengths
+    );
+    INSERT INTO kv_usage (bot_id, keys, bytes)
+        SELECT bot_id, COUNT(*), SUM(length(key) + length(value)) FROM kv GROUP BY bot_id;
+    "#,
 ];
 
 /// Brings the database up to the newest schema.
@@ -111,6 +124,7 @@ mod tests {
                 "bots",
                 "crashes",
                 "kv",
+                "kv_usage",
                 "logs"
             ]
         );

@@ -6,5 +6,7 @@ mod support;
 
 // The public endpoint: signatures, status codes, PING, TLS.
 mod ingress;
+// Hostile guests: limits, restart on trap, crash loops, rollback.
+mod sandbox;
 // Client commands: deploy validation, list, remove, invoke, logs, restart.
 mod cli;

@@ -38,6 +38,8 @@ pub fn guest(crate_name: &str) -> PathBuf {
                 "ping-bot",
                 "-p",
                 "counter-bot",
+                "-p",
+                "hostile-bot",
                 "--target-dir",
             ])
             .arg(&target_dir)
@@ -181,8 +183,21 @@ impl Node {
 
     /// Deploys an example guest under `name` for the app `app_id` signed by `signer`.
     pub fn deploy(&self, crate_name: &str, name: &str, app_id: &str, signer: &Signer) {
+        self.deploy_with(crate_name, name, app_id, signer, &[]);
+    }
+
+    /// Like [`Node::deploy`], with extra flags such as limits.
+    pub fn deploy_with(
+        &self,
+        crate_name: &str,
+        name: &str,
+        app_id: &str,
+        signer: &Signer,
+        extra: &[&str],
+    ) {
         let wasm = guest(crate_name);
-        self.cli_ok(&[
+        let key = signer.public_hex();
+        let mut args = vec![
             "deploy",
             wasm.to_str().unwrap(),
             "--name",
@@ -190,8 +205,26 @@ impl Node {
             "--app-id",
             app_id,
             "--public-key",
-            &signer.public_hex(),
-        ]);
+            &key,
+        ];
+        args.extend_from_slice(extra);
+        self.cli_ok(&args);
+    }
+
+    /// `appliance list --json`, as JSON.
+    pub fn list(&self) -> Value {
+        serde_json::from_str(&self.cli_ok(&["list", "--json"])).unwrap()
+    }
+
+    /// The `list` row of bot `name`.
+    pub fn bot(&self, name: &str) -> Value {
+        self.list()
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|bot| bot["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("bot {name} not listed"))
     }
 
     /// Signs `body` with `signer` and posts it to `/interactions/{app_id}`.
