@@ -123,6 +123,8 @@ pub struct Fleet {
     artifacts: PathBuf,
     kv_quota: KvQuota,
     live: RwLock<Live>,
+    /// Compiled components by content hash, shared by every bot running them.
+    components: Mutex<HashMap<String, sandbox::Component>>,
     /// Serializes deploys and removals; lookups never wait on it.
     changes: tokio::sync::Mutex<()>,
 }
@@ -168,6 +170,7 @@ impl Fleet {
             artifacts,
             kv_quota: KvQuota::default(),
             live: RwLock::new(Live::default()),
+            components: Mutex::new(HashMap::new()),
             changes: tokio::sync::Mutex::new(()),
         }
     }
@@ -239,23 +242,45 @@ impl Fleet {
                     record.active_version
                 ))
             })?;
-        let path = self.artifact_path(&version.sha256);
+        if let Some(component) = self.cached_component(&version.sha256).await {
+            return Ok(component);
+        }
+        info!(bot = %record.name, "compiling bot from its stored component");
+        let wasm = self
+            .db
+            .version_wasm(record.id, record.active_version)
+            .await?;
+        Ok(self.compile_and_cache(wasm).await?.0)
+    }
+
+    /// The component with this hash from memory, or from its artifact file
+    /// (mmap, no compilation). `None` when neither has it or the artifact is
+    /// unusable (for example written by another wasmtime build).
+    async fn cached_component(&self, sha256: &str) -> Option<sandbox::Component> {
+        if let Some(component) = self.components().get(sha256) {
+            return Some(component.clone());
+        }
+        let path = self.artifact_path(sha256);
+        if !path.exists() {
+            return None;
+        }
         let engine = self.engine.clone();
-        let cached = tokio::task::spawn_blocking(move || engine.load_artifact(&path))
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        let component = match cached {
-            Ok(component) => component,
-            Err(err) => {
-                info!(bot = %record.name, reason = %err, "recompiling bot from its stored component");
-                let wasm = self
-                    .db
-                    .version_wasm(record.id, record.active_version)
-                    .await?;
-                self.compile_and_cache(wasm).await?.0
+        match tokio::task::spawn_blocking(move || engine.load_artifact(&path)).await {
+            Ok(Ok(component)) => {
+                self.components()
+                    .insert(sha256.to_owned(), component.clone());
+                Some(component)
             }
-        };
-        Ok(component)
+            Ok(Err(err)) => {
+                info!(%sha256, reason = %format!("{err:#}"), "cached artifact unusable; compiling again");
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    fn components(&self) -> std::sync::MutexGuard<'_, HashMap<String, sandbox::Component>> {
+        self.components.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn prepare(
@@ -296,6 +321,11 @@ impl Fleet {
         wasm: Vec<u8>,
     ) -> Result<(sandbox::Component, String), Error> {
         let sha256 = hex::encode(Sha256::digest(&wasm));
+        // The same bytes were compiled before (another tenant, a redeploy):
+        // they are valid and their artifact is ready.
+        if let Some(component) = self.cached_component(&sha256).await {
+            return Ok((component, sha256));
+        }
         let engine = self.engine.clone();
         let path = self.artifact_path(&sha256);
         let component = tokio::task::spawn_blocking(move || -> Result<_, Error> {
@@ -308,6 +338,7 @@ impl Fleet {
         })
         .await
         .map_err(|e| Error::Internal(e.to_string()))??;
+        self.components().insert(sha256.clone(), component.clone());
         Ok((component, sha256))
     }
 

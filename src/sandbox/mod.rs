@@ -346,6 +346,20 @@ impl Bot {
         self.idle.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
+    /// Instantiates one instance ahead of the first event and parks it, so
+    /// that event runs warm.
+    pub async fn prewarm(&self) -> Result<(), InvokeError> {
+        let instance = self
+            .instantiate()
+            .await
+            .map_err(|err| InvokeError::Host(format!("{err:#}")))?;
+        self.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(instance);
+        Ok(())
+    }
+
     /// Drops parked instances unused for `idle` or longer; returns how many.
     pub fn evict_idle(&self, idle: Duration) -> usize {
         let now = Instant::now();

@@ -151,8 +151,12 @@ impl Db {
                 }
             };
             tx.execute(
-                "INSERT INTO bot_versions (bot_id, version, sha256, wasm, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![bot_id, version, deploy.sha256, deploy.wasm, now],
+                "INSERT INTO components (sha256, wasm) VALUES (?1, ?2) ON CONFLICT (sha256) DO NOTHING",
+                params![deploy.sha256, deploy.wasm],
+            )?;
+            tx.execute(
+                "INSERT INTO bot_versions (bot_id, version, sha256, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![bot_id, version, deploy.sha256, now],
             )?;
             if let Some(token) = &deploy.token {
                 tx.execute(
@@ -194,7 +198,8 @@ impl Db {
     pub async fn version_wasm(&self, bot_id: i64, version: i64) -> Result<Vec<u8>, Error> {
         self.call(move |conn| {
             conn.query_row(
-                "SELECT wasm FROM bot_versions WHERE bot_id = ?1 AND version = ?2",
+                "SELECT c.wasm FROM bot_versions v JOIN components c ON c.sha256 = v.sha256 \
+                 WHERE v.bot_id = ?1 AND v.version = ?2",
                 params![bot_id, version],
                 |row| row.get(0),
             )
@@ -207,8 +212,8 @@ impl Db {
     pub async fn versions(&self, bot_id: i64) -> Result<Vec<VersionRecord>, Error> {
         self.call(move |conn| {
             let mut stmt = conn.prepare(
-                "SELECT version, sha256, length(wasm), created_at_ms FROM bot_versions \
-                 WHERE bot_id = ?1 ORDER BY version",
+                "SELECT v.version, v.sha256, length(c.wasm), v.created_at_ms FROM bot_versions v \
+                 JOIN components c ON c.sha256 = v.sha256 WHERE v.bot_id = ?1 ORDER BY v.version",
             )?;
             let versions = stmt
                 .query_map([bot_id], |row| {
@@ -233,6 +238,11 @@ impl Db {
             let bot = bot_by_name(&tx, &name)?
                 .ok_or_else(|| Error::NotFound(format!("no bot named {name:?}")))?;
             tx.execute("DELETE FROM bots WHERE id = ?1", [bot.id])?;
+            // Components no version refers to any more.
+            tx.execute(
+                "DELETE FROM components WHERE sha256 NOT IN (SELECT sha256 FROM bot_versions)",
+                [],
+            )?;
             tx.commit()?;
             Ok(bot)
         })

@@ -24,11 +24,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         created_at_ms   INTEGER NOT NULL,
         updated_at_ms   INTEGER NOT NULL
     );
+    -- Components by content: a thousand tenants deploying the same bot store it once.
+    CREATE TABLE components (
+        sha256          TEXT    PRIMARY KEY,          -- of the bytes; also names the compiled artifact
+        wasm            BLOB    NOT NULL              -- the component as deployed
+    );
     CREATE TABLE bot_versions (
         bot_id          INTEGER NOT NULL REFERENCES bots(id) ON DELETE CASCADE,
         version         INTEGER NOT NULL,             -- 1, 2, ... per bot
-        sha256          TEXT    NOT NULL,             -- of the component bytes; names the artifact
-        wasm            BLOB    NOT NULL,             -- the component as deployed
+        sha256          TEXT    NOT NULL REFERENCES components(sha256),
         created_at_ms   INTEGER NOT NULL,
         PRIMARY KEY (bot_id, version)
     );
@@ -122,6 +126,7 @@ mod tests {
                 "bot_secrets",
                 "bot_versions",
                 "bots",
+                "components",
                 "crashes",
                 "kv",
                 "kv_usage",
