@@ -54,7 +54,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Arc::new(sandbox::Engine::new(pool).context("failed to start the WebAssembly engine")?);
     let artifacts = data_dir.join("artifacts");
     create_private_dir(&artifacts)?;
-    let fleet = Arc::new(Fleet::new(engine, db.clone(), artifacts));
+    let discord = Arc::new(
+        crate::discord::Client::new(&config.discord_api)
+            .with_context(|| format!("invalid --discord-api {}", config.discord_api))?,
+    );
+    let fleet = Arc::new(Fleet::new(engine, db.clone(), artifacts, discord.clone()));
     let loaded = fleet.load_all().await?;
 
     let public = TcpListener::bind(config.listen)
@@ -91,7 +95,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let acceptor = tls.map(|(server_config, _)| tokio_rustls::TlsAcceptor::from(server_config));
 
     let metrics = Arc::new(Metrics::default());
-    let dispatcher = Dispatcher::new(db.clone(), metrics.clone());
+    let dispatcher = Dispatcher::new(db.clone(), metrics.clone(), discord, config.defer_after);
     let ingress = Arc::new(Ingress {
         fleet: fleet.clone(),
         dispatcher: dispatcher.clone(),

@@ -8,11 +8,15 @@
 //! is on its way, off the response path.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use hyper::Method;
 
 use bytes::Bytes;
 use serde::Deserialize;
-use tracing::{field, info_span, warn, Instrument};
+use tracing::{field, info, info_span, warn, Instrument};
+
+use crate::discord::{self, Auth};
 
 use crate::fleet::Deployed;
 use crate::health::Gate;
@@ -43,6 +47,8 @@ struct Head {
     #[serde(default)]
     id: Option<serde_json::Value>,
     #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
     data: Option<HeadData>,
 }
 
@@ -64,15 +70,76 @@ pub enum Error {
 pub struct Dispatcher {
     db: Db,
     metrics: Arc<Metrics>,
+    discord: Arc<discord::Client>,
+    defer_after: Duration,
+}
+
+/// Whether a slow bot gets a deferred answer in time (Discord's requests)
+/// or is simply awaited (`appliance invoke`, where nobody has a deadline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deferral {
+    Allowed,
+    Never,
+}
+
+/// One interaction as the dispatcher tracks it.
+#[derive(Debug, Clone)]
+struct Event {
+    kind: u8,
+    id: Option<String>,
+    /// The interaction token: the key to its webhook for late answers.
+    token: Option<String>,
+    application_id: String,
+    received: Instant,
+}
+
+/// How long delivering a late answer may take, retries included.
+const LATE_DELIVERY_DEADLINE: Duration = Duration::from_secs(30);
+
+/// The host's own answer at the deferral point (DESIGN.md's deadline rules).
+pub fn deferred_response(interaction_kind: u8) -> Bytes {
+    match interaction_kind {
+        kind::MESSAGE_COMPONENT => Bytes::from_static(br#"{"type":6}"#),
+        // Autocomplete cannot be deferred: an empty list is the only answer in time.
+        kind::AUTOCOMPLETE => Bytes::from_static(br#"{"type":8,"data":{"choices":[]}}"#),
+        _ => Bytes::from_static(br#"{"type":5}"#),
+    }
+}
+
+/// The task's answer, or a notice if the task itself failed (a host bug).
+fn joined(result: Result<Bytes, tokio::task::JoinError>, interaction_kind: u8) -> Bytes {
+    result.unwrap_or_else(|err| {
+        tracing::error!(error = %err, "dispatch task failed");
+        notice(
+            interaction_kind,
+            "This bot ran into a problem and could not answer. Its owner can see why in `appliance logs`.",
+        )
+    })
 }
 
 impl Dispatcher {
-    pub fn new(db: Db, metrics: Arc<Metrics>) -> Dispatcher {
-        Dispatcher { db, metrics }
+    pub fn new(
+        db: Db,
+        metrics: Arc<Metrics>,
+        discord: Arc<discord::Client>,
+        defer_after: Duration,
+    ) -> Dispatcher {
+        Dispatcher {
+            db,
+            metrics,
+            discord,
+            defer_after,
+        }
     }
 
     /// Answers one interaction whose signature (if any) has been checked.
-    pub async fn dispatch(&self, deployed: Arc<Deployed>, body: Bytes) -> Result<Bytes, Error> {
+    pub async fn dispatch(
+        &self,
+        deployed: Arc<Deployed>,
+        body: Bytes,
+        deferral: Deferral,
+    ) -> Result<Bytes, Error> {
+        let received = Instant::now();
         let head: Head =
             serde_json::from_slice(&body).map_err(|e| Error::BadInteraction(e.to_string()))?;
         if head.kind == kind::PING {
@@ -93,10 +160,18 @@ impl Dispatcher {
             command = data.name.as_deref(),
             custom_id = data.custom_id.as_deref(),
             outcome = field::Empty,
+            deferred = field::Empty,
             fuel.used = field::Empty,
             latency_us = field::Empty,
         );
-        self.run(deployed, head.kind, interaction_id, body)
+        let event = Event {
+            kind: head.kind,
+            id: interaction_id,
+            token: head.token,
+            application_id: deployed.record.app_id.clone(),
+            received,
+        };
+        self.run(deployed, event, body, deferral)
             .instrument(span)
             .await
     }
@@ -104,15 +179,14 @@ impl Dispatcher {
     async fn run(
         &self,
         deployed: Arc<Deployed>,
-        interaction_kind: u8,
-        interaction_id: Option<String>,
+        event: Event,
         body: Bytes,
+        deferral: Deferral,
     ) -> Result<Bytes, Error> {
-        let started = Instant::now();
         let span = tracing::Span::current();
 
         // A bot backing off or quarantined answers at once, without running.
-        let gate = deployed.health().gate(started);
+        let gate = deployed.health().gate(Instant::now());
         let refusal = match gate {
             Gate::Open => None,
             Gate::BackingOff { .. } => Some((
@@ -127,19 +201,54 @@ impl Dispatcher {
         if let Some((outcome, text)) = refusal {
             self.metrics.interaction(&deployed.record.name, outcome);
             span.record("outcome", outcome);
-            return Ok(notice(interaction_kind, text));
+            return Ok(notice(event.kind, text));
         }
 
+        // The bot runs in its own task so that, past the deferral point, the
+        // HTTP answer can go out while the bot keeps working.
+        let mut worker = {
+            let this = self.clone();
+            let event = event.clone();
+            tokio::spawn(async move { this.invoke(deployed, &event, body).await }.in_current_span())
+        };
+        let kind = event.kind;
+        if deferral == Deferral::Never {
+            return Ok(joined(worker.await, kind));
+        }
+        let defer_at = tokio::time::Instant::from_std(event.received + self.defer_after);
+        match tokio::time::timeout_at(defer_at, &mut worker).await {
+            Ok(result) => Ok(joined(result, kind)),
+            Err(_) => {
+                span.record("deferred", true);
+                self.metrics.interaction("_all", "deferred");
+                let this = self.clone();
+                tokio::spawn(
+                    async move {
+                        let answer = joined(worker.await, kind);
+                        this.deliver_late(&event, answer).await;
+                    }
+                    .in_current_span(),
+                );
+                Ok(deferred_response(kind))
+            }
+        }
+    }
+
+    /// Runs the bot and turns the result into the answer for the user (the
+    /// bot's JSON or a notice), updating health, metrics, logs and crashes.
+    async fn invoke(&self, deployed: Arc<Deployed>, event: &Event, body: Bytes) -> Bytes {
+        let started = Instant::now();
         let Invocation {
             result,
             logs,
             crash_detail,
             fuel_used,
-        } = deployed.bot.invoke(&body, interaction_id.as_deref()).await;
+        } = deployed.bot.invoke(&body, event.id.as_deref()).await;
         let result = result.and_then(check_response);
 
         let outcome = result.as_ref().map_or_else(|e| e.label(), |_| "ok");
         self.metrics.interaction(&deployed.record.name, outcome);
+        let span = tracing::Span::current();
         span.record("outcome", outcome);
         span.record("fuel.used", fuel_used);
         span.record("latency_us", started.elapsed().as_micros() as u64);
@@ -148,7 +257,7 @@ impl Dispatcher {
             Ok(response) => Bytes::from(response.clone()),
             Err(err) => {
                 warn!(error = %err, "bot did not answer");
-                notice(interaction_kind, &notice_text(err))
+                notice(event.kind, &notice_text(err))
             }
         };
         let quarantine = match &result {
@@ -161,13 +270,60 @@ impl Dispatcher {
         };
         self.persist(
             &deployed,
-            interaction_id,
+            event.id.clone(),
             logs,
             result.err(),
             crash_detail,
             quarantine,
         );
-        Ok(answer)
+        answer
+    }
+
+    /// Sends an answer that came after the deferral: as an edit of the
+    /// deferred original, or for components (deferred with type 6) as a
+    /// follow-up message.
+    async fn deliver_late(&self, event: &Event, answer: Bytes) {
+        let Some(token) = event.token.as_deref() else {
+            warn!("the interaction carried no token; the late answer cannot be delivered");
+            return;
+        };
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(&answer) else {
+            return;
+        };
+        let response_type = value.get("type").and_then(|t| t.as_u64()).unwrap_or(0);
+        let app = &event.application_id;
+        let (method, path) = match response_type {
+            4 if event.kind == kind::MESSAGE_COMPONENT => {
+                (Method::POST, format!("/webhooks/{app}/{token}"))
+            }
+            4 | 7 => (
+                Method::PATCH,
+                format!("/webhooks/{app}/{token}/messages/@original"),
+            ),
+            // The bot deferred itself; it sends its own follow-ups.
+            5 | 6 => return,
+            other => {
+                warn!(
+                    response_type = other,
+                    "this response type must be the initial response; it came after the deferral and was dropped"
+                );
+                return;
+            }
+        };
+        let data = value.get("data").cloned().unwrap_or_else(|| serde_json::json!({}));
+        let body = Bytes::from(data.to_string());
+        let deadline = tokio::time::Instant::now() + LATE_DELIVERY_DEADLINE;
+        match self
+            .discord
+            .request(Auth::None, method, &path, Some(body), deadline)
+            .await
+        {
+            Ok(response) if (200..300).contains(&response.status) => {
+                info!(latency_ms = event.received.elapsed().as_millis() as u64, "late answer delivered");
+            }
+            Ok(response) => warn!(status = response.status, "Discord refused the late answer"),
+            Err(err) => warn!(error = %err, "failed to deliver the late answer"),
+        }
     }
 
     /// Writes the event's logs and any crash record in the background.
@@ -306,6 +462,17 @@ pub fn notice_text(err: &InvokeError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deferral_fits_the_interaction_type() {
+        assert_eq!(&deferred_response(kind::APPLICATION_COMMAND)[..], br#"{"type":5}"#);
+        assert_eq!(&deferred_response(kind::MODAL_SUBMIT)[..], br#"{"type":5}"#);
+        assert_eq!(&deferred_response(kind::MESSAGE_COMPONENT)[..], br#"{"type":6}"#);
+        assert_eq!(
+            &deferred_response(kind::AUTOCOMPLETE)[..],
+            br#"{"type":8,"data":{"choices":[]}}"#
+        );
+    }
 
     #[test]
     fn responses_must_be_typed_json() {

@@ -19,7 +19,8 @@ use tracing::{info, warn};
 use crate::health::Health;
 use crate::ingress::verify::parse_public_key;
 use crate::limits::Limits;
-use crate::sandbox::{self, BotEnv, CompileError};
+use crate::discord;
+use crate::sandbox::{self, BotEnv, CompileError, Secret};
 use crate::store::{self, BotRecord, Db, KvQuota};
 
 /// A bot version that is serving.
@@ -120,6 +121,7 @@ struct Live {
 pub struct Fleet {
     engine: Arc<sandbox::Engine>,
     db: Db,
+    discord: Arc<discord::Client>,
     artifacts: PathBuf,
     kv_quota: KvQuota,
     live: RwLock<Live>,
@@ -163,8 +165,14 @@ fn validate_app_id(app_id: &str) -> Result<(), Error> {
 }
 
 impl Fleet {
-    pub fn new(engine: Arc<sandbox::Engine>, db: Db, artifacts: PathBuf) -> Fleet {
+    pub fn new(
+        engine: Arc<sandbox::Engine>,
+        db: Db,
+        artifacts: PathBuf,
+        discord: Arc<discord::Client>,
+    ) -> Fleet {
         Fleet {
+            discord,
             engine,
             db,
             artifacts,
@@ -228,7 +236,7 @@ impl Fleet {
     /// when it is there and usable, else by compiling the stored component.
     async fn load(&self, record: BotRecord) -> Result<Deployed, Error> {
         let component = self.component_for(&record).await?;
-        self.prepare(record, &component)
+        self.prepare(record, &component).await
     }
 
     async fn component_for(&self, record: &BotRecord) -> Result<sandbox::Component, Error> {
@@ -283,12 +291,15 @@ impl Fleet {
         self.components.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn prepare(
+    /// Builds the live bot; reads its token from the store, so the token
+    /// lives in the host's memory only.
+    async fn prepare(
         &self,
         record: BotRecord,
         component: &sandbox::Component,
     ) -> Result<Deployed, Error> {
         let public_key = parse_public_key(&record.public_key).map_err(Error::Invalid)?;
+        let token = self.db.bot_token(record.id).await?.map(Secret::new);
         let env = BotEnv {
             bot_id: record.id,
             name: record.name.clone(),
@@ -296,6 +307,8 @@ impl Fleet {
             limits: record.limits,
             kv_quota: self.kv_quota,
             db: self.db.clone(),
+            discord: self.discord.clone(),
+            token,
         };
         let bot = self.engine.prepare(component, env)?;
         let health = match &record.quarantined {
@@ -378,6 +391,10 @@ impl Fleet {
         limits.validate().map_err(Error::Invalid)?;
 
         let (component, sha256) = self.compile_and_cache(request.wasm.clone()).await?;
+        if let Some(token) = &request.token {
+            // The operator vouches for this token: forget an earlier 401 for it.
+            self.discord.reset_token(token);
+        }
         let outcome = self
             .db
             .deploy(store::Deploy {
@@ -390,7 +407,7 @@ impl Fleet {
                 sha256: sha256.clone(),
             })
             .await?;
-        let deployed = self.prepare(outcome.bot, &component)?;
+        let deployed = self.prepare(outcome.bot, &component).await?;
         self.install(deployed);
         info!(bot = %request.name, version = outcome.version, %sha256, "deployed");
         Ok(Deployment {
@@ -438,7 +455,7 @@ impl Fleet {
         candidate.active_version = target;
         let component = self.component_for(&candidate).await?;
         let record = self.db.set_active_version(record.id, target).await?;
-        let deployed = self.prepare(record, &component)?;
+        let deployed = self.prepare(record, &component).await?;
         self.install(deployed);
         info!(bot = %name, version = target, "rolled back");
         Ok(target)

@@ -113,3 +113,9 @@ impl From<std::fmt::Error> for Error {
         Self::new(format!("formatting: {error}"))
     }
 }
+
+impl From<crate::discord::DiscordError> for Error {
+    fn from(error: crate::discord::DiscordError) -> Self {
+        Error::new(error.to_string())
+    }
+}

@@ -29,7 +29,9 @@
 //!
 //! Besides the handler, a bot may use the host's services:
 //! - [`kv`]: a small per-bot key-value store (counters, settings, state);
-//! - [`log`]: leveled log lines, shown by `appliance logs NAME`.
+//! - [`log`]: leveled log lines, shown by `appliance logs NAME`;
+//! - [`discord`]: Discord's REST API as this bot (token kept by the host),
+//!   and follow-ups to an interaction.
 //!
 //! Discord's data model comes from [`twilight_model`], re-exported as
 //! [`model`], so anything the convenience methods do not cover is one field
@@ -38,6 +40,7 @@
 
 mod error;
 mod interaction;
+pub mod discord;
 pub mod kv;
 pub mod log;
 mod macros;

@@ -15,7 +15,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use tracing::debug;
 
-use crate::dispatch::Dispatcher;
+use crate::dispatch::{Deferral, Dispatcher};
 use crate::fleet::Fleet;
 use crate::http::{self, Body, BodyError};
 use verify::SignatureHeaders;
@@ -84,7 +84,7 @@ impl Ingress {
         if signature.verify(&deployed.public_key, &body).is_err() {
             return unauthorized();
         }
-        match self.dispatcher.dispatch(deployed, body).await {
+        match self.dispatcher.dispatch(deployed, body, Deferral::Allowed).await {
             Ok(answer) => http::json_bytes(StatusCode::OK, answer),
             Err(err) => http::error(StatusCode::BAD_REQUEST, &err.to_string()),
         }

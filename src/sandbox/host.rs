@@ -13,7 +13,8 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::sandbox::bindings::appliance::bot::{kv, log};
+use crate::discord::{self as rest, Auth};
+use crate::sandbox::bindings::appliance::bot::{discord, kv, log};
 use crate::sandbox::BotEnv;
 use crate::store::{self, LogLine};
 
@@ -208,6 +209,91 @@ fn to_wit(err: store::KvError) -> kv::KvError {
         store::KvError::InvalidKey(m) => kv::KvError::InvalidKey(m),
         store::KvError::QuotaExceeded(m) => kv::KvError::QuotaExceeded(m),
         store::KvError::Unavailable(m) => kv::KvError::Unavailable(m),
+    }
+}
+
+impl discord::Host for HostState {
+    async fn request(
+        &mut self,
+        method: String,
+        path: String,
+        body: Option<Vec<u8>>,
+    ) -> Result<discord::Response, discord::DiscordError> {
+        let env = self.env.clone();
+        let method = match method.to_ascii_uppercase().as_str() {
+            "GET" => hyper::Method::GET,
+            "POST" => hyper::Method::POST,
+            "PATCH" => hyper::Method::PATCH,
+            "PUT" => hyper::Method::PUT,
+            "DELETE" => hyper::Method::DELETE,
+            other => {
+                return Err(discord::DiscordError::InvalidRequest(format!(
+                    "method {other:?} is not one of GET, POST, PATCH, PUT, DELETE"
+                )))
+            }
+        };
+        let webhook = is_interaction_webhook(&path);
+        let auth = match (&env.token, webhook) {
+            (Some(token), _) => Auth::Bot(token.expose()),
+            (None, true) => Auth::None,
+            // Sending without a token would only earn a 401 that counts
+            // toward Discord's invalid-request ban for the whole node.
+            (None, false) => {
+                return Err(discord::DiscordError::Unauthorized(
+                    "the bot was deployed without a token (appliance deploy --token-env or --token-file); \
+                     only interaction webhooks work without one"
+                        .into(),
+                ))
+            }
+        };
+        let deadline = tokio::time::Instant::from_std(self.event.deadline);
+        let route = redact_path(&path);
+        match env
+            .discord
+            .request(auth, method.clone(), &path, body.map(bytes::Bytes::from), deadline)
+            .await
+        {
+            Ok(response) => Ok(discord::Response {
+                status: response.status,
+                body: response.body.to_vec(),
+            }),
+            Err(err) => {
+                self.event.push("warn", &format!("discord {method} {route}: {err}"));
+                Err(to_wit_discord(err))
+            }
+        }
+    }
+}
+
+/// Interaction callbacks and webhooks, which take the interaction token in
+/// the path instead of the bot token.
+fn is_interaction_webhook(path: &str) -> bool {
+    path.starts_with("/webhooks/") || path.starts_with("/interactions/")
+}
+
+/// The path with webhook/interaction tokens replaced, fit for logs.
+pub(crate) fn redact_path(path: &str) -> String {
+    let mut segments: Vec<&str> = path.split('/').collect();
+    // ["", "webhooks", id, token, ...] and ["", "interactions", id, token, "callback"]
+    if is_interaction_webhook(path) && segments.len() > 3 {
+        segments[3] = ":token";
+    }
+    segments.join("/")
+}
+
+fn to_wit_discord(err: rest::Error) -> discord::DiscordError {
+    use discord::DiscordError as W;
+    let message = err.to_string();
+    match err {
+        rest::Error::InvalidRequest(_) => W::InvalidRequest(message),
+        rest::Error::RateLimited { retry_after, .. } => {
+            W::RateLimited(retry_after.as_millis().min(u32::MAX as u128) as u32)
+        }
+        rest::Error::DeadlineExceeded { sent: false } => W::RateLimited(0),
+        rest::Error::TokenRevoked
+        | rest::Error::TooManyForbidden { .. }
+        | rest::Error::NodePaused { .. } => W::Unauthorized(message),
+        _ => W::Unavailable(message),
     }
 }
 

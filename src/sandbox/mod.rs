@@ -110,7 +110,7 @@ impl InvokeError {
 }
 
 /// What a bot needs from the rest of the node, fixed for the bot's lifetime.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BotEnv {
     pub bot_id: i64,
     pub name: String,
@@ -118,6 +118,42 @@ pub struct BotEnv {
     pub limits: Limits,
     pub kv_quota: KvQuota,
     pub db: Db,
+    /// The REST client the `discord` import goes through.
+    pub discord: Arc<crate::discord::Client>,
+    /// The bot's token; used by the host only, never handed to the guest.
+    pub token: Option<Secret>,
+}
+
+impl std::fmt::Debug for BotEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BotEnv")
+            .field("bot_id", &self.bot_id)
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .field("limits", &self.limits)
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A secret string whose `Debug` never shows it.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 /// The result of one event.

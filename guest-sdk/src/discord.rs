@@ -1,0 +1,216 @@
+//! Discord's REST API, called through the host as this bot.
+//!
+//! The host adds the bot's token (which the bot never sees), keeps within
+//! Discord's rate limits and gives up rather than run past the event's
+//! wall-clock limit. [`request`] is the raw call; the helpers below cover
+//! what bots do most: send, edit and delete messages, react, manage roles,
+//! and follow up on an interaction.
+//!
+//! ```no_run
+//! use appliance_sdk::{discord, Interaction, Response};
+//!
+//! # fn handle(interaction: Interaction) -> appliance_sdk::Result<Response> {
+//! // Answer now, then post a second message as a follow-up.
+//! discord::follow_up(&interaction, &Response::message("...and one more thing"))?;
+//! # Ok(Response::message("done"))
+//! # }
+//! ```
+//!
+//! Follow-ups and edits of the original answer use the interaction's own
+//! token and work even for a bot deployed without a bot token; everything
+//! else needs one (`appliance deploy --token-env`).
+
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::wit::appliance::bot::discord as host;
+use crate::{Interaction, Response};
+
+/// Why a REST call produced no answer from Discord. An error *status* from
+/// Discord (403, 404, ...) is not a `DiscordError`: it arrives as a
+/// [`DiscordResponse`] with that status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DiscordError {
+    /// The method or path is not a valid Discord API call.
+    InvalidRequest(String),
+    /// Rate limits would delay the call past this event's limit; the value
+    /// is the wait in milliseconds.
+    RateLimited(u32),
+    /// No token, a token Discord rejected, or a pause after too many 403s.
+    Unauthorized(String),
+    /// Discord could not be reached or did not answer in time.
+    Unavailable(String),
+    /// Discord answered with this error status and body.
+    Status(u16, String),
+}
+
+impl fmt::Display for DiscordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidRequest(why) => write!(f, "invalid Discord request: {why}"),
+            Self::RateLimited(ms) => write!(f, "rate limited by Discord; retry in {ms} ms"),
+            Self::Unauthorized(why) => write!(f, "not authorized: {why}"),
+            Self::Unavailable(why) => write!(f, "Discord unavailable: {why}"),
+            Self::Status(status, body) => write!(f, "Discord answered {status}: {body}"),
+        }
+    }
+}
+
+impl std::error::Error for DiscordError {}
+
+impl From<host::DiscordError> for DiscordError {
+    fn from(error: host::DiscordError) -> Self {
+        match error {
+            host::DiscordError::InvalidRequest(why) => Self::InvalidRequest(why),
+            host::DiscordError::RateLimited(ms) => Self::RateLimited(ms),
+            host::DiscordError::Unauthorized(why) => Self::Unauthorized(why),
+            host::DiscordError::Unavailable(why) => Self::Unavailable(why),
+        }
+    }
+}
+
+/// Discord's answer to a [`request`].
+#[derive(Clone, Debug)]
+pub struct DiscordResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body: JSON, or empty (for example on 204 No Content).
+    pub body: Vec<u8>,
+}
+
+impl DiscordResponse {
+    /// True for a 2xx status.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The body parsed as JSON.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> crate::Result<T> {
+        Ok(serde_json::from_slice(&self.body)?)
+    }
+
+    /// `Ok(self)` for a 2xx status, else [`DiscordError::Status`].
+    pub fn success(self) -> Result<Self, DiscordError> {
+        if self.is_success() {
+            Ok(self)
+        } else {
+            let body = String::from_utf8_lossy(&self.body).into_owned();
+            Err(DiscordError::Status(self.status, body))
+        }
+    }
+}
+
+/// Sends `method` to `path` (relative to the API base, such as
+/// `/channels/123/messages`) with an optional JSON `body`.
+pub fn request(method: &str, path: &str, body: Option<&[u8]>) -> Result<DiscordResponse, DiscordError> {
+    let response = host::request(method, path, body)?;
+    Ok(DiscordResponse {
+        status: response.status,
+        body: response.body,
+    })
+}
+
+/// Like [`request`] with a serializable body, failing on a non-2xx status.
+pub fn call<B: Serialize>(method: &str, path: &str, body: Option<&B>) -> Result<DiscordResponse, DiscordError> {
+    let body = body
+        .map(serde_json::to_vec)
+        .transpose()
+        .map_err(|e| DiscordError::InvalidRequest(e.to_string()))?;
+    request(method, path, body.as_deref())?.success()
+}
+
+/// The `data` of an interaction response: the message Discord stores.
+fn message_body(message: &Response) -> Result<serde_json::Value, DiscordError> {
+    let json = message.to_json().map_err(|e| DiscordError::InvalidRequest(e.to_string()))?;
+    let mut value: serde_json::Value =
+        serde_json::from_slice(&json).map_err(|e| DiscordError::InvalidRequest(e.to_string()))?;
+    Ok(value.get_mut("data").map(serde_json::Value::take).unwrap_or_else(|| json!({})))
+}
+
+/// Posts a message in a channel; returns the created message's JSON.
+pub fn send_message(channel_id: u64, content: &str) -> Result<DiscordResponse, DiscordError> {
+    call("POST", &format!("/channels/{channel_id}/messages"), Some(&json!({ "content": content })))
+}
+
+/// Replaces the content of one of the bot's messages.
+pub fn edit_message(channel_id: u64, message_id: u64, content: &str) -> Result<DiscordResponse, DiscordError> {
+    call(
+        "PATCH",
+        &format!("/channels/{channel_id}/messages/{message_id}"),
+        Some(&json!({ "content": content })),
+    )
+}
+
+/// Deletes a message.
+pub fn delete_message(channel_id: u64, message_id: u64) -> Result<(), DiscordError> {
+    call::<()>("DELETE", &format!("/channels/{channel_id}/messages/{message_id}"), None).map(drop)
+}
+
+/// Adds the bot's reaction; `emoji` is a Unicode emoji or `name:id` for a custom one.
+pub fn add_reaction(channel_id: u64, message_id: u64, emoji: &str) -> Result<(), DiscordError> {
+    let emoji = percent_encode(emoji);
+    call::<()>(
+        "PUT",
+        &format!("/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me"),
+        None,
+    )
+    .map(drop)
+}
+
+/// Gives a guild member a role.
+pub fn add_role(guild_id: u64, user_id: u64, role_id: u64) -> Result<(), DiscordError> {
+    call::<()>("PUT", &format!("/guilds/{guild_id}/members/{user_id}/roles/{role_id}"), None).map(drop)
+}
+
+/// Takes a role from a guild member.
+pub fn remove_role(guild_id: u64, user_id: u64, role_id: u64) -> Result<(), DiscordError> {
+    call::<()>("DELETE", &format!("/guilds/{guild_id}/members/{user_id}/roles/{role_id}"), None).map(drop)
+}
+
+/// Sends a follow-up message for `interaction` (up to 15 minutes after it).
+/// An ephemeral [`Response`] gives an ephemeral follow-up.
+pub fn follow_up(interaction: &Interaction, message: &Response) -> Result<DiscordResponse, DiscordError> {
+    let path = format!("/webhooks/{}/{}", interaction.application_id(), interaction.token());
+    call("POST", &path, Some(&message_body(message)?))
+}
+
+/// Replaces the original answer to `interaction`, for example after
+/// answering with [`Response::defer`].
+pub fn edit_original(interaction: &Interaction, message: &Response) -> Result<DiscordResponse, DiscordError> {
+    let path = format!(
+        "/webhooks/{}/{}/messages/@original",
+        interaction.application_id(),
+        interaction.token()
+    );
+    call("PATCH", &path, Some(&message_body(message)?))
+}
+
+/// Percent-encodes a path segment (emoji are UTF-8 and may contain `:`).
+fn percent_encode(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emoji_are_percent_encoded() {
+        assert_eq!(percent_encode("👍"), "%F0%9F%91%8D");
+        assert_eq!(percent_encode("party:123"), "party:123");
+    }
+
+    #[test]
+    fn follow_ups_carry_the_message_not_the_response_envelope() {
+        let body = message_body(&Response::message("hi").ephemeral()).unwrap();
+        assert_eq!(body, json!({ "content": "hi", "flags": 64 }));
+    }
+}
