@@ -1,5 +1,6 @@
 //! One integration-test binary: each module drives the real `appliance`
-//! binary on loopback with its own temporary data dir.
+//! binary on loopback with its own temporary data dir (`discord_rest` drives
+//! the library's Discord client against a fake Discord).
 
 // Starting nodes, building guests, signing and sending interactions.
 mod support;
@@ -10,3 +11,5 @@ mod ingress;
 mod sandbox;
 // Client commands: deploy validation, list, remove, invoke, logs, restart.
 mod cli;
+// The outbound Discord REST client against a fake Discord: rate limits, tokens, deadlines.
+mod discord_rest;

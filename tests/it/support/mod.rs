@@ -1,7 +1,10 @@
 //! Test support: a node running the real binary, example guests built for
-//! wasm32-wasip2, and a signer that signs interactions like Discord does.
+//! wasm32-wasip2, a signer that signs interactions like Discord does, and a
+//! fake Discord REST API (`fake_discord`).
 
 #![allow(dead_code)]
+
+pub mod fake_discord;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
