@@ -93,6 +93,8 @@ fn env(db: &Db, name: &str, limits: Limits) -> BotEnv {
         limits,
         kv_quota: KvQuota::default(),
         db: db.clone(),
+        discord: Arc::new(appliance::discord::Client::new("http://127.0.0.1:9/api/v10").unwrap()),
+        token: None,
     }
 }
 
@@ -199,7 +201,8 @@ async fn main() {
     let data = temp.path().join("fleet");
     std::fs::create_dir_all(&data).unwrap();
     let fleet_db = Db::open(&data.join("fleet.db")).unwrap();
-    let fleet = Fleet::new(engine.clone(), fleet_db, data.clone());
+    let discord = Arc::new(appliance::discord::Client::new("http://127.0.0.1:9/api/v10").unwrap());
+    let fleet = Fleet::new(engine.clone(), fleet_db, data.clone(), discord);
     let bots = if quick { 200 } else { 1000 };
     // The first deploy compiles; the rest reuse the cached component.
     fleet.deploy(request("bot-0", 0, &ping)).await.unwrap();

@@ -310,7 +310,10 @@ impl Dispatcher {
                 return;
             }
         };
-        let data = value.get("data").cloned().unwrap_or_else(|| serde_json::json!({}));
+        let data = value
+            .get("data")
+            .cloned()
+            .unwrap_or_else(|| serde_json::json!({}));
         let body = Bytes::from(data.to_string());
         let deadline = tokio::time::Instant::now() + LATE_DELIVERY_DEADLINE;
         match self
@@ -319,7 +322,10 @@ impl Dispatcher {
             .await
         {
             Ok(response) if (200..300).contains(&response.status) => {
-                info!(latency_ms = event.received.elapsed().as_millis() as u64, "late answer delivered");
+                info!(
+                    latency_ms = event.received.elapsed().as_millis() as u64,
+                    "late answer delivered"
+                );
             }
             Ok(response) => warn!(status = response.status, "Discord refused the late answer"),
             Err(err) => warn!(error = %err, "failed to deliver the late answer"),
@@ -465,9 +471,15 @@ mod tests {
 
     #[test]
     fn deferral_fits_the_interaction_type() {
-        assert_eq!(&deferred_response(kind::APPLICATION_COMMAND)[..], br#"{"type":5}"#);
+        assert_eq!(
+            &deferred_response(kind::APPLICATION_COMMAND)[..],
+            br#"{"type":5}"#
+        );
         assert_eq!(&deferred_response(kind::MODAL_SUBMIT)[..], br#"{"type":5}"#);
-        assert_eq!(&deferred_response(kind::MESSAGE_COMPONENT)[..], br#"{"type":6}"#);
+        assert_eq!(
+            &deferred_response(kind::MESSAGE_COMPONENT)[..],
+            br#"{"type":6}"#
+        );
         assert_eq!(
             &deferred_response(kind::AUTOCOMPLETE)[..],
             br#"{"type":8,"data":{"choices":[]}}"#

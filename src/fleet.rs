@@ -16,10 +16,10 @@ use ed25519_dalek::VerifyingKey;
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
+use crate::discord;
 use crate::health::Health;
 use crate::ingress::verify::parse_public_key;
 use crate::limits::Limits;
-use crate::discord;
 use crate::sandbox::{self, BotEnv, CompileError, Secret};
 use crate::store::{self, BotRecord, Db, KvQuota};
 

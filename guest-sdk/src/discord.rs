@@ -104,7 +104,11 @@ impl DiscordResponse {
 
 /// Sends `method` to `path` (relative to the API base, such as
 /// `/channels/123/messages`) with an optional JSON `body`.
-pub fn request(method: &str, path: &str, body: Option<&[u8]>) -> Result<DiscordResponse, DiscordError> {
+pub fn request(
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+) -> Result<DiscordResponse, DiscordError> {
     let response = host::request(method, path, body)?;
     Ok(DiscordResponse {
         status: response.status,
@@ -113,7 +117,11 @@ pub fn request(method: &str, path: &str, body: Option<&[u8]>) -> Result<DiscordR
 }
 
 /// Like [`request`] with a serializable body, failing on a non-2xx status.
-pub fn call<B: Serialize>(method: &str, path: &str, body: Option<&B>) -> Result<DiscordResponse, DiscordError> {
+pub fn call<B: Serialize>(
+    method: &str,
+    path: &str,
+    body: Option<&B>,
+) -> Result<DiscordResponse, DiscordError> {
     let body = body
         .map(serde_json::to_vec)
         .transpose()
@@ -123,19 +131,32 @@ pub fn call<B: Serialize>(method: &str, path: &str, body: Option<&B>) -> Result<
 
 /// The `data` of an interaction response: the message Discord stores.
 fn message_body(message: &Response) -> Result<serde_json::Value, DiscordError> {
-    let json = message.to_json().map_err(|e| DiscordError::InvalidRequest(e.to_string()))?;
+    let json = message
+        .to_json()
+        .map_err(|e| DiscordError::InvalidRequest(e.to_string()))?;
     let mut value: serde_json::Value =
         serde_json::from_slice(&json).map_err(|e| DiscordError::InvalidRequest(e.to_string()))?;
-    Ok(value.get_mut("data").map(serde_json::Value::take).unwrap_or_else(|| json!({})))
+    Ok(value
+        .get_mut("data")
+        .map(serde_json::Value::take)
+        .unwrap_or_else(|| json!({})))
 }
 
 /// Posts a message in a channel; returns the created message's JSON.
 pub fn send_message(channel_id: u64, content: &str) -> Result<DiscordResponse, DiscordError> {
-    call("POST", &format!("/channels/{channel_id}/messages"), Some(&json!({ "content": content })))
+    call(
+        "POST",
+        &format!("/channels/{channel_id}/messages"),
+        Some(&json!({ "content": content })),
+    )
 }
 
 /// Replaces the content of one of the bot's messages.
-pub fn edit_message(channel_id: u64, message_id: u64, content: &str) -> Result<DiscordResponse, DiscordError> {
+pub fn edit_message(
+    channel_id: u64,
+    message_id: u64,
+    content: &str,
+) -> Result<DiscordResponse, DiscordError> {
     call(
         "PATCH",
         &format!("/channels/{channel_id}/messages/{message_id}"),
@@ -145,7 +166,12 @@ pub fn edit_message(channel_id: u64, message_id: u64, content: &str) -> Result<D
 
 /// Deletes a message.
 pub fn delete_message(channel_id: u64, message_id: u64) -> Result<(), DiscordError> {
-    call::<()>("DELETE", &format!("/channels/{channel_id}/messages/{message_id}"), None).map(drop)
+    call::<()>(
+        "DELETE",
+        &format!("/channels/{channel_id}/messages/{message_id}"),
+        None,
+    )
+    .map(drop)
 }
 
 /// Adds the bot's reaction; `emoji` is a Unicode emoji or `name:id` for a custom one.
@@ -161,24 +187,44 @@ pub fn add_reaction(channel_id: u64, message_id: u64, emoji: &str) -> Result<(),
 
 /// Gives a guild member a role.
 pub fn add_role(guild_id: u64, user_id: u64, role_id: u64) -> Result<(), DiscordError> {
-    call::<()>("PUT", &format!("/guilds/{guild_id}/members/{user_id}/roles/{role_id}"), None).map(drop)
+    call::<()>(
+        "PUT",
+        &format!("/guilds/{guild_id}/members/{user_id}/roles/{role_id}"),
+        None,
+    )
+    .map(drop)
 }
 
 /// Takes a role from a guild member.
 pub fn remove_role(guild_id: u64, user_id: u64, role_id: u64) -> Result<(), DiscordError> {
-    call::<()>("DELETE", &format!("/guilds/{guild_id}/members/{user_id}/roles/{role_id}"), None).map(drop)
+    call::<()>(
+        "DELETE",
+        &format!("/guilds/{guild_id}/members/{user_id}/roles/{role_id}"),
+        None,
+    )
+    .map(drop)
 }
 
 /// Sends a follow-up message for `interaction` (up to 15 minutes after it).
 /// An ephemeral [`Response`] gives an ephemeral follow-up.
-pub fn follow_up(interaction: &Interaction, message: &Response) -> Result<DiscordResponse, DiscordError> {
-    let path = format!("/webhooks/{}/{}", interaction.application_id(), interaction.token());
+pub fn follow_up(
+    interaction: &Interaction,
+    message: &Response,
+) -> Result<DiscordResponse, DiscordError> {
+    let path = format!(
+        "/webhooks/{}/{}",
+        interaction.application_id(),
+        interaction.token()
+    );
     call("POST", &path, Some(&message_body(message)?))
 }
 
 /// Replaces the original answer to `interaction`, for example after
 /// answering with [`Response::defer`].
-pub fn edit_original(interaction: &Interaction, message: &Response) -> Result<DiscordResponse, DiscordError> {
+pub fn edit_original(
+    interaction: &Interaction,
+    message: &Response,
+) -> Result<DiscordResponse, DiscordError> {
     let path = format!(
         "/webhooks/{}/{}/messages/@original",
         interaction.application_id(),
@@ -192,7 +238,9 @@ fn percent_encode(segment: &str) -> String {
     segment
         .bytes()
         .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => (b as char).to_string(),
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()

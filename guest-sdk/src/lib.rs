@@ -38,9 +38,9 @@
 //! access away.
 #![deny(missing_docs)]
 
+pub mod discord;
 mod error;
 mod interaction;
-pub mod discord;
 pub mod kv;
 pub mod log;
 mod macros;

@@ -298,7 +298,11 @@ impl Admin {
         };
         // Nobody waits on a deadline here, and a deferral would send the late
         // answer to Discord with a made-up token: wait for the bot instead.
-        match self.dispatcher.dispatch(deployed, body, Deferral::Never).await {
+        match self
+            .dispatcher
+            .dispatch(deployed, body, Deferral::Never)
+            .await
+        {
             Ok(answer) => http::json_bytes(StatusCode::OK, answer),
             Err(err) => http::error(StatusCode::BAD_REQUEST, &err.to_string()),
         }

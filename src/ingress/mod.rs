@@ -84,7 +84,11 @@ impl Ingress {
         if signature.verify(&deployed.public_key, &body).is_err() {
             return unauthorized();
         }
-        match self.dispatcher.dispatch(deployed, body, Deferral::Allowed).await {
+        match self
+            .dispatcher
+            .dispatch(deployed, body, Deferral::Allowed)
+            .await
+        {
             Ok(answer) => http::json_bytes(StatusCode::OK, answer),
             Err(err) => http::error(StatusCode::BAD_REQUEST, &err.to_string()),
         }

@@ -250,7 +250,13 @@ impl discord::Host for HostState {
         let route = redact_path(&path);
         match env
             .discord
-            .request(auth, method.clone(), &path, body.map(bytes::Bytes::from), deadline)
+            .request(
+                auth,
+                method.clone(),
+                &path,
+                body.map(bytes::Bytes::from),
+                deadline,
+            )
             .await
         {
             Ok(response) => Ok(discord::Response {
@@ -258,7 +264,8 @@ impl discord::Host for HostState {
                 body: response.body.to_vec(),
             }),
             Err(err) => {
-                self.event.push("warn", &format!("discord {method} {route}: {err}"));
+                self.event
+                    .push("warn", &format!("discord {method} {route}: {err}"));
                 Err(to_wit_discord(err))
             }
         }

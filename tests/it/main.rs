@@ -9,6 +9,8 @@ mod support;
 mod ingress;
 // Hostile guests: limits, restart on trap, crash loops, rollback.
 mod sandbox;
+// The 3-second deadline, late answers, and the REST import with a fake Discord.
+mod deadline;
 // Client commands: deploy validation, list, remove, invoke, logs, restart.
 mod cli;
 // The outbound Discord REST client against a fake Discord: rate limits, tokens, deadlines.

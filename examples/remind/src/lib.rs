@@ -29,13 +29,21 @@ impl Bot for Remind {
         if interaction.command_name() != Some("remind") {
             return Ok(Response::message("unknown command").ephemeral());
         }
-        let text = interaction.option_str("text").unwrap_or("something").to_owned();
+        let text = interaction
+            .option_str("text")
+            .unwrap_or("something")
+            .to_owned();
         let seconds = interaction.option_i64("seconds").unwrap_or(3).clamp(1, 9) as u64;
         std::thread::sleep(Duration::from_secs(seconds));
 
         // A failed follow-up is reported to the user rather than lost.
-        match discord::follow_up(&interaction, &Response::message(format!("⏰ Reminder: {text}"))) {
-            Ok(_) => Ok(Response::message(format!("Reminder sent after {seconds} s."))),
+        match discord::follow_up(
+            &interaction,
+            &Response::message(format!("⏰ Reminder: {text}")),
+        ) {
+            Ok(_) => Ok(Response::message(format!(
+                "Reminder sent after {seconds} s."
+            ))),
             Err(err) => {
                 log::warn(format!("follow-up failed: {err}"));
                 Ok(Response::message(format!("I could not send your reminder: {err}")).ephemeral())

@@ -43,6 +43,10 @@ pub fn guest(crate_name: &str) -> PathBuf {
                 "counter-bot",
                 "-p",
                 "hostile-bot",
+                "-p",
+                "slow-bot",
+                "-p",
+                "remind-bot",
                 "--target-dir",
             ])
             .arg(&target_dir)
@@ -161,6 +165,11 @@ impl Node {
         self.admin = admin;
     }
 
+    /// Everything the node wrote to stderr so far.
+    pub fn node_log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.with_file_name("node.log")).unwrap_or_default()
+    }
+
     /// Runs a client command against this node.
     pub fn cli(&self, args: &[&str]) -> Output {
         Command::new(BIN)
@@ -276,6 +285,17 @@ impl Drop for Node {
     }
 }
 
+/// The node's stderr goes to `node.log` beside its data dir, appended across
+/// restarts, so tests can check what it logged.
+fn log_file(data_dir: &Path) -> std::fs::File {
+    std::fs::create_dir_all(data_dir.parent().unwrap()).unwrap();
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(data_dir.with_file_name("node.log"))
+        .unwrap()
+}
+
 fn spawn(data_dir: &Path, extra: &[String]) -> (Child, SocketAddr, SocketAddr) {
     let mut child = Command::new(BIN)
         .arg("serve")
@@ -285,7 +305,7 @@ fn spawn(data_dir: &Path, extra: &[String]) -> (Child, SocketAddr, SocketAddr) {
         .args(extra)
         .env("RUST_LOG", "appliance=debug")
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(log_file(data_dir))
         .spawn()
         .unwrap();
     let node_file = data_dir.join("node.json");
@@ -297,7 +317,9 @@ fn spawn(data_dir: &Path, extra: &[String]) -> (Child, SocketAddr, SocketAddr) {
             }
         }
         if let Some(status) = child.try_wait().unwrap() {
-            panic!("appliance serve exited early with {status}");
+            let log =
+                std::fs::read_to_string(data_dir.with_file_name("node.log")).unwrap_or_default();
+            panic!("appliance serve exited early with {status}:\n{log}");
         }
         assert!(
             started.elapsed() < Duration::from_secs(60),

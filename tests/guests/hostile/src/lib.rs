@@ -9,7 +9,7 @@
 //! keys until the quota refuses), `remember` / `recall` (memory that persists
 //! between events in one instance).
 
-use appliance_sdk::{kv, log, Bot, Interaction, Response, Result};
+use appliance_sdk::{discord, kv, log, Bot, Interaction, Response, Result};
 
 struct Hostile;
 
@@ -67,9 +67,71 @@ impl Bot for Hostile {
                 }
                 unreachable!()
             }
+            "slowpanic" => {
+                std::thread::sleep(std::time::Duration::from_millis(2500));
+                panic!("hostile bot panicked after the deferral point")
+            }
+            "token-hunt" => {
+                // The test passes the bot token reversed, so the token itself
+                // never enters this instance unless the host leaks it.
+                let reversed = interaction
+                    .option_str("reversed")
+                    .unwrap_or("")
+                    .as_bytes()
+                    .to_vec();
+                let mut answers = Vec::new();
+                for (method, path) in [("GET", "/users/@me"), ("POST", "/channels/1/messages")] {
+                    match discord::request(method, path, Some(br#"{"content":"hi"}"#)) {
+                        Ok(response) => answers.push(response.body),
+                        Err(err) => answers.push(err.to_string().into_bytes()),
+                    }
+                }
+                let in_answers = answers
+                    .iter()
+                    .any(|body| contains_reversed(body, &reversed));
+                let in_memory = memory_contains_reversed(&reversed);
+                Ok(Response::message(format!(
+                    "token in answers: {in_answers}, token in memory: {in_memory}, statuses checked: {}",
+                    answers.len()
+                )))
+            }
+            "rest" => match discord::request("GET", "/users/@me", None) {
+                Ok(response) => Ok(Response::message(format!("status {}", response.status))),
+                Err(err) => Ok(Response::message(format!("error: {err}"))),
+            },
             "remember" | "recall" => Ok(Response::message(format!("events seen: {seen}"))),
             other => Ok(Response::message(format!("unknown command {other:?}")).ephemeral()),
         }
+    }
+}
+
+/// Whether `haystack` contains the reverse of `reversed`, compared in place.
+fn contains_reversed(haystack: &[u8], reversed: &[u8]) -> bool {
+    let n = reversed.len();
+    n > 0
+        && haystack.len() >= n
+        && (0..=haystack.len() - n).any(|i| (0..n).all(|k| haystack[i + k] == reversed[n - 1 - k]))
+}
+
+/// Scans this instance's whole linear memory for the un-reversed needle.
+fn memory_contains_reversed(reversed: &[u8]) -> bool {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let size = core::arch::wasm32::memory_size(0) * 65536;
+        let n = reversed.len();
+        if n == 0 {
+            return false;
+        }
+        // Reads every byte of linear memory (address 0 is valid memory in
+        // wasm, but Rust forbids null reads, so start at 1).
+        #[allow(unsafe_code)]
+        let byte = |address: usize| unsafe { core::ptr::read_volatile(address as *const u8) };
+        (1..size.saturating_sub(n)).any(|i| (0..n).all(|k| byte(i + k) == reversed[n - 1 - k]))
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = reversed;
+        false
     }
 }
 
