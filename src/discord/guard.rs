@@ -140,7 +140,7 @@ impl Health {
         self.invalid.add(now);
         self.forbidden.add(now);
         let tripped = self.forbidden.total(now) >= FORBIDDEN_THRESHOLD
-            && !self.paused_until.is_some_and(|t| t > now);
+            && self.paused_until.is_none_or(|t| t <= now);
         if tripped {
             self.paused_until = Some(now + FORBIDDEN_COOL_DOWN);
         }

@@ -383,7 +383,7 @@ impl Client {
                     }
                     return Ok(answer);
                 }
-                404 if route.kind == RouteKind::Webhook
+                404 if is_fresh_webhook_edit(&route)
                     && webhook_404s < WEBHOOK_404_RETRIES
                     && Instant::now() + WEBHOOK_404_BACKOFF * (webhook_404s + 1) < deadline =>
                 {
@@ -519,6 +519,14 @@ fn check_token(token: &str) -> Result<HeaderValue, Error> {
     })?;
     value.set_sensitive(true);
     Ok(value)
+}
+
+/// Follow-ups and edits of an interaction's messages (`POST`/`PATCH
+/// /webhooks/{id}/{token}...`), which can 404 briefly right after a deferral.
+fn is_fresh_webhook_edit(route: &Route) -> bool {
+    route.kind == RouteKind::Webhook
+        && route.key.template.starts_with("/webhooks/")
+        && matches!(route.key.method, Method::POST | Method::PATCH)
 }
 
 fn is_idempotent(method: &Method) -> bool {

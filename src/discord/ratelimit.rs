@@ -103,7 +103,7 @@ impl RateLimitHeaders {
 
     /// Whether the response carried any of Discord's rate-limit headers.
     /// Cloudflare's own 429s carry none.
-    pub fn from_discord(&self) -> bool {
+    pub fn is_from_discord(&self) -> bool {
         self.bucket.is_some() || self.scope.is_some() || self.limit.is_some() || self.global
     }
 }
@@ -150,7 +150,7 @@ impl TooManyRequests {
                 || headers.scope == Some(Scope::Global)
                 || json.as_ref().is_some_and(|b| b.global),
             shared: headers.scope == Some(Scope::Shared),
-            edge: json.is_none() && !headers.from_discord(),
+            edge: json.is_none() && !headers.is_from_discord(),
         }
     }
 }

@@ -86,7 +86,7 @@ async fn burst_of_500_never_sends_into_an_empty_bucket_or_over_50_per_second() {
     assert!(max <= 50, "{max} requests within one second");
     // The global limit is the bottleneck: 500 requests need about 10 s, not much more.
     assert!(elapsed >= Duration::from_secs(9), "{elapsed:?}");
-    assert!(elapsed < Duration::from_secs(16), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
     let first = &requests[0];
     assert_eq!(first.authorization.as_deref(), Some("Bot token-a"));
     assert!(first
@@ -223,7 +223,7 @@ async fn two_tokens_have_independent_limits() {
         matches!(err, Error::RateLimited { retry_after, global: false } if retry_after > Duration::from_secs(4)),
         "{err:?}"
     );
-    assert!(started.elapsed() < Duration::from_millis(100));
+    assert!(started.elapsed() < Duration::from_millis(250));
     // ...while channel 2 is another limit.
     client
         .request(
@@ -428,7 +428,7 @@ async fn a_deadline_that_cannot_be_met_fails_fast() {
         .unwrap_err();
     assert!(matches!(err, Error::RateLimited { .. }), "{err:?}");
     assert!(
-        started.elapsed() < Duration::from_millis(100),
+        started.elapsed() < Duration::from_millis(250),
         "slept {:?}",
         started.elapsed()
     );
@@ -471,7 +471,7 @@ async fn a_deadline_that_cannot_be_met_fails_fast() {
     );
     let elapsed = started.elapsed();
     assert!(
-        elapsed >= Duration::from_millis(300) && elapsed < Duration::from_millis(800),
+        elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(2),
         "{elapsed:?}"
     );
     assert_eq!(fake.requests().len(), 2);
@@ -644,7 +644,7 @@ async fn shared_and_cloudflare_429s() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::RateLimited { .. }), "{err:?}");
-    assert!(started.elapsed() < Duration::from_millis(100));
+    assert!(started.elapsed() < Duration::from_millis(250));
     assert_eq!(fake.requests().len(), sent, "nothing sent during the ban");
 }
 
@@ -664,4 +664,44 @@ async fn guest_paths_are_validated_before_anything_is_sent() {
         assert!(matches!(err, Error::InvalidRequest(_)), "{path}: {err:?}");
     }
     assert!(fake.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_404_right_after_deferral_is_retried_for_webhook_edits_only() {
+    // See: https://github.com/discord/discord-api-docs/issues/7220
+    let (fake, client) = start(FakeConfig::default()).await;
+    let original = "/webhooks/1/interaction-token/messages/@original";
+    for method in ["PATCH", "DELETE"] {
+        fake.script(Script {
+            method,
+            path_prefix: original.into(),
+            times: 1,
+            reply: Reply::Status(404),
+        });
+    }
+    let started = Instant::now();
+    let response = client
+        .request(
+            Auth::Bot(TOKEN_A),
+            Method::PATCH,
+            original,
+            message("late"),
+            in_secs(5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status, 200);
+    assert!(started.elapsed() >= Duration::from_millis(500));
+    let response = client
+        .request(
+            Auth::Bot(TOKEN_A),
+            Method::DELETE,
+            original,
+            None,
+            in_secs(5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status, 404, "a DELETE's 404 is final");
+    assert_eq!(fake.requests().len(), 3);
 }
