@@ -14,7 +14,7 @@ use hyper::Method;
 
 use bytes::Bytes;
 use serde::Deserialize;
-use tracing::{field, info, info_span, warn, Instrument};
+use tracing::{debug, field, info, info_span, warn, Instrument};
 
 use crate::discord::{self, Auth};
 
@@ -283,6 +283,11 @@ impl Dispatcher {
     /// deferred original, or for components (deferred with type 6) as a
     /// follow-up message.
     async fn deliver_late(&self, event: &Event, answer: Bytes) {
+        if event.kind == kind::AUTOCOMPLETE {
+            // Discord already has the empty choice list; suggestions cannot follow.
+            debug!("autocomplete answered after the deferral point; dropped");
+            return;
+        }
         let Some(token) = event.token.as_deref() else {
             warn!("the interaction carried no token; the late answer cannot be delivered");
             return;

@@ -66,7 +66,7 @@ async fn a_slow_bot_is_deferred_in_time_and_its_answer_edits_the_original() {
     .await;
     assert_eq!(
         edit.path,
-        format!("/api/v10/webhooks/{APP}/interaction-token/messages/@original")
+        format!("/webhooks/{APP}/interaction-token/messages/@original")
     );
     assert!(
         edit.authorization.is_none(),
