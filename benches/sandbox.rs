@@ -107,7 +107,14 @@ async fn main() {
         .or_else(|_| tempfile::tempdir())
         .unwrap();
     let db = Db::open(&temp.path().join("bench.db")).unwrap();
-    let engine = Arc::new(Engine::new(PoolConfig::default()).unwrap());
+    // Room for the 1,000-bot fleet below plus the few bots measured before it.
+    let engine = Arc::new(
+        Engine::new(PoolConfig {
+            max_instances: 1100,
+            ..PoolConfig::default()
+        })
+        .unwrap(),
+    );
     let ping_body = interaction("ping");
     let quick = std::env::args().any(|a| a == "--quick");
     let n = if quick { 200 } else { 2000 };

@@ -196,6 +196,8 @@ fn engine_config(pool: Option<PoolConfig>) -> wasmtime::Config {
         // core instances and tables (its module plus small shim modules).
         pooling
             .total_component_instances(instances)
+            // Every running event needs an async stack (fiber) from the pool too.
+            .total_stacks(instances)
             .total_core_instances(instances * 8)
             .total_memories(instances + instances / 4)
             .total_tables(instances * 4)

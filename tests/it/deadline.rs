@@ -184,3 +184,29 @@ async fn the_token_never_reaches_the_guest_or_the_logs_and_a_401_stops_it() {
         assert!(!text.contains(TOKEN), "the token appears in the {what}");
     }
 }
+
+#[tokio::test]
+async fn remind_posts_a_follow_up_through_the_rest_import_then_edits_its_answer_in() {
+    let (node, fake, signer) = node_with_fake().await;
+    node.deploy("remind-bot", "remind", APP, &signer);
+    let options = json!([
+        { "name": "text", "type": 3, "value": "stretch" },
+        { "name": "seconds", "type": 4, "value": 3 }
+    ]);
+    let (status, answer) = node
+        .interact(APP, &signer, &with_options("remind", 2, options))
+        .await;
+    assert_eq!((status, answer), (200, json!({ "type": 5 })));
+
+    let follow_up = wait_for(&fake, |r| {
+        r.method == "POST" && r.path == format!("/webhooks/{APP}/interaction-token")
+    })
+    .await;
+    assert!(follow_up.authorization.is_none());
+    let message: Value = serde_json::from_slice(&follow_up.body).unwrap();
+    assert_eq!(message["content"], "⏰ Reminder: stretch");
+
+    let edit = wait_for(&fake, |r| r.method == "PATCH").await;
+    let message: Value = serde_json::from_slice(&edit.body).unwrap();
+    assert_eq!(message["content"], "Reminder sent after 3 s.");
+}
