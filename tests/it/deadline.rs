@@ -14,6 +14,7 @@ const TOKEN: &str = "token-a";
 fn with_options(name: &str, kind: u8, options: Value) -> Vec<u8> {
     let mut body = command(name, "42");
     body["type"] = json!(kind);
+    body["application_id"] = json!(APP);
     body["data"]["options"] = options;
     serde_json::to_vec(&body).unwrap()
 }
