@@ -105,10 +105,14 @@ async fn main() {
     let addr = server(connections.clone()).await;
     let n = 2000;
 
-    // Direct keep-alive calls: the floor.
+    // Direct keep-alive calls (the floor) and the same call through
+    // discord::Client, interleaved so both see the same machine noise.
     let direct = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
         .build::<_, Full<Bytes>>(hyper_util::client::legacy::connect::HttpConnector::new());
-    let mut samples = Vec::new();
+    let client = Arc::new(discord::Client::new(&format!("http://{addr}/api/v10")).unwrap());
+    let mut floor_samples = Vec::new();
+    let mut client_samples = Vec::new();
+    let mut client_connections = 0;
     for _ in 0..n {
         let t = Instant::now();
         let request = hyper::Request::get(format!("http://{addr}/api/v10/users/@me"))
@@ -117,15 +121,9 @@ async fn main() {
             .unwrap();
         let response = direct.request(request).await.unwrap();
         response.into_body().collect().await.unwrap();
-        samples.push(t.elapsed());
-    }
-    let floor = report("direct keep-alive GET (hyper-util)", samples);
+        floor_samples.push(t.elapsed());
 
-    // The same through discord::Client.
-    let client = Arc::new(discord::Client::new(&format!("http://{addr}/api/v10")).unwrap());
-    let before = connections.load(Ordering::Relaxed);
-    let mut samples = Vec::new();
-    for _ in 0..n {
+        let before = connections.load(Ordering::Relaxed);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         let t = Instant::now();
         let response = client
@@ -139,14 +137,15 @@ async fn main() {
             .await
             .unwrap();
         assert_eq!(response.status, 200);
-        samples.push(t.elapsed());
+        client_samples.push(t.elapsed());
+        client_connections += connections.load(Ordering::Relaxed) - before;
     }
-    let opened = connections.load(Ordering::Relaxed) - before;
-    let via_client = report("discord::Client GET (limiter + guard)", samples);
+    let floor = report("direct keep-alive GET (hyper-util)", floor_samples);
+    let via_client = report("discord::Client GET (limiter + guard)", client_samples);
     println!(
-        "  added latency p50: {:.1?}; connections opened for {n} calls: {opened} ({:.1} per 1,000)",
+        "  added latency p50: {:.1?}; connections discord::Client opened for {n} calls: {client_connections} ({:.1} per 1,000)",
         via_client.saturating_sub(floor),
-        opened as f64 * 1000.0 / n as f64
+        client_connections as f64 * 1000.0 / n as f64
     );
 
     // The same call from inside a guest, through the `discord` import.
