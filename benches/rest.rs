@@ -8,9 +8,9 @@
 //! 3. Deferral punctuality: time from an interaction's arrival to the
 //!    deferred answer, for a bot that takes 2.5 s (defer point 2,000 ms).
 
+mod common;
+
 use std::convert::Infallible;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,26 +22,10 @@ use appliance::sandbox::{Engine, PoolConfig};
 use appliance::store::Db;
 use appliance::telemetry::Metrics;
 use bytes::Bytes;
+use common::{build_guests, KEY};
 use http_body_util::{BodyExt, Full};
 use hyper::Method;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-const KEY: &str = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
-
-fn build_guests() -> PathBuf {
-    let target_dir = Path::new(ROOT).join("target").join("guests");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(ROOT)
-        .args(["build", "--profile", "guest", "--target", "wasm32-wasip2"])
-        .args(["-p", "hostile-bot", "-p", "slow-bot", "--target-dir"])
-        .arg(&target_dir)
-        .status()
-        .expect("cargo");
-    assert!(status.success());
-    target_dir.join("wasm32-wasip2").join("guest")
-}
 
 /// A loopback server answering like a generous Discord; counts connections.
 async fn server(connections: Arc<AtomicU64>) -> std::net::SocketAddr {
@@ -100,7 +84,7 @@ fn interaction(command: &str, app: &str, options: serde_json::Value) -> Bytes {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let guests = build_guests();
+    let guests = build_guests(&["hostile-bot", "slow-bot"]);
     let connections = Arc::new(AtomicU64::new(0));
     let addr = server(connections.clone()).await;
     let n = 2000;

@@ -5,8 +5,8 @@
 //! call, trap → serving replacement, and the idle memory of 1,000 deployed
 //! bots. Prints medians and p99 over many runs; BENCHMARKS.md records them.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,23 +14,7 @@ use appliance::fleet::{DeployRequest, Fleet};
 use appliance::limits::Limits;
 use appliance::sandbox::{self, BotEnv, Engine, PoolConfig};
 use appliance::store::{Db, KvQuota};
-
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-const KEY: &str = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
-
-fn build_guests() -> PathBuf {
-    let target_dir = Path::new(ROOT).join("target").join("guests");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(ROOT)
-        .args(["build", "--profile", "guest", "--target", "wasm32-wasip2"])
-        .args(["-p", "ping-bot", "-p", "hostile-bot", "--target-dir"])
-        .arg(&target_dir)
-        .status()
-        .expect("cargo");
-    assert!(status.success(), "building guests failed");
-    target_dir.join("wasm32-wasip2").join("guest")
-}
+use common::{build_guests, KEY};
 
 fn interaction(command: &str) -> Vec<u8> {
     // ~1 KiB, shaped like a real guild slash command.
@@ -100,7 +84,7 @@ fn env(db: &Db, name: &str, limits: Limits) -> BotEnv {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let guests = build_guests();
+    let guests = build_guests(&["ping-bot", "hostile-bot"]);
     let ping = std::fs::read(guests.join("ping_bot.wasm")).unwrap();
     let hostile = std::fs::read(guests.join("hostile_bot.wasm")).unwrap();
     let temp = tempfile::tempdir_in("/dev/shm")

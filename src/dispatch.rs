@@ -206,6 +206,7 @@ impl Dispatcher {
 
         // The bot runs in its own task so that, past the deferral point, the
         // HTTP answer can go out while the bot keeps working.
+        let bot_name = deployed.record.name.clone();
         let mut worker = {
             let this = self.clone();
             let event = event.clone();
@@ -220,7 +221,7 @@ impl Dispatcher {
             Ok(result) => Ok(joined(result, kind)),
             Err(_) => {
                 span.record("deferred", true);
-                self.metrics.interaction("_all", "deferred");
+                self.metrics.interaction(&bot_name, "deferred");
                 let this = self.clone();
                 tokio::spawn(
                     async move {
