@@ -71,11 +71,14 @@ impl Response {
     /// Shows "thinking..." and replies later (type 5). Add
     /// [`ephemeral`](Self::ephemeral) if the later reply should be ephemeral.
     ///
-    /// Caution: the follow-up needs Discord's webhook API, which the current
-    /// `appliance:bot` world does not offer to bots yet. Until it does, a bot
-    /// that is slow should simply take its time: the host defers on its
+    /// Caution: once `handle` returns, the bot gets no later event in which
+    /// to send the real answer (scheduled work is a later world). A bot that
+    /// is slow should simply take its time instead: the host defers on its
     /// behalf after its deadline and then delivers the bot's eventual
-    /// [`message`](Self::message) by editing the deferred response.
+    /// [`message`](Self::message) by editing the deferred response. To add
+    /// messages while still handling the event, use
+    /// [`discord::follow_up`](crate::discord::follow_up) once the host has
+    /// deferred (after about 2 s).
     pub fn defer() -> Self {
         Self::new(
             InteractionResponseType::DeferredChannelMessageWithSource,
