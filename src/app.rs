@@ -27,6 +27,9 @@ const DB_FILE: &str = "appliance.db";
 /// a fresh one from the cached artifact in microseconds.
 const IDLE_INSTANCE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 const IDLE_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a shutdown waits for in-flight work: long enough for a bot at
+/// the default 10 s limit plus the delivery of its late answer.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Written to `DATA_DIR/node.json` once both listeners are bound, so the CLI
 /// (and tests) find a node started with port 0 or non-default addresses.
@@ -101,6 +104,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         dispatcher: dispatcher.clone(),
         max_body_bytes: config.max_body_bytes,
     });
+    let drainer = dispatcher.clone();
     let admin_state = Arc::new(Admin {
         fleet,
         db,
@@ -160,10 +164,27 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
 
     shutdown_signal().await;
-    info!("shutting down");
+    info!(
+        grace_secs = SHUTDOWN_GRACE.as_secs(),
+        "shutting down: no new connections; finishing in-flight interactions (signal again to exit now)"
+    );
     let _ = shutdown_tx.send(true);
-    let _ = public_task.await;
-    let _ = admin_task.await;
+    // In-flight requests get their answers (deferrals included), then the
+    // bots still running finish and their late answers and logs go out.
+    let drain = async {
+        let _ = public_task.await;
+        let _ = admin_task.await;
+        drainer.drain().await;
+    };
+    tokio::select! {
+        _ = drain => info!("drained"),
+        _ = tokio::time::sleep(SHUTDOWN_GRACE) => warn!("in-flight work outlived the shutdown grace period; exiting anyway"),
+        _ = shutdown_signal() => {
+            warn!("second signal: exiting now");
+            let _ = std::fs::remove_file(data_dir.join(NODE_FILE));
+            std::process::exit(1);
+        }
+    }
     let _ = std::fs::remove_file(data_dir.join(NODE_FILE));
     Ok(())
 }

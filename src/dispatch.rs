@@ -16,6 +16,8 @@ use bytes::Bytes;
 use serde::Deserialize;
 use tracing::{debug, field, info, info_span, warn, Instrument};
 
+use tokio_util::task::TaskTracker;
+
 use crate::discord::{self, Auth};
 
 use crate::fleet::Deployed;
@@ -72,6 +74,9 @@ pub struct Dispatcher {
     metrics: Arc<Metrics>,
     discord: Arc<discord::Client>,
     defer_after: Duration,
+    /// Every task the dispatcher starts (bot runs, late deliveries, log
+    /// writes), so a graceful shutdown can wait for them.
+    tasks: TaskTracker,
 }
 
 /// Whether a slow bot gets a deferred answer in time (Discord's requests)
@@ -129,7 +134,15 @@ impl Dispatcher {
             metrics,
             discord,
             defer_after,
+            tasks: TaskTracker::new(),
         }
+    }
+
+    /// Stops taking new work and waits for every task already started:
+    /// running bots, answers still to be delivered, logs still to be written.
+    pub async fn drain(&self) {
+        self.tasks.close();
+        self.tasks.wait().await;
     }
 
     /// Answers one interaction whose signature (if any) has been checked.
@@ -210,7 +223,8 @@ impl Dispatcher {
         let mut worker = {
             let this = self.clone();
             let event = event.clone();
-            tokio::spawn(async move { this.invoke(deployed, &event, body).await }.in_current_span())
+            self.tasks
+                .spawn(async move { this.invoke(deployed, &event, body).await }.in_current_span())
         };
         let kind = event.kind;
         if deferral == Deferral::Never {
@@ -223,7 +237,7 @@ impl Dispatcher {
                 span.record("deferred", true);
                 self.metrics.interaction(&bot_name, "deferred");
                 let this = self.clone();
-                tokio::spawn(
+                self.tasks.spawn(
                     async move {
                         let answer = joined(worker.await, kind);
                         this.deliver_late(&event, answer).await;
@@ -397,7 +411,7 @@ impl Dispatcher {
             reason: err.label().to_owned(),
             detail: crash_detail.unwrap_or_else(|| err.to_string()),
         });
-        tokio::spawn(
+        self.tasks.spawn(
             async move {
                 if let Err(err) = db.append_logs(bot_id, logs).await {
                     warn!(error = %err, "failed to store bot logs");

@@ -72,7 +72,9 @@ pub async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes
 }
 
 /// Accepts connections until `shutdown` fires, serving each with `handler`
-/// over HTTP/1.1 or HTTP/2, behind TLS when `tls` is given.
+/// over HTTP/1.1 or HTTP/2, behind TLS when `tls` is given. After `shutdown`
+/// it stops accepting, asks every open connection to close once its
+/// in-flight requests are answered, and returns when they all have.
 pub async fn serve<H, F>(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
@@ -82,6 +84,7 @@ pub async fn serve<H, F>(
     H: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
 {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -93,11 +96,12 @@ pub async fn serve<H, F>(
                     continue;
                 }
             },
-            _ = shutdown.changed() => return,
+            _ = shutdown.changed() => break,
         };
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
         let tls = tls.clone();
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
                 let response = handler(request);
@@ -113,8 +117,8 @@ pub async fn serve<H, F>(
                     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
                     {
                         Ok(Ok(tls_stream)) => {
-                            builder
-                                .serve_connection(TokioIo::new(tls_stream), service)
+                            watcher
+                                .watch(builder.serve_connection(TokioIo::new(tls_stream), service))
                                 .await
                         }
                         Ok(Err(err)) => {
@@ -128,8 +132,8 @@ pub async fn serve<H, F>(
                     }
                 }
                 None => {
-                    builder
-                        .serve_connection(TokioIo::new(stream), service)
+                    watcher
+                        .watch(builder.serve_connection(TokioIo::new(stream), service))
                         .await
                 }
             };
@@ -138,4 +142,6 @@ pub async fn serve<H, F>(
             }
         });
     }
+    drop(listener);
+    graceful.shutdown().await;
 }

@@ -211,3 +211,74 @@ async fn remind_posts_a_follow_up_through_the_rest_import_then_edits_its_answer_
     let message: Value = serde_json::from_slice(&edit.body).unwrap();
     assert_eq!(message["content"], "Reminder sent after 3 s.");
 }
+
+#[tokio::test]
+async fn sigterm_during_a_slow_interaction_still_delivers_its_answer_then_exits_0() {
+    let (mut node, fake, signer) = node_with_fake().await;
+    node.deploy("slow-bot", "slow", APP, &signer);
+    let body = with_options(
+        "slow",
+        2,
+        json!([{ "name": "ms", "type": 4, "value": 2500 }]),
+    );
+    let terminate = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        node.terminate();
+    };
+    let ((status, answer), ()) = tokio::join!(node.interact(APP, &signer, &body), terminate);
+    assert_eq!((status, answer), (200, json!({ "type": 5 })));
+    let edit = wait_for(&fake, |r| r.method == "PATCH").await;
+    let message: Value = serde_json::from_slice(&edit.body).unwrap();
+    assert!(
+        message["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("done after"),
+        "{message}"
+    );
+    assert_eq!(node.wait_exit(Duration::from_secs(30)), Some(0));
+    assert!(node.node_log().contains("drained"));
+}
+
+#[tokio::test]
+async fn a_second_sigterm_exits_at_once() {
+    use bytes::Bytes;
+    use http_body_util::Full;
+    use hyper_util::rt::TokioIo;
+
+    let (mut node, _fake, signer) = node_with_fake().await;
+    node.deploy("slow-bot", "slow", APP, &signer);
+    let body = with_options(
+        "slow",
+        2,
+        json!([{ "name": "ms", "type": 4, "value": 9000 }]),
+    );
+    let (signature, timestamp) = signer.sign(&body);
+    let addr = node.public;
+    // The request dies with the node, so it runs detached and its outcome is ignored.
+    let request = tokio::spawn(async move {
+        let stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .ok()?;
+        tokio::spawn(connection);
+        let request = hyper::Request::post(format!("/interactions/{APP}"))
+            .header("host", "localhost")
+            .header("x-signature-ed25519", signature)
+            .header("x-signature-timestamp", timestamp)
+            .body(Full::new(Bytes::from(body)))
+            .unwrap();
+        sender.send_request(request).await.ok().map(|r| r.status())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stopped = Instant::now();
+    node.terminate();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    node.terminate();
+    assert_eq!(node.wait_exit(Duration::from_secs(5)), Some(1));
+    assert!(
+        stopped.elapsed() < Duration::from_secs(5),
+        "the second signal did not cut the 9 s bot short"
+    );
+    request.abort();
+}

@@ -165,6 +165,30 @@ impl Node {
         self.admin = admin;
     }
 
+    /// Sends the node SIGTERM, as systemd or `kill` would.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits (bounded) for the node to exit and returns its exit code.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<i32> {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(
+                started.elapsed() < within,
+                "node did not exit within {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Everything the node wrote to stderr so far.
     pub fn node_log(&self) -> String {
         std::fs::read_to_string(self.data_dir.with_file_name("node.log")).unwrap_or_default()
