@@ -24,6 +24,18 @@ fn in_secs(seconds: u64) -> Instant {
     Instant::now() + Duration::from_secs(seconds)
 }
 
+/// A GET as `token` with a deadline `seconds` from now.
+async fn get(
+    client: &Client,
+    token: &str,
+    path: &str,
+    seconds: u64,
+) -> Result<appliance::discord::Response, Error> {
+    client
+        .request(Auth::Bot(token), Method::GET, path, None, in_secs(seconds))
+        .await
+}
+
 fn message(content: &str) -> Option<Bytes> {
     Some(Bytes::from(
         serde_json::json!({ "content": content }).to_string(),
@@ -115,15 +127,7 @@ async fn global_429_pauses_all_of_that_tokens_requests() {
     let first = tokio::spawn({
         let client = client.clone();
         async move {
-            let response = client
-                .request(
-                    Auth::Bot(TOKEN_A),
-                    Method::GET,
-                    "/users/@me",
-                    None,
-                    in_secs(5),
-                )
-                .await;
+            let response = get(&client, TOKEN_A, "/users/@me", 5).await;
             (response, started.elapsed())
         }
     });
@@ -136,25 +140,13 @@ async fn global_429_pauses_all_of_that_tokens_requests() {
             let client = client.clone();
             tokio::spawn(async move {
                 let path = format!("/channels/{i}");
-                client
-                    .request(Auth::Bot(TOKEN_A), Method::GET, &path, None, in_secs(5))
-                    .await
-                    .unwrap();
+                get(&client, TOKEN_A, &path, 5).await.unwrap();
                 started.elapsed()
             })
         })
         .collect();
     // Another token is not paused.
-    client
-        .request(
-            Auth::Bot(TOKEN_B),
-            Method::GET,
-            "/channels/9",
-            None,
-            in_secs(5),
-        )
-        .await
-        .unwrap();
+    get(&client, TOKEN_B, "/channels/9", 5).await.unwrap();
     assert!(
         started.elapsed() < Duration::from_millis(400),
         "token B waited"
@@ -243,16 +235,7 @@ async fn two_tokens_have_independent_limits() {
 async fn a_401_stops_all_traffic_with_that_token_until_reset() {
     let (fake, client) = start(FakeConfig::default()).await;
     fake.invalidate_token(TOKEN_A);
-    let err = client
-        .request(
-            Auth::Bot(TOKEN_A),
-            Method::GET,
-            "/users/@me",
-            None,
-            in_secs(2),
-        )
-        .await
-        .unwrap_err();
+    let err = get(&client, TOKEN_A, "/users/@me", 2).await.unwrap_err();
     assert!(matches!(err, Error::TokenRevoked), "{err:?}");
     assert!(err.to_string().contains("401") && !err.to_string().contains(TOKEN_A));
     for path in ["/users/@me", "/channels/1/messages", "/guilds/1"] {
@@ -286,16 +269,7 @@ async fn a_401_stops_all_traffic_with_that_token_until_reset() {
     // A reset (a redeploy with a new token) lets requests through again.
     client.reset_token(TOKEN_A);
     assert!(!client.token_status(TOKEN_A).revoked);
-    let err = client
-        .request(
-            Auth::Bot(TOKEN_A),
-            Method::GET,
-            "/users/@me",
-            None,
-            in_secs(2),
-        )
-        .await
-        .unwrap_err();
+    let err = get(&client, TOKEN_A, "/users/@me", 2).await.unwrap_err();
     assert!(matches!(err, Error::TokenRevoked));
     assert_eq!(fake.requests_with_token(TOKEN_A), 2);
 }
@@ -334,16 +308,7 @@ async fn interaction_routes_carry_no_authorization() {
             .unwrap();
         assert!(response.status < 300, "{path}: {}", response.status);
     }
-    client
-        .request(
-            Auth::Bot(TOKEN_A),
-            Method::GET,
-            "/channels/5",
-            None,
-            in_secs(2),
-        )
-        .await
-        .unwrap();
+    get(&client, TOKEN_A, "/channels/5", 2).await.unwrap();
     let requests = fake.requests();
     assert_eq!(requests.len(), 5);
     for request in &requests[..4] {
@@ -405,27 +370,9 @@ async fn a_deadline_that_cannot_be_met_fails_fast() {
         ..FakeConfig::default()
     })
     .await;
-    client
-        .request(
-            Auth::Bot(TOKEN_A),
-            Method::GET,
-            "/channels/1",
-            None,
-            in_secs(2),
-        )
-        .await
-        .unwrap();
+    get(&client, TOKEN_A, "/channels/1", 2).await.unwrap();
     let started = Instant::now();
-    let err = client
-        .request(
-            Auth::Bot(TOKEN_A),
-            Method::GET,
-            "/channels/1",
-            None,
-            in_secs(2),
-        )
-        .await
-        .unwrap_err();
+    let err = get(&client, TOKEN_A, "/channels/1", 2).await.unwrap_err();
     assert!(matches!(err, Error::RateLimited { .. }), "{err:?}");
     assert!(
         started.elapsed() < Duration::from_millis(250),
@@ -523,16 +470,7 @@ async fn a_flood_of_403s_trips_the_breaker() {
     assert_eq!(status.forbidden_60s, 10);
     assert!(status.paused_for.is_some());
     // Another bot is unaffected.
-    let response = client
-        .request(
-            Auth::Bot(TOKEN_B),
-            Method::GET,
-            "/channels/1",
-            None,
-            in_secs(2),
-        )
-        .await
-        .unwrap();
+    let response = get(&client, TOKEN_B, "/channels/1", 2).await.unwrap();
     assert_eq!(response.status, 200);
 }
 
@@ -551,16 +489,7 @@ async fn server_errors_are_retried_only_for_idempotent_methods() {
         times: 1,
         reply: Reply::Status(500),
     });
-    let response = client
-        .request(
-            Auth::Bot(TOKEN_A),
-            Method::GET,
-            "/channels/1",
-            None,
-            in_secs(5),
-        )
-        .await
-        .unwrap();
+    let response = get(&client, TOKEN_A, "/channels/1", 5).await.unwrap();
     assert_eq!(response.status, 200);
     assert_eq!(fake.requests().len(), 3);
     let response = client
@@ -592,16 +521,7 @@ async fn shared_and_cloudflare_429s() {
         },
     });
     let started = Instant::now();
-    let response = client
-        .request(
-            Auth::Bot(TOKEN_A),
-            Method::GET,
-            "/channels/1",
-            None,
-            in_secs(5),
-        )
-        .await
-        .unwrap();
+    let response = get(&client, TOKEN_A, "/channels/1", 5).await.unwrap();
     assert_eq!(response.status, 200);
     assert!(started.elapsed() >= Duration::from_millis(200));
     let status = client.token_status(TOKEN_A);
@@ -617,32 +537,14 @@ async fn shared_and_cloudflare_429s() {
             retry_after_secs: 3600,
         },
     });
-    let err = client
-        .request(
-            Auth::Bot(TOKEN_A),
-            Method::GET,
-            "/channels/2",
-            None,
-            in_secs(5),
-        )
-        .await
-        .unwrap_err();
+    let err = get(&client, TOKEN_A, "/channels/2", 5).await.unwrap_err();
     assert!(
         matches!(err, Error::RateLimited { retry_after, .. } if retry_after == Duration::from_secs(3600)),
         "{err:?}"
     );
     let sent = fake.requests().len();
     let started = Instant::now();
-    let err = client
-        .request(
-            Auth::Bot(TOKEN_B),
-            Method::GET,
-            "/channels/3",
-            None,
-            in_secs(5),
-        )
-        .await
-        .unwrap_err();
+    let err = get(&client, TOKEN_B, "/channels/3", 5).await.unwrap_err();
     assert!(matches!(err, Error::RateLimited { .. }), "{err:?}");
     assert!(started.elapsed() < Duration::from_millis(250));
     assert_eq!(fake.requests().len(), sent, "nothing sent during the ban");
