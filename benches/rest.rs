@@ -19,10 +19,9 @@ use appliance::discord::{self, Auth};
 use appliance::dispatch::{Deferral, Dispatcher};
 use appliance::fleet::{DeployRequest, Fleet};
 use appliance::sandbox::{Engine, PoolConfig};
-use appliance::store::Db;
 use appliance::telemetry::Metrics;
 use bytes::Bytes;
-use common::{build_guests, KEY};
+use common::{build_guests, scratch_db, KEY};
 use http_body_util::{BodyExt, Full};
 use hyper::Method;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -133,10 +132,7 @@ async fn main() {
     );
 
     // The same call from inside a guest, through the `discord` import.
-    let temp = tempfile::tempdir_in("/dev/shm")
-        .or_else(|_| tempfile::tempdir())
-        .unwrap();
-    let db = Db::open(&temp.path().join("bench.db")).unwrap();
+    let (temp, db) = scratch_db();
     let engine = Arc::new(
         Engine::new(PoolConfig {
             max_instances: 64,

@@ -14,7 +14,7 @@ use appliance::fleet::{DeployRequest, Fleet};
 use appliance::limits::Limits;
 use appliance::sandbox::{self, BotEnv, Engine, PoolConfig};
 use appliance::store::{Db, KvQuota};
-use common::{build_guests, KEY};
+use common::{build_guests, scratch_db, KEY};
 
 fn interaction(command: &str) -> Vec<u8> {
     // ~1 KiB, shaped like a real guild slash command.
@@ -87,10 +87,7 @@ async fn main() {
     let guests = build_guests(&["ping-bot", "hostile-bot"]);
     let ping = std::fs::read(guests.join("ping_bot.wasm")).unwrap();
     let hostile = std::fs::read(guests.join("hostile_bot.wasm")).unwrap();
-    let temp = tempfile::tempdir_in("/dev/shm")
-        .or_else(|_| tempfile::tempdir())
-        .unwrap();
-    let db = Db::open(&temp.path().join("bench.db")).unwrap();
+    let (temp, db) = scratch_db();
     // Room for the 1,000-bot fleet below plus the few bots measured before it.
     let engine = Arc::new(
         Engine::new(PoolConfig {

@@ -28,3 +28,13 @@ pub fn build_guests(crates: &[&str]) -> PathBuf {
     assert!(status.success(), "building the guests failed");
     target_dir.join("wasm32-wasip2").join("guest")
 }
+
+/// A database in a scratch directory (tmpfs when there is one: these
+/// benches measure the sandbox, not the disk). Keep the directory alive.
+pub fn scratch_db() -> (tempfile::TempDir, appliance::store::Db) {
+    let temp = tempfile::tempdir_in("/dev/shm")
+        .or_else(|_| tempfile::tempdir())
+        .unwrap();
+    let db = appliance::store::Db::open(&temp.path().join("bench.db")).unwrap();
+    (temp, db)
+}

@@ -35,6 +35,12 @@ async fn wait_for(fake: &FakeDiscord, pick: impl Fn(&Recorded) -> bool) -> Recor
     }
 }
 
+/// Waits for the host's edit of a deferred answer and returns the message it sent.
+async fn edited_original(fake: &FakeDiscord) -> Value {
+    let edit = wait_for(fake, |r| r.method == "PATCH").await;
+    serde_json::from_slice(&edit.body).unwrap()
+}
+
 async fn node_with_fake() -> (Node, FakeDiscord, Signer) {
     let fake = FakeDiscord::start(FakeConfig::default()).await;
     let node = Node::start_with(&["--plain-http", "--discord-api", &fake.base_url()]);
@@ -107,8 +113,7 @@ async fn autocomplete_and_components_get_the_deferral_their_type_allows() {
         .interact(APP, &signer, &with_options("slowpanic", 2, json!([])))
         .await;
     assert_eq!((status, answer), (200, json!({ "type": 5 })));
-    let edit = wait_for(&fake, |r| r.method == "PATCH").await;
-    let message: Value = serde_json::from_slice(&edit.body).unwrap();
+    let message = edited_original(&fake).await;
     assert!(
         message["content"]
             .as_str()
@@ -207,8 +212,7 @@ async fn remind_posts_a_follow_up_through_the_rest_import_then_edits_its_answer_
     let message: Value = serde_json::from_slice(&follow_up.body).unwrap();
     assert_eq!(message["content"], "⏰ Reminder: stretch");
 
-    let edit = wait_for(&fake, |r| r.method == "PATCH").await;
-    let message: Value = serde_json::from_slice(&edit.body).unwrap();
+    let message = edited_original(&fake).await;
     assert_eq!(message["content"], "Reminder sent after 3 s.");
 }
 
@@ -227,8 +231,7 @@ async fn sigterm_during_a_slow_interaction_still_delivers_its_answer_then_exits_
     };
     let ((status, answer), ()) = tokio::join!(node.interact(APP, &signer, &body), terminate);
     assert_eq!((status, answer), (200, json!({ "type": 5 })));
-    let edit = wait_for(&fake, |r| r.method == "PATCH").await;
-    let message: Value = serde_json::from_slice(&edit.body).unwrap();
+    let message = edited_original(&fake).await;
     assert!(
         message["content"]
             .as_str()

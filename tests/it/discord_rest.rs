@@ -36,6 +36,19 @@ async fn get(
         .await
 }
 
+/// A POST of `body` as `token` with a deadline `seconds` from now.
+async fn post(
+    client: &Client,
+    token: &str,
+    path: &str,
+    body: Option<Bytes>,
+    seconds: u64,
+) -> Result<appliance::discord::Response, Error> {
+    client
+        .request(Auth::Bot(token), Method::POST, path, body, in_secs(seconds))
+        .await
+}
+
 fn message(content: &str) -> Option<Bytes> {
     Some(Bytes::from(
         serde_json::json!({ "content": content }).to_string(),
@@ -186,14 +199,7 @@ async fn two_tokens_have_independent_limits() {
     .await;
     for token in [TOKEN_A, TOKEN_B] {
         for _ in 0..2 {
-            let response = client
-                .request(
-                    Auth::Bot(token),
-                    Method::POST,
-                    "/channels/1/messages",
-                    message("x"),
-                    in_secs(2),
-                )
+            let response = post(&client, token, "/channels/1/messages", message("x"), 2)
                 .await
                 .unwrap();
             assert_eq!(response.status, 200);
@@ -201,14 +207,7 @@ async fn two_tokens_have_independent_limits() {
     }
     // Token A's bucket for channel 1 is empty for ~5 s: a 1 s deadline fails at once...
     let started = Instant::now();
-    let err = client
-        .request(
-            Auth::Bot(TOKEN_A),
-            Method::POST,
-            "/channels/1/messages",
-            message("x"),
-            in_secs(1),
-        )
+    let err = post(&client, TOKEN_A, "/channels/1/messages", message("x"), 1)
         .await
         .unwrap_err();
     assert!(
@@ -217,14 +216,7 @@ async fn two_tokens_have_independent_limits() {
     );
     assert!(started.elapsed() < Duration::from_millis(250));
     // ...while channel 2 is another limit.
-    client
-        .request(
-            Auth::Bot(TOKEN_A),
-            Method::POST,
-            "/channels/2/messages",
-            message("x"),
-            in_secs(1),
-        )
+    post(&client, TOKEN_A, "/channels/2/messages", message("x"), 1)
         .await
         .unwrap();
     assert_eq!(fake.requests().len(), 5);
@@ -438,26 +430,12 @@ async fn a_flood_of_403s_trips_the_breaker() {
         reply: Reply::Status(403),
     });
     for _ in 0..10 {
-        let response = client
-            .request(
-                Auth::Bot(TOKEN_A),
-                Method::POST,
-                "/channels/1/messages",
-                message("x"),
-                in_secs(2),
-            )
+        let response = post(&client, TOKEN_A, "/channels/1/messages", message("x"), 2)
             .await
             .unwrap();
         assert_eq!(response.status, 403, "403 is an answer the bot should see");
     }
-    let err = client
-        .request(
-            Auth::Bot(TOKEN_A),
-            Method::POST,
-            "/channels/1/messages",
-            message("x"),
-            in_secs(2),
-        )
+    let err = post(&client, TOKEN_A, "/channels/1/messages", message("x"), 2)
         .await
         .unwrap_err();
     assert!(
@@ -492,14 +470,7 @@ async fn server_errors_are_retried_only_for_idempotent_methods() {
     let response = get(&client, TOKEN_A, "/channels/1", 5).await.unwrap();
     assert_eq!(response.status, 200);
     assert_eq!(fake.requests().len(), 3);
-    let response = client
-        .request(
-            Auth::Bot(TOKEN_A),
-            Method::POST,
-            "/channels/1/messages",
-            message("once"),
-            in_secs(5),
-        )
+    let response = post(&client, TOKEN_A, "/channels/1/messages", message("once"), 5)
         .await
         .unwrap();
     assert_eq!(response.status, 500, "a POST is never repeated");
