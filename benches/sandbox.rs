@@ -118,9 +118,7 @@ async fn main() {
     for _ in 0..n / 10 {
         let t = Instant::now();
         let component = engine.load_artifact(&artifact).unwrap();
-        let bot = engine
-            .prepare(&component, env(&db, "ping", Limits::default()))
-            .unwrap();
+        let bot = engine.prepare(&component, env(&db, "ping", Limits::default()));
         load.samples.push(t.elapsed());
         let result = bot.invoke(&ping_body, None).await.result.unwrap();
         cold.samples.push(t.elapsed());
@@ -133,9 +131,7 @@ async fn main() {
     let component = engine.load_artifact(&artifact).unwrap();
     let mut instantiate = Stats::new("instantiate from pool (InstancePre)");
     for _ in 0..n {
-        let bot = engine
-            .prepare(&component, env(&db, "ping", Limits::default()))
-            .unwrap();
+        let bot = engine.prepare(&component, env(&db, "ping", Limits::default()));
         let t = Instant::now();
         bot.prewarm().await.unwrap();
         instantiate.samples.push(t.elapsed());
@@ -143,9 +139,7 @@ async fn main() {
     instantiate.report();
 
     // Warm call: the instance is live; includes the guest's own JSON work.
-    let bot = engine
-        .prepare(&component, env(&db, "ping", Limits::default()))
-        .unwrap();
+    let bot = engine.prepare(&component, env(&db, "ping", Limits::default()));
     bot.invoke(&ping_body, None).await.result.unwrap();
     let mut warm = Stats::new("warm call (1 KiB interaction, guest included)");
     for _ in 0..n * 5 {
@@ -158,12 +152,10 @@ async fn main() {
     // Trap → replacement: a panic discards the instance; the next event
     // instantiates a fresh one and answers.
     let hostile_compiled = engine.compile(&hostile).unwrap();
-    let hostile_bot = engine
-        .prepare(
-            &hostile_compiled.component,
-            env(&db, "hostile", Limits::default()),
-        )
-        .unwrap();
+    let hostile_bot = engine.prepare(
+        &hostile_compiled.component,
+        env(&db, "hostile", Limits::default()),
+    );
     let panic_body = interaction("panic");
     let ok_body = interaction("ok");
     hostile_bot.invoke(&ok_body, None).await.result.unwrap();

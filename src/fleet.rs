@@ -310,7 +310,7 @@ impl Fleet {
             discord: self.discord.clone(),
             token,
         };
-        let bot = self.engine.prepare(component, env)?;
+        let bot = self.engine.prepare(component, env);
         let health = match &record.quarantined {
             Some((_, reason)) => Health::quarantined(reason.clone()),
             None => Health::default(),

@@ -167,9 +167,10 @@ pub struct Invocation {
     pub fuel_used: u64,
 }
 
-/// A compiled component that fits the `bot` world.
+/// A compiled component, already checked against the `bot` world and
+/// pre-linked with the host's imports; every bot running it shares this.
 #[derive(Clone)]
-pub struct Component(wasmtime::component::Component);
+pub struct Component(bindings::BotPre<HostState>);
 
 impl std::fmt::Debug for Component {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -303,12 +304,12 @@ impl Engine {
         }
         let component = wasmtime::component::Component::new(&self.engine, wasm)
             .map_err(|e| CompileError::Invalid(format!("{e:#}")))?;
-        self.check_world(&component)?;
+        let pre = self.check_world(&component)?;
         let artifact = component
             .serialize()
             .map_err(|e| CompileError::Invalid(format!("{e:#}")))?;
         Ok(Compiled {
-            component: Component(component),
+            component: Component(pre),
             artifact,
         })
     }
@@ -323,8 +324,7 @@ impl Engine {
         #[allow(unsafe_code)]
         let component =
             unsafe { wasmtime::component::Component::deserialize_file(&self.engine, path)? };
-        self.check_world(&component)?;
-        Ok(Component(component))
+        Ok(Component(self.check_world(&component)?))
     }
 
     fn check_world(
@@ -338,16 +338,16 @@ impl Engine {
         bindings::BotPre::new(pre).map_err(|e| CompileError::WrongWorld(format!("{e:#}")))
     }
 
-    /// Pre-links a component into a bot ready to take events.
-    pub fn prepare(&self, component: &Component, env: BotEnv) -> Result<Bot, CompileError> {
-        let pre = self.check_world(&component.0)?;
-        Ok(Bot {
+    /// Makes a bot ready to take events from a component (linked once, when
+    /// it was compiled or loaded).
+    pub fn prepare(&self, component: &Component, env: BotEnv) -> Bot {
+        Bot {
             permits: Semaphore::new(env.limits.instances as usize),
             idle: Mutex::new(Vec::new()),
             engine: self.engine.clone(),
             env: Arc::new(env),
-            pre,
-        })
+            pre: component.0.clone(),
+        }
     }
 }
 
