@@ -92,7 +92,19 @@ impl FileConfig {
     pub fn load(path: &Path) -> anyhow::Result<FileConfig> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("failed to read config file {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+        toml::from_str(&text).map_err(|err| {
+            // toml's own message draws the offending line over several lines;
+            // the CLI promises one line, so name the line number instead.
+            let line = err
+                .span()
+                .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+            let at = line.map(|l| format!(" line {l}:")).unwrap_or_default();
+            anyhow::anyhow!(
+                "invalid config file {}:{at} {}",
+                path.display(),
+                err.message().trim()
+            )
+        })
     }
 }
 
