@@ -233,6 +233,16 @@ mod tests {
     }
 
     #[test]
+    fn config_file_errors_are_one_line_with_the_line_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:1\"\n\nlisen = 1\n").unwrap();
+        let err = format!("{:#}", FileConfig::load(&path).unwrap_err());
+        assert!(!err.contains('\n'), "{err}");
+        assert!(err.contains("line 3:") && err.contains("lisen"), "{err}");
+    }
+
+    #[test]
     fn bad_settings_are_refused_with_a_reason() {
         assert!(toml::from_str::<FileConfig>("lisen = \"x\"").is_err());
         let file: FileConfig = toml::from_str("tls_cert = \"a.pem\"").unwrap();
