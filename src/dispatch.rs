@@ -290,7 +290,8 @@ impl Dispatcher {
             result.err(),
             crash_detail,
             quarantine,
-        );
+        )
+        .await;
         answer
     }
 
@@ -352,8 +353,10 @@ impl Dispatcher {
         }
     }
 
-    /// Writes the event's logs and any crash record in the background.
-    fn persist(
+    /// Writes the event's logs and any crash record in the background. A
+    /// quarantine is written before the bot's answer goes out instead: once a
+    /// user has been told the bot is disabled, a node crash must not undo it.
+    async fn persist(
         &self,
         deployed: &Deployed,
         interaction_id: Option<String>,
@@ -411,24 +414,28 @@ impl Dispatcher {
             reason: err.label().to_owned(),
             detail: crash_detail.unwrap_or_else(|| err.to_string()),
         });
-        self.tasks.spawn(
-            async move {
-                if let Err(err) = db.append_logs(bot_id, logs).await {
-                    warn!(error = %err, "failed to store bot logs");
-                }
-                if let Some(crash) = crash {
-                    if let Err(err) = db.record_crash(bot_id, crash).await {
-                        warn!(error = %err, "failed to store crash record");
-                    }
-                }
-                if quarantine.is_some() {
-                    if let Err(err) = db.set_quarantine(bot_id, quarantine).await {
-                        warn!(error = %err, "failed to store quarantine");
-                    }
+        let quarantined = quarantine.is_some();
+        let write = async move {
+            if let Err(err) = db.append_logs(bot_id, logs).await {
+                warn!(error = %err, "failed to store bot logs");
+            }
+            if let Some(crash) = crash {
+                if let Err(err) = db.record_crash(bot_id, crash).await {
+                    warn!(error = %err, "failed to store crash record");
                 }
             }
-            .in_current_span(),
-        );
+            if quarantine.is_some() {
+                if let Err(err) = db.set_quarantine(bot_id, quarantine).await {
+                    warn!(error = %err, "failed to store quarantine");
+                }
+            }
+        }
+        .in_current_span();
+        if quarantined {
+            write.await;
+        } else {
+            self.tasks.spawn(write);
+        }
     }
 }
 
