@@ -14,11 +14,13 @@ use tracing::{info, warn};
 use crate::admin::Admin;
 use crate::config::{Config, Tls};
 use crate::dispatch::Dispatcher;
+use crate::edge::{ConnGuard, EdgeLimits};
 use crate::fleet::Fleet;
+use crate::ingress::tls::{self, ReloadingCert, Terminator};
 use crate::ingress::Ingress;
 use crate::store::Db;
 use crate::telemetry::Metrics;
-use crate::{fsutil, http, ingress, sandbox};
+use crate::{fsutil, http, sandbox};
 
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 pub const NODE_FILE: &str = "node.json";
@@ -30,6 +32,8 @@ const IDLE_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(10)
 /// How long a shutdown waits for in-flight work: long enough for a bot at
 /// the default 10 s limit plus the delivery of its late answer.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+/// How often certificate files are checked for changes.
+const CERT_POLL_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Written to `DATA_DIR/node.json` once both listeners are bound, so the CLI
 /// (and tests) find a node started with port 0 or non-default addresses.
@@ -81,29 +85,29 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         warn!(%admin_addr, "the admin API listens beyond loopback; protect its port and token");
     }
 
-    let tls = match &config.tls {
-        Tls::Plain => None,
-        Tls::SelfSigned => Some(ingress::tls::server_config(data_dir, None)?),
-        Tls::Files { cert, key } => Some(ingress::tls::server_config(data_dir, Some((cert, key)))?),
-    };
-    if let Some((_, cert)) = &tls {
+    let terminator = tls_terminator(&config)?.map(Arc::new);
+    if let Some(cert) = terminator.as_ref().and_then(|t| t.reloading()) {
+        let info = cert.info();
         info!(
-            cert = %cert.cert_path.display(),
-            sha256 = %cert.sha256_fingerprint,
-            self_signed = cert.self_signed,
-            "TLS certificate"
+            cert = %info.cert_path.display(),
+            sha256 = %info.sha256_fingerprint,
+            self_signed = info.self_signed,
+            "TLS certificate (reloaded on SIGHUP or when the files change)"
         );
+        tokio::spawn(watch_certificate(cert.clone()));
     }
-    let tls_enabled = tls.is_some();
-    let acceptor = tls.map(|(server_config, _)| tokio_rustls::TlsAcceptor::from(server_config));
+    let tls_enabled = terminator.is_some();
+    raise_open_files_limit(config.limits.max_connections);
 
+    let limits = Arc::new(config.limits.clone());
     let metrics = Arc::new(Metrics::default());
     let dispatcher = Dispatcher::new(db.clone(), metrics.clone(), discord, config.defer_after);
-    let ingress = Arc::new(Ingress {
-        fleet: fleet.clone(),
-        dispatcher: dispatcher.clone(),
-        max_body_bytes: config.max_body_bytes,
-    });
+    let ingress = Arc::new(Ingress::new(
+        fleet.clone(),
+        dispatcher.clone(),
+        limits.clone(),
+        metrics.clone(),
+    ));
     let drainer = dispatcher.clone();
     let admin_state = Arc::new(Admin {
         fleet,
@@ -130,16 +134,33 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             }
         }
     });
+    let public_options = http::ListenerOptions {
+        tls: terminator,
+        conns: Some(ConnGuard::new(
+            limits.max_connections,
+            limits.max_connections_per_ip,
+        )),
+        limits,
+        idle_watchdog: true,
+    };
+    // The admin API is on loopback for the operator: no caps, and no idle
+    // watchdog (`appliance invoke` may wait on a slow bot).
+    let admin_options = http::ListenerOptions {
+        tls: None,
+        limits: Arc::new(EdgeLimits::default()),
+        conns: None,
+        idle_watchdog: false,
+    };
     let public_task = tokio::spawn(http::serve(
         public,
-        acceptor,
-        Arc::new(move |request| ingress.clone().handle(request)),
+        public_options,
+        Arc::new(move |request, peer| ingress.clone().handle(request, peer)),
         shutdown_rx.clone(),
     ));
     let admin_task = tokio::spawn(http::serve(
         admin,
-        None,
-        Arc::new(move |request| admin_state.clone().handle(request)),
+        admin_options,
+        Arc::new(move |request, _peer| admin_state.clone().handle(request)),
         shutdown_rx,
     ));
 
@@ -187,6 +208,78 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let _ = std::fs::remove_file(data_dir.join(NODE_FILE));
     Ok(())
+}
+
+/// The TLS terminator the config asks for; `None` for plain HTTP.
+fn tls_terminator(config: &Config) -> anyhow::Result<Option<Terminator>> {
+    let data_dir = &config.data_dir;
+    let files =
+        |cert: &Path, key: &Path, self_signed: bool| -> anyhow::Result<Option<Terminator>> {
+            let cert = ReloadingCert::load(cert, key, self_signed)?;
+            Ok(Some(Terminator::files(Arc::new(cert))?))
+        };
+    match &config.tls {
+        Tls::Plain => Ok(None),
+        Tls::SelfSigned => {
+            let (cert, key) = tls::ensure_self_signed(&data_dir.join("tls"))?;
+            files(&cert, &key, true)
+        }
+        Tls::Files { cert, key } => files(cert, key, false),
+        Tls::Acme {
+            domains,
+            contact,
+            directory,
+        } => {
+            info!(domains = %domains.join(","), %directory, "TLS certificates by ACME (TLS-ALPN-01)");
+            Ok(Some(Terminator::acme(tls::AcmeSettings {
+                domains: domains.clone(),
+                contact: contact.clone(),
+                directory: directory.clone(),
+                cache_dir: data_dir.join("acme"),
+            })?))
+        }
+    }
+}
+
+/// Reloads the certificate on SIGHUP, and when its files change (checked
+/// every couple of seconds, for renewal tools that do not signal).
+async fn watch_certificate(cert: Arc<ReloadingCert>) {
+    let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(signal) => Some(signal),
+        Err(err) => {
+            warn!(error = %err, "cannot listen for SIGHUP; certificate files are still watched");
+            None
+        }
+    };
+    let mut poll = tokio::time::interval(CERT_POLL_EVERY);
+    loop {
+        let forced = tokio::select! {
+            _ = poll.tick() => false,
+            Some(()) = async {
+                match hangup.as_mut() {
+                    Some(signal) => signal.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => true,
+        };
+        let cert = cert.clone();
+        // Reading files is blocking work.
+        let _ = tokio::task::spawn_blocking(move || cert.reload_if(forced)).await;
+    }
+}
+
+/// Each connection is a file descriptor: lift the soft limit to the hard
+/// one, and say so if it still cannot hold `max_connections`.
+fn raise_open_files_limit(max_connections: usize) {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < max_connections as u64 + 256 => warn!(
+            open_files = limit,
+            max_connections,
+            "the open-files limit is below max_connections; raise LimitNOFILE or lower [limits] max_connections"
+        ),
+        Ok(_) => {}
+        Err(err) => warn!(error = %err, "could not raise the open-files limit"),
+    }
 }
 
 async fn shutdown_signal() {

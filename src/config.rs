@@ -11,6 +11,8 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Deserialize;
 
+use crate::edge::EdgeLimits;
+
 pub mod defaults {
     use std::net::SocketAddr;
 
@@ -20,6 +22,7 @@ pub mod defaults {
     pub const ADMIN_URL: &str = "http://127.0.0.1:8444";
     pub const DISCORD_API: &str = "https://discord.com/api/v10";
     pub const DEFER_AFTER_MS: u64 = 2_000;
+    pub const ACME_DIRECTORY: &str = "https://acme-v02.api.letsencrypt.org/directory";
 
     pub fn listen() -> SocketAddr {
         LISTEN.parse().expect("valid default")
@@ -63,6 +66,9 @@ pub struct ServeArgs {
     /// Serve plain HTTP, for use behind a TLS-terminating proxy
     #[arg(long, env = "APPLIANCE_PLAIN_HTTP", conflicts_with = "tls_cert")]
     pub plain_http: bool,
+    /// Get certificates for this domain by ACME (Let's Encrypt; TLS-ALPN-01 on the public listener, which must be reachable on port 443); repeat for more names
+    #[arg(long, value_name = "DOMAIN", conflicts_with_all = ["tls_cert", "plain_http"])]
+    pub acme_domain: Vec<String>,
     /// Discord API base URL [default: https://discord.com/api/v10]
     #[arg(long, env = "APPLIANCE_DISCORD_API", value_name = "URL")]
     pub discord_api: Option<String>,
@@ -81,11 +87,16 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub plain_http: Option<bool>,
+    pub acme_domains: Option<Vec<String>>,
+    pub acme_contact: Option<String>,
+    pub acme_directory: Option<String>,
     pub discord_api: Option<String>,
     pub defer_after_ms: Option<u64>,
-    pub max_body_bytes: Option<usize>,
     pub max_instances: Option<u32>,
     pub log_filter: Option<String>,
+    /// The public listener's limits (`[limits]`).
+    #[serde(default)]
+    pub limits: EdgeLimits,
 }
 
 impl FileConfig {
@@ -117,6 +128,12 @@ pub enum Tls {
         key: PathBuf,
     },
     Plain,
+    /// Certificates by ACME, cached in `DATA_DIR/acme`.
+    Acme {
+        domains: Vec<String>,
+        contact: Option<String>,
+        directory: String,
+    },
 }
 
 /// Fully resolved settings of a node.
@@ -128,7 +145,7 @@ pub struct Config {
     pub tls: Tls,
     pub discord_api: String,
     pub defer_after: Duration,
-    pub max_body_bytes: usize,
+    pub limits: EdgeLimits,
     /// Live instances the node holds at once, over all bots (the instance pool's size).
     pub max_instances: u32,
     pub log_filter: Option<String>,
@@ -140,7 +157,31 @@ impl Config {
             args.plain_http || (args.tls_cert.is_none() && file.plain_http.unwrap_or(false));
         let cert = args.tls_cert.clone().or(file.tls_cert);
         let key = args.tls_key.clone().or(file.tls_key);
+        let acme_domains = if args.acme_domain.is_empty() {
+            file.acme_domains.unwrap_or_default()
+        } else {
+            args.acme_domain.clone()
+        };
         let tls = match (plain_http, cert, key) {
+            (plain, cert, key) if !acme_domains.is_empty() => {
+                anyhow::ensure!(
+                    !plain && cert.is_none() && key.is_none(),
+                    "acme_domains cannot be combined with plain_http or tls_cert/tls_key"
+                );
+                for domain in &acme_domains {
+                    anyhow::ensure!(
+                        is_domain_name(domain),
+                        "acme domain {domain:?} is not a DNS name (ACME certifies names, not addresses)"
+                    );
+                }
+                Tls::Acme {
+                    domains: acme_domains,
+                    contact: file.acme_contact,
+                    directory: file
+                        .acme_directory
+                        .unwrap_or_else(|| defaults::ACME_DIRECTORY.to_owned()),
+                }
+            }
             (true, None, None) => Tls::Plain,
             (true, _, _) => anyhow::bail!("plain_http cannot be combined with tls_cert/tls_key"),
             (false, Some(cert), Some(key)) => Tls::Files { cert, key },
@@ -168,13 +209,9 @@ impl Config {
             (1..3_000).contains(&defer_after_ms),
             "defer_after_ms must be between 1 and 2999: Discord fails interactions unanswered after 3 s"
         );
-        let max_body_bytes = file
-            .max_body_bytes
-            .unwrap_or(crate::ingress::DEFAULT_MAX_BODY_BYTES);
-        anyhow::ensure!(
-            max_body_bytes >= 1024,
-            "max_body_bytes must be at least 1024"
-        );
+        file.limits
+            .validate()
+            .map_err(|reason| anyhow::anyhow!("[limits] {reason}"))?;
         let max_instances = file.max_instances.unwrap_or(1000);
         anyhow::ensure!(
             (1..=100_000).contains(&max_instances),
@@ -194,11 +231,25 @@ impl Config {
             tls,
             discord_api: discord_api.trim_end_matches('/').to_owned(),
             defer_after: Duration::from_millis(defer_after_ms),
-            max_body_bytes,
+            limits: file.limits,
             max_instances,
             log_filter: file.log_filter,
         })
     }
+}
+
+/// Letters, digits, hyphens and dots, with at least one dot: a name ACME can validate.
+fn is_domain_name(name: &str) -> bool {
+    name.len() <= 253
+        && name.contains('.')
+        && name.parse::<std::net::IpAddr>().is_err()
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
 }
 
 #[cfg(test)]

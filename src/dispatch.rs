@@ -43,7 +43,7 @@ const MAX_NOTICE_CHARS: usize = 1_900;
 
 /// The few fields the host reads; the bot gets the whole body.
 #[derive(Debug, Deserialize)]
-struct Head {
+pub struct Head {
     #[serde(rename = "type")]
     kind: u8,
     #[serde(default)]
@@ -145,24 +145,20 @@ impl Dispatcher {
         self.tasks.wait().await;
     }
 
-    /// Answers one interaction whose signature (if any) has been checked.
+    /// Answers one interaction whose signature (if any) has been checked;
+    /// `head` is [`Head::parse`] of `body`.
     pub async fn dispatch(
         &self,
         deployed: Arc<Deployed>,
+        head: Head,
         body: Bytes,
         deferral: Deferral,
     ) -> Result<Bytes, Error> {
         let received = Instant::now();
-        let head: Head =
-            serde_json::from_slice(&body).map_err(|e| Error::BadInteraction(e.to_string()))?;
         if head.kind == kind::PING {
             return Ok(Bytes::from_static(br#"{"type":1}"#));
         }
-        let interaction_id = match &head.id {
-            Some(serde_json::Value::String(id)) => Some(id.clone()),
-            Some(other) => Some(other.to_string()),
-            None => None,
-        };
+        let interaction_id = head.id();
         let data = head.data.unwrap_or_default();
         let span = info_span!(
             "interaction",
@@ -435,6 +431,22 @@ impl Dispatcher {
             write.await;
         } else {
             self.tasks.spawn(write);
+        }
+    }
+}
+
+impl Head {
+    /// Reads the fields the host needs from an interaction body.
+    pub fn parse(body: &[u8]) -> Result<Head, Error> {
+        serde_json::from_slice(body).map_err(|e| Error::BadInteraction(e.to_string()))
+    }
+
+    /// The interaction id (a snowflake string; other JSON shapes as written).
+    pub fn id(&self) -> Option<String> {
+        match &self.id {
+            Some(serde_json::Value::String(id)) => Some(id.clone()),
+            Some(other) => Some(other.to_string()),
+            None => None,
         }
     }
 }

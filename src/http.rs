@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,16 +13,16 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
+use tokio_util::either::Either;
 use tracing::{debug, warn};
 
-pub type Body = Full<Bytes>;
+use crate::edge::activity::{Activity, Tracked};
+use crate::edge::{ConnGuard, EdgeLimits};
+use crate::ingress::tls::Terminator;
 
-/// How long a client may take to send its request headers (slowloris guard).
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a TLS handshake may take.
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub type Body = Full<Bytes>;
 
 pub fn json_bytes(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
     let mut response = Response::new(Full::new(body.into()));
@@ -51,6 +52,20 @@ pub enum BodyError {
     TooLarge(usize),
     #[error("failed to read request body: {0}")]
     Read(String),
+    #[error("the request body did not arrive within {0:?}")]
+    TimedOut(Duration),
+}
+
+/// [`read_body`] that gives up after `within` (a body sent a byte at a
+/// time would otherwise hold its connection for as long as it likes).
+pub async fn read_body_within(
+    request: Request<Incoming>,
+    limit: usize,
+    within: Duration,
+) -> Result<Bytes, BodyError> {
+    tokio::time::timeout(within, read_body(request, limit))
+        .await
+        .unwrap_or(Err(BodyError::TimedOut(within)))
 }
 
 /// Reads the whole body, refusing more than `limit` bytes; a declared
@@ -71,21 +86,43 @@ pub async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes
     }
 }
 
+/// How a listener accepts and serves its connections.
+#[derive(Clone)]
+pub struct ListenerOptions {
+    /// TLS termination; `None` serves plain HTTP.
+    pub tls: Option<Arc<Terminator>>,
+    pub limits: Arc<EdgeLimits>,
+    /// Connection caps (the public listener); `None` for the loopback admin API.
+    pub conns: Option<Arc<ConnGuard>>,
+    /// Close connections that stay silent (the public listener).
+    pub idle_watchdog: bool,
+}
+
 /// Accepts connections until `shutdown` fires, serving each with `handler`
-/// over HTTP/1.1 or HTTP/2, behind TLS when `tls` is given. After `shutdown`
-/// it stops accepting, asks every open connection to close once its
-/// in-flight requests are answered, and returns when they all have.
+/// over HTTP/1.1 or HTTP/2, behind TLS when `options.tls` is given. After
+/// `shutdown` it stops accepting, asks every open connection to close once
+/// its in-flight requests are answered, and returns when they all have.
 pub async fn serve<H, F>(
     listener: TcpListener,
-    tls: Option<TlsAcceptor>,
+    options: ListenerOptions,
     handler: Arc<H>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) where
-    H: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
+    H: Fn(Request<Incoming>, SocketAddr) -> F + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
 {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let builder = Arc::new(connection_builder(&options.limits));
     loop {
+        // Back-pressure: with every slot taken, stop accepting; new
+        // connections wait in the kernel's backlog.
+        let slot = match &options.conns {
+            Some(conns) => tokio::select! {
+                slot = conns.free_slot() => Some(slot),
+                _ = shutdown.changed() => break,
+            },
+            None => None,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
@@ -98,29 +135,42 @@ pub async fn serve<H, F>(
             },
             _ = shutdown.changed() => break,
         };
+        let held = match (&options.conns, slot) {
+            (Some(conns), Some(slot)) => match conns.admit(peer.ip(), slot) {
+                Some(held) => Some(held),
+                None => {
+                    debug!(%peer, "connection refused: this address holds its share of connections");
+                    continue;
+                }
+            },
+            _ => None,
+        };
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
-        let tls = tls.clone();
+        let options = options.clone();
+        let builder = builder.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
+            let _held = held;
+            let activity = Activity::new();
             let service = hyper::service::service_fn(move |request| {
-                let response = handler(request);
+                let response = handler(request, peer);
                 async move { Ok::<_, Infallible>(response.await) }
             });
-            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT);
-            let result = match tls {
-                Some(acceptor) => {
-                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-                    {
-                        Ok(Ok(tls_stream)) => {
-                            watcher
-                                .watch(builder.serve_connection(TokioIo::new(tls_stream), service))
-                                .await
+            let limits = &options.limits;
+            let connection = match &options.tls {
+                Some(terminator) => {
+                    let handshake = terminator.accept(stream);
+                    match tokio::time::timeout(limits.tls_handshake_timeout(), handshake).await {
+                        Ok(Ok(Some(tls_stream))) => {
+                            let io = TokioIo::new(Tracked::new(
+                                Either::Left(tls_stream),
+                                activity.clone(),
+                            ));
+                            watcher.watch(builder.serve_connection(io, service))
                         }
+                        // An ACME challenge, answered during the handshake.
+                        Ok(Ok(None)) => return,
                         Ok(Err(err)) => {
                             debug!(%peer, error = %err, "TLS handshake failed");
                             return;
@@ -132,10 +182,20 @@ pub async fn serve<H, F>(
                     }
                 }
                 None => {
-                    watcher
-                        .watch(builder.serve_connection(TokioIo::new(stream), service))
-                        .await
+                    let io = TokioIo::new(Tracked::new(Either::Right(stream), activity.clone()));
+                    watcher.watch(builder.serve_connection(io, service))
                 }
+            };
+            let result = if options.idle_watchdog {
+                tokio::select! {
+                    result = connection => result,
+                    _ = activity.silent_for(limits.header_read_timeout(), limits.idle_timeout()) => {
+                        debug!(%peer, "closed a silent connection");
+                        return;
+                    }
+                }
+            } else {
+                connection.await
             };
             if let Err(err) = result {
                 debug!(%peer, error = %err, "connection ended with an error");
@@ -144,4 +204,22 @@ pub async fn serve<H, F>(
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// HTTP/1.1 and HTTP/2 settings from the limits.
+fn connection_builder(limits: &EdgeLimits) -> Builder<TokioExecutor> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout())
+        .max_headers(limits.max_headers);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.h2_max_concurrent_streams)
+        .max_pending_accept_reset_streams(limits.h2_max_pending_reset_streams)
+        .max_local_error_reset_streams(limits.h2_max_local_error_reset_streams)
+        .max_header_list_size(limits.h2_max_header_list_bytes);
+    builder
 }

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod discord;
 pub mod dispatch;
+pub mod edge;
 pub mod fleet;
 pub mod fsutil;
 pub mod health;

@@ -27,12 +27,19 @@ pub fn init(filter: Option<&str>) {
 #[derive(Debug, Default)]
 pub struct Metrics {
     interactions: Mutex<BTreeMap<(String, &'static str), u64>>,
+    rejected: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Metrics {
     pub fn interaction(&self, bot: &str, outcome: &'static str) {
         let mut map = self.interactions.lock().unwrap_or_else(|p| p.into_inner());
         *map.entry((bot.to_owned(), outcome)).or_default() += 1;
+    }
+
+    /// A public request turned away before reaching a bot.
+    pub fn rejected(&self, reason: &'static str) {
+        let mut map = self.rejected.lock().unwrap_or_else(|p| p.into_inner());
+        *map.entry(reason).or_default() += 1;
     }
 
     /// Prometheus text exposition format.
@@ -55,6 +62,19 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "appliance_interactions_total{{bot=\"{bot}\",outcome=\"{outcome}\"}} {count}"
+            );
+        }
+        drop(map);
+        let _ = writeln!(
+            out,
+            "# HELP appliance_ingress_rejected_total Public requests turned away before reaching a bot, by reason."
+        );
+        let _ = writeln!(out, "# TYPE appliance_ingress_rejected_total counter");
+        let rejected = self.rejected.lock().unwrap_or_else(|p| p.into_inner());
+        for (reason, count) in rejected.iter() {
+            let _ = writeln!(
+                out,
+                "appliance_ingress_rejected_total{{reason=\"{reason}\"}} {count}"
             );
         }
         out

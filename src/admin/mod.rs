@@ -15,7 +15,7 @@ use base64::Engine as _;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 
-use crate::dispatch::{Deferral, Dispatcher};
+use crate::dispatch::{Deferral, Dispatcher, Head};
 use crate::fleet::{self, DeployRequest, Fleet};
 use crate::http::{self, Body, BodyError};
 use crate::store::Db;
@@ -25,7 +25,7 @@ use api::*;
 /// Largest deploy request: a component of up to ~48 MiB, base64-encoded.
 const MAX_DEPLOY_BYTES: usize = 64 * 1024 * 1024;
 /// Largest interaction body `invoke` accepts (same as the public listener).
-const MAX_INVOKE_BYTES: usize = crate::ingress::DEFAULT_MAX_BODY_BYTES;
+const MAX_INVOKE_BYTES: usize = 256 * 1024;
 /// Log lines one `logs` call returns at most.
 const MAX_LOG_LINES: i64 = 10_000;
 
@@ -298,9 +298,13 @@ impl Admin {
         };
         // Nobody waits on a deadline here, and a deferral would send the late
         // answer to Discord with a made-up token: wait for the bot instead.
+        let head = match Head::parse(&body) {
+            Ok(head) => head,
+            Err(err) => return http::error(StatusCode::BAD_REQUEST, &err.to_string()),
+        };
         match self
             .dispatcher
-            .dispatch(deployed, body, Deferral::Never)
+            .dispatch(deployed, head, body, Deferral::Never)
             .await
         {
             Ok(answer) => http::json_bytes(StatusCode::OK, answer),
@@ -316,6 +320,7 @@ fn body_error(err: BodyError) -> Response<Body> {
     match err {
         BodyError::TooLarge(_) => http::error(StatusCode::PAYLOAD_TOO_LARGE, &err.to_string()),
         BodyError::Read(_) => http::error(StatusCode::BAD_REQUEST, &err.to_string()),
+        BodyError::TimedOut(_) => http::error(StatusCode::REQUEST_TIMEOUT, &err.to_string()),
     }
 }
 

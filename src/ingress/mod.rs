@@ -2,39 +2,90 @@
 //! `GET /healthz`, over TLS (rustls) or plain HTTP behind a proxy.
 //!
 //! Invariant: nothing reaches a bot, and no body is parsed, unless the
-//! request's Ed25519 signature verified with that bot's key. Rejections are
-//! short JSON errors with the statuses of DESIGN.md; details go to the log.
+//! request's Ed25519 signature verified with that bot's key and its
+//! timestamp is current. Rejections are short JSON errors with the statuses
+//! of DESIGN.md; every signature-class failure (bad, stale, replayed) is the
+//! same 401, so a prober learns nothing. Details go to the log and metrics.
 
+pub mod replay;
 pub mod tls;
 pub mod verify;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use hyper::body::Incoming;
+use hyper::header::{HeaderValue, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
 use tracing::debug;
 
-use crate::dispatch::{Deferral, Dispatcher};
+use crate::dispatch::{Deferral, Dispatcher, Head};
+use crate::edge::{EdgeLimits, Rejections};
 use crate::fleet::Fleet;
 use crate::http::{self, Body, BodyError};
+use crate::telemetry::Metrics;
+use replay::ReplayGuard;
 use verify::SignatureHeaders;
-
-/// Largest interaction body accepted. Discord's biggest payloads (message
-/// context commands carrying a resolved message with embeds) stay well
-/// under 64 KiB; 256 KiB leaves room without inviting memory floods.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// State shared by every public request.
 #[derive(Debug)]
 pub struct Ingress {
-    pub fleet: Arc<Fleet>,
-    pub dispatcher: Dispatcher,
-    pub max_body_bytes: usize,
+    fleet: Arc<Fleet>,
+    dispatcher: Dispatcher,
+    limits: Arc<EdgeLimits>,
+    replay: ReplayGuard,
+    rejections: Rejections,
+    metrics: Arc<Metrics>,
+}
+
+/// Why a request was turned away, for metrics and the per-client budget.
+#[derive(Debug, Clone, Copy)]
+enum Rejected {
+    UnknownApp,
+    Signature,
+    Stale,
+    Replayed,
+    BodyTooLarge,
+    BodyUnreadable,
+}
+
+impl Rejected {
+    fn label(self) -> &'static str {
+        match self {
+            Rejected::UnknownApp => "unknown_app",
+            Rejected::Signature => "bad_signature",
+            Rejected::Stale => "stale_timestamp",
+            Rejected::Replayed => "replayed",
+            Rejected::BodyTooLarge => "body_too_large",
+            Rejected::BodyUnreadable => "body_unreadable",
+        }
+    }
 }
 
 impl Ingress {
-    pub async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
+    pub fn new(
+        fleet: Arc<Fleet>,
+        dispatcher: Dispatcher,
+        limits: Arc<EdgeLimits>,
+        metrics: Arc<Metrics>,
+    ) -> Ingress {
+        Ingress {
+            fleet,
+            dispatcher,
+            replay: ReplayGuard::new(limits.signature_max_age(), limits.replay_cache_entries),
+            rejections: Rejections::new(limits.max_rejections_per_ip, limits.rejection_block()),
+            limits,
+            metrics,
+        }
+    }
+
+    pub async fn handle(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<Body> {
         let path = request.uri().path().to_owned();
         match (request.method(), path.as_str()) {
             (&Method::GET, "/healthz") => {
@@ -46,56 +97,120 @@ impl Ingress {
                     return http::error(StatusCode::METHOD_NOT_ALLOWED, "use POST");
                 }
                 let app_id = &path["/interactions/".len()..];
-                self.interaction(app_id, request).await
+                self.interaction(app_id, request, peer).await
             }
             _ => http::error(StatusCode::NOT_FOUND, "not found"),
         }
     }
 
-    async fn interaction(&self, app_id: &str, request: Request<Incoming>) -> Response<Body> {
-        let Some(deployed) = self.fleet.by_app_id(app_id) else {
-            return http::error(
-                StatusCode::NOT_FOUND,
-                "no bot is deployed for this application id",
+    async fn interaction(
+        &self,
+        app_id: &str,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<Body> {
+        let deployed = self.fleet.by_app_id(app_id);
+        // Unknown ids share one budget per client: scanning them costs it too.
+        let budget_key = if deployed.is_some() { app_id } else { "" };
+        if let Err(retry_after) = self.rejections.check(peer.ip(), budget_key, Instant::now()) {
+            self.metrics.rejected("client_blocked");
+            let mut response = http::error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many rejected requests from this address; slow down",
             );
+            let secs = retry_after.as_secs().max(1).to_string();
+            if let Ok(value) = HeaderValue::from_str(&secs) {
+                response.headers_mut().insert(RETRY_AFTER, value);
+            }
+            return response;
+        }
+        let reject = |why: Rejected| {
+            self.metrics.rejected(why.label());
+            if self
+                .rejections
+                .reject(peer.ip(), budget_key, Instant::now())
+            {
+                tracing::warn!(%peer, app_id = budget_key, "client blocked after too many rejected requests");
+            }
+            debug!(%peer, reason = why.label(), "request rejected");
+            match why {
+                Rejected::UnknownApp => http::error(
+                    StatusCode::NOT_FOUND,
+                    "no bot is deployed for this application id",
+                ),
+                Rejected::BodyTooLarge => http::error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    &format!(
+                        "request body is larger than {} bytes",
+                        self.limits.max_body_bytes
+                    ),
+                ),
+                Rejected::BodyUnreadable => {
+                    http::error(StatusCode::BAD_REQUEST, "could not read request body")
+                }
+                Rejected::Signature | Rejected::Stale | Rejected::Replayed => {
+                    http::error(StatusCode::UNAUTHORIZED, "invalid request signature")
+                }
+            }
         };
-        // Header shape is checked before the body is read at all.
+        let Some(deployed) = deployed else {
+            return reject(Rejected::UnknownApp);
+        };
+        // Header shape and timestamp are checked before the body is read at all.
         let headers = request.headers();
         let signature = SignatureHeaders::parse(
             headers.get("x-signature-ed25519").map(|v| v.as_bytes()),
             headers.get("x-signature-timestamp").map(|v| v.as_bytes()),
         );
         let Ok(signature) = signature else {
-            return unauthorized();
+            return reject(Rejected::Signature);
         };
-        let body = match http::read_body(request, self.max_body_bytes).await {
+        let Some(timestamp) = signature.timestamp_secs() else {
+            return reject(Rejected::Signature);
+        };
+        if self
+            .replay
+            .check_time(timestamp, replay::unix_now())
+            .is_err()
+        {
+            return reject(Rejected::Stale);
+        }
+        let body = match http::read_body_within(
+            request,
+            self.limits.max_body_bytes,
+            self.limits.body_read_timeout(),
+        )
+        .await
+        {
             Ok(body) => body,
-            Err(BodyError::TooLarge(limit)) => {
-                return http::error(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    &format!("request body is larger than {limit} bytes"),
-                )
-            }
-            Err(BodyError::Read(reason)) => {
-                debug!(%reason, "failed to read interaction body");
-                return http::error(StatusCode::BAD_REQUEST, "could not read request body");
+            Err(BodyError::TooLarge(_)) => return reject(Rejected::BodyTooLarge),
+            Err(err @ (BodyError::Read(_) | BodyError::TimedOut(_))) => {
+                debug!(error = %err, "failed to read interaction body");
+                return reject(Rejected::BodyUnreadable);
             }
         };
         if signature.verify(&deployed.public_key, &body).is_err() {
-            return unauthorized();
+            return reject(Rejected::Signature);
+        }
+        // Signed by Discord from here on: a bad body is Discord's bug, not an attack.
+        let head = match Head::parse(&body) {
+            Ok(head) => head,
+            Err(err) => return http::error(StatusCode::BAD_REQUEST, &err.to_string()),
+        };
+        if let Some(id) = head.id() {
+            match self.replay.remember(&id, timestamp, replay::unix_now()) {
+                Ok(()) => {}
+                Err(replay::Refusal::Stale) => return reject(Rejected::Stale),
+                Err(replay::Refusal::Replayed) => return reject(Rejected::Replayed),
+            }
         }
         match self
             .dispatcher
-            .dispatch(deployed, body, Deferral::Allowed)
+            .dispatch(deployed, head, body, Deferral::Allowed)
             .await
         {
             Ok(answer) => http::json_bytes(StatusCode::OK, answer),
             Err(err) => http::error(StatusCode::BAD_REQUEST, &err.to_string()),
         }
     }
-}
-
-/// Every signature failure looks the same, so a prober learns nothing.
-fn unauthorized() -> Response<Body> {
-    http::error(StatusCode::UNAUTHORIZED, "invalid request signature")
 }

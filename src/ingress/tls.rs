@@ -1,58 +1,182 @@
-//! TLS for the public listener: operator-supplied PEM files, or a
-//! self-signed certificate created on first start and kept in the data dir.
+//! TLS for the public listener. Three sources of certificates:
+//! operator-supplied PEM files, a self-signed pair created in the data dir
+//! on first start, or ACME (`--acme-domain`, TLS-ALPN-01 on the listener
+//! itself). File certificates are reloaded without a restart on SIGHUP or
+//! when the files change; a bad new pair is refused and the old one kept.
 
+use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
 
 use anyhow::Context;
+use futures_util::StreamExt;
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 use sha2::{Digest, Sha256};
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::{LazyConfigAcceptor, TlsAcceptor};
+use tracing::{info, warn};
 
-/// Where the certificate came from and how to recognise it.
-#[derive(Debug, Clone)]
+/// HTTP/2 first, HTTP/1.1 for clients that do not speak it.
+const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum CertError {
+    #[error("failed to read certificate {path}: {reason}")]
+    Cert { path: PathBuf, reason: String },
+    #[error("failed to read private key {path}: {reason}")]
+    Key { path: PathBuf, reason: String },
+    #[error("certificate {cert} and key {key} do not form a usable pair: {reason}")]
+    Pair {
+        cert: PathBuf,
+        key: PathBuf,
+        reason: String,
+    },
+}
+
+/// Which certificate is served, for logs and `appliance status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertInfo {
     pub cert_path: PathBuf,
     pub sha256_fingerprint: String,
     pub self_signed: bool,
 }
 
-/// Builds the server config from `cert`/`key`, or from the data dir's
-/// self-signed pair (created if missing).
-pub fn server_config(
-    data_dir: &Path,
-    cert_and_key: Option<(&Path, &Path)>,
-) -> anyhow::Result<(Arc<ServerConfig>, CertInfo)> {
-    let (cert_path, key_path, self_signed) = match cert_and_key {
-        Some((cert, key)) => (cert.to_path_buf(), key.to_path_buf(), false),
-        None => {
-            let (cert, key) = ensure_self_signed(&data_dir.join("tls"))?;
-            (cert, key, true)
-        }
-    };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
-        .with_context(|| format!("failed to read certificate {}", cert_path.display()))?
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("invalid PEM in certificate {}", cert_path.display()))?;
-    let first = certs
-        .first()
-        .with_context(|| format!("no certificate found in {}", cert_path.display()))?;
-    let fingerprint = fingerprint(first);
-    let key = PrivateKeyDer::from_pem_file(&key_path)
-        .with_context(|| format!("failed to read private key {}", key_path.display()))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn server_config(resolver: Arc<dyn ResolvesServerCert>) -> anyhow::Result<ServerConfig> {
+    let mut config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .context("certificate and private key do not form a usable pair")?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        .with_cert_resolver(resolver);
+    config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+    Ok(config)
+}
+
+/// A certificate pair read from files, swapped in place on reload; every
+/// handshake after a reload gets the new one, open connections keep theirs.
+#[derive(Debug)]
+pub struct ReloadingCert {
+    cert_path: PathBuf,
+    key_path: PathBuf,
+    self_signed: bool,
+    current: RwLock<(Arc<CertifiedKey>, CertInfo)>,
+    /// The files' modification times at the last load attempt.
+    seen: Mutex<(Option<SystemTime>, Option<SystemTime>)>,
+}
+
+impl ReloadingCert {
+    pub fn load(cert_path: &Path, key_path: &Path, self_signed: bool) -> Result<Self, CertError> {
+        let seen = modified(cert_path, key_path);
+        let (key, info) = read_pair(cert_path, key_path, self_signed)?;
+        Ok(ReloadingCert {
+            cert_path: cert_path.to_path_buf(),
+            key_path: key_path.to_path_buf(),
+            self_signed,
+            current: RwLock::new((key, info)),
+            seen: Mutex::new(seen),
+        })
+    }
+
+    pub fn info(&self) -> CertInfo {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .1
+            .clone()
+    }
+
+    /// Whether either file changed since the last load attempt.
+    pub fn changed_on_disk(&self) -> bool {
+        let now = modified(&self.cert_path, &self.key_path);
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) != now
+    }
+
+    /// Reads the files again; on success the new pair serves every new
+    /// handshake. On failure the old pair stays.
+    pub fn reload(&self) -> Result<CertInfo, CertError> {
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) =
+            modified(&self.cert_path, &self.key_path);
+        let (key, info) = read_pair(&self.cert_path, &self.key_path, self.self_signed)?;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = (key, info.clone());
+        Ok(info)
+    }
+
+    /// Reloads if the files changed (or `forced`, on SIGHUP), logging the outcome.
+    pub fn reload_if(&self, forced: bool) {
+        if !forced && !self.changed_on_disk() {
+            return;
+        }
+        match self.reload() {
+            Ok(info) => info!(
+                cert = %info.cert_path.display(),
+                sha256 = %info.sha256_fingerprint,
+                "TLS certificate reloaded"
+            ),
+            Err(err) => {
+                warn!(error = %err, "TLS certificate not reloaded; still serving the previous one")
+            }
+        }
+    }
+}
+
+impl ResolvesServerCert for ReloadingCert {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(
+            self.current
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .0
+                .clone(),
+        )
+    }
+}
+
+fn modified(cert: &Path, key: &Path) -> (Option<SystemTime>, Option<SystemTime>) {
+    let time = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    (time(cert), time(key))
+}
+
+fn read_pair(
+    cert_path: &Path,
+    key_path: &Path,
+    self_signed: bool,
+) -> Result<(Arc<CertifiedKey>, CertInfo), CertError> {
+    let cert_error = |reason: String| CertError::Cert {
+        path: cert_path.to_path_buf(),
+        reason,
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_path)
+        .map_err(|e| cert_error(e.to_string()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| cert_error(format!("invalid PEM: {e}")))?;
+    let first = certs
+        .first()
+        .ok_or_else(|| cert_error("no certificate in the file".into()))?;
+    let sha256_fingerprint = fingerprint(first);
+    let key = PrivateKeyDer::from_pem_file(key_path).map_err(|e| CertError::Key {
+        path: key_path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let certified =
+        CertifiedKey::from_der(certs, key, &provider()).map_err(|e| CertError::Pair {
+            cert: cert_path.to_path_buf(),
+            key: key_path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
     Ok((
-        Arc::new(config),
+        Arc::new(certified),
         CertInfo {
-            cert_path,
-            sha256_fingerprint: fingerprint,
+            cert_path: cert_path.to_path_buf(),
+            sha256_fingerprint,
             self_signed,
         },
     ))
@@ -67,7 +191,7 @@ fn fingerprint(cert: &CertificateDer<'_>) -> String {
 }
 
 /// Creates `dir/self-signed.crt` and `dir/self-signed.key` unless both exist.
-fn ensure_self_signed(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
+pub fn ensure_self_signed(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
     let cert_path = dir.join("self-signed.crt");
     let key_path = dir.join("self-signed.key");
     if cert_path.exists() && key_path.exists() {
@@ -90,4 +214,107 @@ fn ensure_self_signed(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
     crate::fsutil::write_private(&key_path, certified.signing_key.serialize_pem().as_bytes())?;
     crate::fsutil::write_atomic(&cert_path, certified.cert.pem().as_bytes())?;
     Ok((cert_path, key_path))
+}
+
+/// ACME settings: the domains to certify, and where the account and
+/// certificates are kept (`DATA_DIR/acme`).
+#[derive(Debug, Clone)]
+pub struct AcmeSettings {
+    pub domains: Vec<String>,
+    pub contact: Option<String>,
+    /// The ACME directory URL (Let's Encrypt production by default).
+    pub directory: String,
+    pub cache_dir: PathBuf,
+}
+
+/// Terminates TLS on accepted connections.
+pub enum Terminator {
+    /// File or self-signed certificates, reloadable.
+    Files {
+        acceptor: TlsAcceptor,
+        cert: Arc<ReloadingCert>,
+    },
+    /// Certificates from ACME; TLS-ALPN-01 challenges are answered here.
+    Acme {
+        default: Arc<ServerConfig>,
+        challenge: Arc<ServerConfig>,
+    },
+}
+
+impl std::fmt::Debug for Terminator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Terminator::Files { cert, .. } => f.debug_struct("Files").field("cert", cert).finish(),
+            Terminator::Acme { .. } => f.write_str("Acme"),
+        }
+    }
+}
+
+impl Terminator {
+    pub fn files(cert: Arc<ReloadingCert>) -> anyhow::Result<Terminator> {
+        let config = server_config(cert.clone())?;
+        Ok(Terminator::Files {
+            acceptor: TlsAcceptor::from(Arc::new(config)),
+            cert,
+        })
+    }
+
+    /// Starts the ACME client in the background: it loads the cached
+    /// certificate (or orders one), renews it before expiry, and logs each
+    /// step. Until a certificate is there, handshakes fail.
+    pub fn acme(settings: AcmeSettings) -> anyhow::Result<Terminator> {
+        std::fs::create_dir_all(&settings.cache_dir).with_context(|| {
+            format!(
+                "failed to create the ACME cache {}",
+                settings.cache_dir.display()
+            )
+        })?;
+        let mut state = rustls_acme::AcmeConfig::new_with_provider(&settings.domains, provider())
+            .contact(settings.contact.iter().map(|c| format!("mailto:{c}")))
+            .cache(rustls_acme::caches::DirCache::new(
+                settings.cache_dir.clone(),
+            ))
+            .directory(&settings.directory)
+            .state();
+        let default = Arc::new(server_config(state.resolver())?);
+        let challenge = state.challenge_rustls_config_with_provider(provider());
+        let domains = settings.domains.join(",");
+        tokio::spawn(async move {
+            while let Some(event) = state.next().await {
+                match event {
+                    Ok(ok) => info!(%domains, event = ?ok, "ACME"),
+                    Err(err) => warn!(%domains, error = %err, "ACME failed; retrying"),
+                }
+            }
+        });
+        Ok(Terminator::Acme { default, challenge })
+    }
+
+    /// The reloadable certificate, when certificates come from files.
+    pub fn reloading(&self) -> Option<&Arc<ReloadingCert>> {
+        match self {
+            Terminator::Files { cert, .. } => Some(cert),
+            Terminator::Acme { .. } => None,
+        }
+    }
+
+    /// Runs the handshake. `Ok(None)`: the connection was an ACME
+    /// validation, answered and done.
+    pub async fn accept(&self, stream: TcpStream) -> io::Result<Option<TlsStream<TcpStream>>> {
+        match self {
+            Terminator::Files { acceptor, .. } => acceptor.accept(stream).await.map(Some),
+            Terminator::Acme { default, challenge } => {
+                let start =
+                    LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream).await?;
+                if rustls_acme::is_tls_alpn_challenge(&start.client_hello()) {
+                    let mut tls = start.into_stream(challenge.clone()).await?;
+                    use tokio::io::AsyncWriteExt;
+                    let _ = tls.shutdown().await;
+                    Ok(None)
+                } else {
+                    start.into_stream(default.clone()).await.map(Some)
+                }
+            }
+        }
+    }
 }

@@ -40,6 +40,15 @@ impl SignatureHeaders {
         })
     }
 
+    /// The timestamp as unix seconds, as Discord sends it; `None` if it is
+    /// not a plain decimal number.
+    pub fn timestamp_secs(&self) -> Option<i64> {
+        if !self.timestamp.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(&self.timestamp).ok()?.parse().ok()
+    }
+
     /// Checks the signature over `timestamp ++ body`.
     pub fn verify(&self, key: &VerifyingKey, body: &[u8]) -> Result<(), BadSignature> {
         let mut message = Vec::with_capacity(self.timestamp.len() + body.len());
