@@ -165,6 +165,11 @@ fn validate_app_id(app_id: &str) -> Result<(), Error> {
 }
 
 impl Fleet {
+    /// The REST client's view of a token: breaker state and invalid-request counts.
+    pub fn token_status(&self, token: &str) -> discord::TokenStatus {
+        self.discord.token_status(token)
+    }
+
     pub fn new(
         engine: Arc<sandbox::Engine>,
         db: Db,

@@ -47,6 +47,26 @@ pub struct BotSummary {
     pub crashes: usize,
     pub last_crash: Option<String>,
     pub updated_at_ms: i64,
+    /// The bot's standing with Discord's REST API; absent without a token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discord: Option<RestStanding>,
+}
+
+/// What the node's invalid-request guard knows of one bot's token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RestStanding {
+    /// `ok`; `paused` (its breaker tripped on repeated 403s); or `revoked`
+    /// (Discord answered 401: nothing is sent until a redeploy with a valid token).
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_for_s: Option<u64>,
+    /// 403 answers in the last minute (the breaker trips at 10).
+    pub forbidden_60s: u64,
+    /// 401, 403 and non-shared 429 answers in the last 10 minutes: what
+    /// Discord counts toward banning the node's address.
+    pub invalid_requests_10min: u64,
+    pub requests: u64,
+    pub rate_limited: u64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

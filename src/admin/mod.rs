@@ -115,10 +115,29 @@ impl Admin {
                 Ok(summary) => summary,
                 Err(err) => return internal(err),
             };
-            let has_token = match self.db.bot_token(record.id).await {
-                Ok(token) => token.is_some(),
+            let token = match self.db.bot_token(record.id).await {
+                Ok(token) => token,
                 Err(err) => return internal(err),
             };
+            let has_token = token.is_some();
+            let discord = token.map(|token| {
+                let status = self.fleet.token_status(&token);
+                let state = if status.revoked {
+                    "revoked"
+                } else if status.paused_for.is_some() {
+                    "paused"
+                } else {
+                    "ok"
+                };
+                api::RestStanding {
+                    state: state.into(),
+                    paused_for_s: status.paused_for.map(|d| d.as_secs().max(1)),
+                    forbidden_60s: status.forbidden_60s,
+                    invalid_requests_10min: status.invalid_requests_10min,
+                    requests: status.requests,
+                    rate_limited: status.rate_limited,
+                }
+            });
             bots.push(BotSummary {
                 name: record.name.clone(),
                 app_id: record.app_id.clone(),
@@ -130,6 +149,7 @@ impl Admin {
                 crashes,
                 last_crash,
                 updated_at_ms: record.updated_at_ms,
+                discord,
             });
         }
         http::json(StatusCode::OK, &bots)

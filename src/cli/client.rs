@@ -219,18 +219,32 @@ pub async fn list(client: Client, args: ListArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{:<24} {:<20} {:>7} {:<10} {:>7}  LAST CRASH",
-        "NAME", "APP ID", "VERSION", "STATE", "CRASHES"
+        "{:<24} {:<20} {:>7} {:<12} {:>7}  {:<12} {:<16}",
+        "NAME", "APP ID", "VERSION", "STATE", "CRASHES", "LAST CRASH", "DISCORD REST"
     );
     for bot in bots {
+        let rest = match &bot.discord {
+            None => "no token".to_owned(),
+            Some(d) => match d.paused_for_s {
+                Some(secs) if d.state == "paused" => format!(
+                    "paused {secs}s ({} 403s/min, {} invalid/10min)",
+                    d.forbidden_60s, d.invalid_requests_10min
+                ),
+                _ if d.invalid_requests_10min > 0 => {
+                    format!("{} ({} invalid/10min)", d.state, d.invalid_requests_10min)
+                }
+                _ => d.state.clone(),
+            },
+        };
         println!(
-            "{:<24} {:<20} {:>7} {:<10} {:>7}  {}",
+            "{:<24} {:<20} {:>7} {:<12} {:>7}  {:<12} {}",
             bot.name,
             bot.app_id,
             bot.version,
             bot.state,
             bot.crashes,
-            bot.last_crash.as_deref().unwrap_or("-")
+            bot.last_crash.as_deref().unwrap_or("-"),
+            rest
         );
     }
     Ok(())

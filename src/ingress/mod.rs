@@ -48,6 +48,7 @@ enum Rejected {
     Stale,
     Replayed,
     BodyTooLarge,
+    BodyTimedOut,
     BodyUnreadable,
 }
 
@@ -59,6 +60,7 @@ impl Rejected {
             Rejected::Stale => "stale_timestamp",
             Rejected::Replayed => "replayed",
             Rejected::BodyTooLarge => "body_too_large",
+            Rejected::BodyTimedOut => "body_timed_out",
             Rejected::BodyUnreadable => "body_unreadable",
         }
     }
@@ -145,6 +147,10 @@ impl Ingress {
                         self.limits.max_body_bytes
                     ),
                 ),
+                Rejected::BodyTimedOut => http::error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "the request body did not arrive in time",
+                ),
                 Rejected::BodyUnreadable => {
                     http::error(StatusCode::BAD_REQUEST, "could not read request body")
                 }
@@ -184,7 +190,8 @@ impl Ingress {
         {
             Ok(body) => body,
             Err(BodyError::TooLarge(_)) => return reject(Rejected::BodyTooLarge),
-            Err(err @ (BodyError::Read(_) | BodyError::TimedOut(_))) => {
+            Err(BodyError::TimedOut(_)) => return reject(Rejected::BodyTimedOut),
+            Err(err @ BodyError::Read(_)) => {
                 debug!(error = %err, "failed to read interaction body");
                 return reject(Rejected::BodyUnreadable);
             }

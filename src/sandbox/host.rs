@@ -259,10 +259,31 @@ impl discord::Host for HostState {
             )
             .await
         {
-            Ok(response) => Ok(discord::Response {
-                status: response.status,
-                body: response.body.to_vec(),
-            }),
+            Ok(response) => {
+                if response.status == 403 {
+                    if let Auth::Bot(token) = auth {
+                        let status = env.discord.token_status(token);
+                        if let Some(paused) = status.paused_for {
+                            // The 403 that tripped the breaker: say so once,
+                            // in the owner's logs; refused calls say it again.
+                            self.event.push(
+                                "error",
+                                &format!(
+                                    "Discord answered 403 Forbidden {} times within a minute: this bot's REST \
+                                     calls are paused for {} s so the node's address stays clear of Discord's \
+                                     invalid-request ban; check its permissions",
+                                    status.forbidden_60s,
+                                    paused.as_secs().max(1)
+                                ),
+                            );
+                        }
+                    }
+                }
+                Ok(discord::Response {
+                    status: response.status,
+                    body: response.body.to_vec(),
+                })
+            }
             Err(err) => {
                 self.event
                     .push("warn", &format!("discord {method} {route}: {err}"));

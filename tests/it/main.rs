@@ -15,3 +15,5 @@ mod deadline;
 mod cli;
 // The outbound Discord REST client against a fake Discord: rate limits, tokens, deadlines.
 mod discord_rest;
+// The edge under abuse: slowloris, caps, bad-signature floods, replays, rapid reset, cert reload, 403 breaker.
+mod edge;

@@ -126,6 +126,7 @@ pub struct FakeDiscord {
 struct State {
     config: FakeConfig,
     invalid_tokens: Vec<String>,
+    forbidden_tokens: Vec<String>,
     scripts: Vec<Script>,
     records: Vec<Recorded>,
     windows: HashMap<(String, String, String), Window>,
@@ -147,6 +148,7 @@ impl FakeDiscord {
         let state = Arc::new(Mutex::new(State {
             config,
             invalid_tokens: Vec::new(),
+            forbidden_tokens: Vec::new(),
             scripts: Vec::new(),
             records: Vec::new(),
             windows: HashMap::new(),
@@ -195,6 +197,11 @@ impl FakeDiscord {
     }
 
     /// From now on `token` is answered 401.
+    /// Every later request with `token` gets 403 (missing permissions).
+    pub fn forbid_token(&self, token: &str) {
+        self.lock().forbidden_tokens.push(token.to_owned());
+    }
+
     pub fn invalidate_token(&self, token: &str) {
         self.lock().invalid_tokens.push(token.to_owned());
     }
@@ -423,6 +430,9 @@ impl State {
         let valid = self.config.tokens.contains(&token) && !self.invalid_tokens.contains(&token);
         if !exempt && !valid {
             return Decision::json(401, json!({"message": "401: Unauthorized", "code": 0}));
+        }
+        if !exempt && self.forbidden_tokens.contains(&token) {
+            return Decision::json(403, json!({"message": "Missing Access", "code": 50001}));
         }
         let limiter = if exempt {
             major.to_owned()

@@ -81,22 +81,42 @@ impl Signer {
 
     /// Returns `(signature_hex, timestamp)` for `body`, as Discord sends them.
     pub fn sign(&self, body: &[u8]) -> (String, String) {
-        let timestamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
-            .to_string();
+        self.sign_at(body, unix_now())
+    }
+
+    /// [`Signer::sign`] with the timestamp `timestamp` (unix seconds).
+    pub fn sign_at(&self, body: &[u8], timestamp: i64) -> (String, String) {
+        let timestamp = timestamp.to_string();
         let mut message = timestamp.as_bytes().to_vec();
         message.extend_from_slice(body);
         (hex::encode(self.key.sign(&message).to_bytes()), timestamp)
     }
 }
 
-/// A realistic APPLICATION_COMMAND interaction in a guild.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A fresh snowflake-shaped interaction id: the node refuses a repeated id
+/// as a replay, as it would a captured request sent again.
+pub fn fresh_id() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let seq = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    (((ms - 1_420_070_400_000) << 22) | (seq & 0x3F_FFFF)).to_string()
+}
+
+/// A realistic APPLICATION_COMMAND interaction in a guild (a new id each call).
 pub fn command(name: &str, user_id: &str) -> Value {
     json!({
         "type": 2,
-        "id": "1180000000000000001",
+        "id": fresh_id(),
         "application_id": "1180000000000000000",
         "token": "interaction-token",
         "version": 1,
@@ -139,10 +159,23 @@ impl Node {
         Node::start_with(&["--plain-http"])
     }
 
+    /// A node with `config` as its TOML config file, plus `extra` flags.
+    pub fn start_with_config(config: &str, extra: &[&str]) -> Node {
+        let temp = tempfile::tempdir().unwrap();
+        let file = temp.path().join("config.toml");
+        std::fs::write(&file, config).unwrap();
+        let mut args = vec!["--config".to_owned(), file.display().to_string()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Node::start_in(temp, args)
+    }
+
     pub fn start_with(extra: &[&str]) -> Node {
         let temp = tempfile::tempdir().unwrap();
+        Node::start_in(temp, extra.iter().map(|s| s.to_string()).collect())
+    }
+
+    fn start_in(temp: tempfile::TempDir, extra: Vec<String>) -> Node {
         let data_dir = temp.path().join("data");
-        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         let (child, public, admin) = spawn(&data_dir, &extra);
         Node {
             data_dir,
@@ -167,8 +200,13 @@ impl Node {
 
     /// Sends the node SIGTERM, as systemd or `kill` would.
     pub fn terminate(&self) {
+        self.signal("TERM");
+    }
+
+    /// Sends the node a signal by name (`TERM`, `HUP`, ...).
+    pub fn signal(&self, name: &str) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([&format!("-{name}"), &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
@@ -275,6 +313,24 @@ impl Node {
             body.to_vec(),
         )
         .await
+    }
+
+    /// A GET on the admin listener, with the admin token; the body as text.
+    pub async fn admin_get(&self, path: &str) -> String {
+        let token = std::fs::read_to_string(self.data_dir.join("admin.token")).unwrap();
+        let stream = tokio::net::TcpStream::connect(self.admin).await.unwrap();
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let request = Request::get(path)
+            .header("host", "localhost")
+            .header("authorization", format!("Bearer {}", token.trim()))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 
     /// A POST to the public listener with exactly these headers.
