@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use appliance::discord::{self, Auth};
-use appliance::dispatch::{Deferral, Dispatcher};
+use appliance::dispatch::{Deferral, Dispatcher, Head};
 use appliance::fleet::{DeployRequest, Fleet};
 use appliance::sandbox::{Engine, PoolConfig};
 use appliance::telemetry::Metrics;
@@ -197,8 +197,9 @@ async fn main() {
         let (dispatcher, bot, body) = (dispatcher.clone(), slow_bot.clone(), body.clone());
         tasks.push(tokio::spawn(async move {
             let t = Instant::now();
+            let head = Head::parse(&body).unwrap();
             let answer = dispatcher
-                .dispatch(bot, body, Deferral::Allowed)
+                .dispatch(bot, head, body, Deferral::Allowed)
                 .await
                 .unwrap();
             assert_eq!(&answer[..], br#"{"type":5}"#);

@@ -294,6 +294,58 @@ mod tests {
     }
 
     #[test]
+    fn limits_come_from_the_limits_table_and_are_checked() {
+        let file: FileConfig = toml::from_str("[limits]\nmax_connections_per_ip = 10\n").unwrap();
+        let config = Config::resolve(&ServeArgs::default(), file).unwrap();
+        assert_eq!(config.limits.max_connections_per_ip, 10);
+        assert_eq!(
+            config.limits,
+            EdgeLimits {
+                max_connections_per_ip: 10,
+                ..EdgeLimits::default()
+            }
+        );
+        let file: FileConfig = toml::from_str("[limits]\nheader_read_timeout_ms = 0\n").unwrap();
+        let err = Config::resolve(&ServeArgs::default(), file).unwrap_err();
+        assert!(
+            err.to_string().contains("[limits] header_read_timeout_ms"),
+            "{err}"
+        );
+        assert!(toml::from_str::<FileConfig>("[limits]\nmax_conections = 1\n").is_err());
+    }
+
+    #[test]
+    fn acme_takes_domain_names_and_defaults_to_lets_encrypt() {
+        let args = ServeArgs {
+            acme_domain: vec!["bots.example.com".into()],
+            ..ServeArgs::default()
+        };
+        let config = Config::resolve(&args, FileConfig::default()).unwrap();
+        assert_eq!(
+            config.tls,
+            Tls::Acme {
+                domains: vec!["bots.example.com".into()],
+                contact: None,
+                directory: defaults::ACME_DIRECTORY.into(),
+            }
+        );
+        for bad in ["localhost", "10.0.0.1", "-x.example.com", "a..b"] {
+            let args = ServeArgs {
+                acme_domain: vec![bad.into()],
+                ..ServeArgs::default()
+            };
+            assert!(
+                Config::resolve(&args, FileConfig::default()).is_err(),
+                "{bad}"
+            );
+        }
+        let file: FileConfig =
+            toml::from_str("acme_domains = [\"a.example.com\"]\ntls_cert = \"c\"\ntls_key = \"k\"")
+                .unwrap();
+        assert!(Config::resolve(&ServeArgs::default(), file).is_err());
+    }
+
+    #[test]
     fn bad_settings_are_refused_with_a_reason() {
         assert!(toml::from_str::<FileConfig>("lisen = \"x\"").is_err());
         let file: FileConfig = toml::from_str("tls_cert = \"a.pem\"").unwrap();

@@ -453,7 +453,7 @@ impl Head {
 
 /// Accepts the guest's answer only if it is a JSON object with a response
 /// `type` Discord knows; anything else would fail the interaction at Discord.
-fn check_response(response: Vec<u8>) -> Result<Vec<u8>, InvokeError> {
+pub fn check_response(response: Vec<u8>) -> Result<Vec<u8>, InvokeError> {
     let value: serde_json::Value = serde_json::from_slice(&response)
         .map_err(|e| InvokeError::Guest(format!("response is not JSON: {e}")))?;
     match value.get("type").and_then(|t| t.as_u64()) {

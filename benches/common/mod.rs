@@ -1,6 +1,9 @@
 //! What both bench harnesses need: guests built like the tests build them,
 //! and a demo application key.
 
+// Each bench harness uses a part of this module.
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -12,6 +12,12 @@
 
 mod guard;
 mod ratelimit;
+
+/// Entry points for the fuzz targets in `fuzz/`; not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use super::ratelimit::fuzz_answer;
+}
 mod route;
 
 use std::collections::HashMap;

@@ -657,6 +657,26 @@ impl Actor {
     }
 }
 
+/// Everything a Discord answer's headers and body feed into the limiter,
+/// for the `ratelimit_headers` fuzz target: parsing must never panic and
+/// must always leave the bucket with a finite wait.
+#[doc(hidden)]
+pub fn fuzz_answer(headers: &HeaderMap, content_type: Option<&str>, body: &[u8], status: u16) {
+    let now = Instant::now();
+    let parsed = RateLimitHeaders::parse(headers);
+    let mut bucket = Bucket::default();
+    bucket.granted();
+    bucket.update(&parsed, now);
+    let _ = bucket.capacity(now);
+    if let Some(ready) = bucket.ready_at(now) {
+        assert!(ready >= now);
+    }
+    if status == 429 {
+        let too_many = TooManyRequests::parse(&parsed, content_type, body);
+        assert!(too_many.retry_after <= Duration::from_secs(24 * 3600 * 365));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use hyper::header::HeaderValue;

@@ -41,8 +41,8 @@ pub struct Ingress {
 }
 
 /// Why a request was turned away, for metrics and the per-client budget.
-#[derive(Debug, Clone, Copy)]
-enum Rejected {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejected {
     UnknownApp,
     Signature,
     Stale,
@@ -50,10 +50,74 @@ enum Rejected {
     BodyTooLarge,
     BodyTimedOut,
     BodyUnreadable,
+    /// Signed, but not an interaction: Discord's bug, not an attack, so it
+    /// is answered 400 and not counted against the sender.
+    NotAnInteraction(String),
+}
+
+/// Where a public request goes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Route<'a> {
+    Healthz,
+    Interaction { app_id: &'a str },
+    WrongMethod(&'static str),
+    NotFound,
+}
+
+pub fn route<'a>(method: &Method, path: &'a str) -> Route<'a> {
+    match path {
+        "/healthz" if method == Method::GET => Route::Healthz,
+        "/healthz" => Route::WrongMethod("use GET"),
+        _ => match path.strip_prefix("/interactions/") {
+            Some(app_id) if method == Method::POST => Route::Interaction { app_id },
+            Some(_) => Route::WrongMethod("use POST"),
+            None => Route::NotFound,
+        },
+    }
+}
+
+/// The checks before the body is read: header shape and a current timestamp.
+pub fn screen_headers(
+    replay: &ReplayGuard,
+    signature: Option<&[u8]>,
+    timestamp: Option<&[u8]>,
+    now: i64,
+) -> Result<(SignatureHeaders, i64), Rejected> {
+    let signature =
+        SignatureHeaders::parse(signature, timestamp).map_err(|_| Rejected::Signature)?;
+    let timestamp = signature.timestamp_secs().ok_or(Rejected::Signature)?;
+    replay
+        .check_time(timestamp, now)
+        .map_err(|_| Rejected::Stale)?;
+    Ok((signature, timestamp))
+}
+
+/// The checks once the body is in: signature, interaction shape, replay.
+pub fn screen_body(
+    replay: &ReplayGuard,
+    key: &ed25519_dalek::VerifyingKey,
+    signature: &SignatureHeaders,
+    timestamp: i64,
+    body: &[u8],
+    now: i64,
+) -> Result<Head, Rejected> {
+    signature
+        .verify(key, body)
+        .map_err(|_| Rejected::Signature)?;
+    let head = Head::parse(body).map_err(|e| Rejected::NotAnInteraction(e.to_string()))?;
+    if let Some(id) = head.id() {
+        replay
+            .remember(&id, timestamp, now)
+            .map_err(|refusal| match refusal {
+                replay::Refusal::Stale => Rejected::Stale,
+                replay::Refusal::Replayed => Rejected::Replayed,
+            })?;
+    }
+    Ok(head)
 }
 
 impl Rejected {
-    fn label(self) -> &'static str {
+    fn label(&self) -> &'static str {
         match self {
             Rejected::UnknownApp => "unknown_app",
             Rejected::Signature => "bad_signature",
@@ -62,6 +126,7 @@ impl Rejected {
             Rejected::BodyTooLarge => "body_too_large",
             Rejected::BodyTimedOut => "body_timed_out",
             Rejected::BodyUnreadable => "body_unreadable",
+            Rejected::NotAnInteraction(_) => "not_an_interaction",
         }
     }
 }
@@ -89,19 +154,13 @@ impl Ingress {
         peer: SocketAddr,
     ) -> Response<Body> {
         let path = request.uri().path().to_owned();
-        match (request.method(), path.as_str()) {
-            (&Method::GET, "/healthz") => {
+        match route(request.method(), &path) {
+            Route::Healthz => {
                 http::json_bytes(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#))
             }
-            (_, "/healthz") => http::error(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
-            (method, path) if path.starts_with("/interactions/") => {
-                if method != Method::POST {
-                    return http::error(StatusCode::METHOD_NOT_ALLOWED, "use POST");
-                }
-                let app_id = &path["/interactions/".len()..];
-                self.interaction(app_id, request, peer).await
-            }
-            _ => http::error(StatusCode::NOT_FOUND, "not found"),
+            Route::WrongMethod(hint) => http::error(StatusCode::METHOD_NOT_ALLOWED, hint),
+            Route::Interaction { app_id } => self.interaction(app_id, request, peer).await,
+            Route::NotFound => http::error(StatusCode::NOT_FOUND, "not found"),
         }
     }
 
@@ -128,6 +187,12 @@ impl Ingress {
         }
         let reject = |why: Rejected| {
             self.metrics.rejected(why.label());
+            if let Rejected::NotAnInteraction(reason) = &why {
+                return http::error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("request body is not an interaction: {reason}"),
+                );
+            }
             if self
                 .rejections
                 .reject(peer.ip(), budget_key, Instant::now())
@@ -154,7 +219,10 @@ impl Ingress {
                 Rejected::BodyUnreadable => {
                     http::error(StatusCode::BAD_REQUEST, "could not read request body")
                 }
-                Rejected::Signature | Rejected::Stale | Rejected::Replayed => {
+                Rejected::Signature
+                | Rejected::Stale
+                | Rejected::Replayed
+                | Rejected::NotAnInteraction(_) => {
                     http::error(StatusCode::UNAUTHORIZED, "invalid request signature")
                 }
             }
@@ -164,23 +232,16 @@ impl Ingress {
         };
         // Header shape and timestamp are checked before the body is read at all.
         let headers = request.headers();
-        let signature = SignatureHeaders::parse(
+        let screened = screen_headers(
+            &self.replay,
             headers.get("x-signature-ed25519").map(|v| v.as_bytes()),
             headers.get("x-signature-timestamp").map(|v| v.as_bytes()),
+            replay::unix_now(),
         );
-        let Ok(signature) = signature else {
-            return reject(Rejected::Signature);
+        let (signature, timestamp) = match screened {
+            Ok(screened) => screened,
+            Err(why) => return reject(why),
         };
-        let Some(timestamp) = signature.timestamp_secs() else {
-            return reject(Rejected::Signature);
-        };
-        if self
-            .replay
-            .check_time(timestamp, replay::unix_now())
-            .is_err()
-        {
-            return reject(Rejected::Stale);
-        }
         let body = match http::read_body_within(
             request,
             self.limits.max_body_bytes,
@@ -196,21 +257,18 @@ impl Ingress {
                 return reject(Rejected::BodyUnreadable);
             }
         };
-        if signature.verify(&deployed.public_key, &body).is_err() {
-            return reject(Rejected::Signature);
-        }
-        // Signed by Discord from here on: a bad body is Discord's bug, not an attack.
-        let head = match Head::parse(&body) {
+        let screened = screen_body(
+            &self.replay,
+            &deployed.public_key,
+            &signature,
+            timestamp,
+            &body,
+            replay::unix_now(),
+        );
+        let head = match screened {
             Ok(head) => head,
-            Err(err) => return http::error(StatusCode::BAD_REQUEST, &err.to_string()),
+            Err(why) => return reject(why),
         };
-        if let Some(id) = head.id() {
-            match self.replay.remember(&id, timestamp, replay::unix_now()) {
-                Ok(()) => {}
-                Err(replay::Refusal::Stale) => return reject(Rejected::Stale),
-                Err(replay::Refusal::Replayed) => return reject(Rejected::Replayed),
-            }
-        }
         match self
             .dispatcher
             .dispatch(deployed, head, body, Deferral::Allowed)
