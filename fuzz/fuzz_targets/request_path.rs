@@ -18,7 +18,7 @@ const NOW: i64 = 1_800_000_000;
 
 fn replay() -> &'static ReplayGuard {
     static GUARD: OnceLock<ReplayGuard> = OnceLock::new();
-    GUARD.get_or_init(|| ReplayGuard::new(Duration::from_secs(300), 1_000))
+    GUARD.get_or_init(|| ReplayGuard::new(Duration::from_secs(300), 1_000, NOW - 3_600))
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -141,7 +141,11 @@ impl Ingress {
         Ingress {
             fleet,
             dispatcher,
-            replay: ReplayGuard::new(limits.signature_max_age(), limits.replay_cache_entries),
+            replay: ReplayGuard::new(
+                limits.signature_max_age(),
+                limits.replay_cache_entries,
+                replay::unix_now(),
+            ),
             rejections: Rejections::new(limits.max_rejections_per_ip, limits.rejection_block()),
             limits,
             metrics,

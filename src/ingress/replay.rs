@@ -5,6 +5,11 @@
 //! interaction id accepted within the window is remembered until its
 //! timestamp leaves the window. A replay is then either stale or a repeat.
 //!
+//! The memory is not kept across restarts; instead a node refuses
+//! timestamps from before it started, so nothing captured before a restart
+//! can be replayed after it. (A node whose clock runs ahead of Discord's
+//! refuses requests for that long after starting: keep clocks in sync.)
+//!
 //! The memory is bounded. When it is full the oldest id is forgotten and
 //! the window's lower edge moves up to that id's timestamp, so a forgotten
 //! id can never be replayed: under a flood the window narrows, it never
@@ -42,12 +47,17 @@ struct Inner {
 }
 
 impl ReplayGuard {
-    pub fn new(max_age: Duration, capacity: usize) -> ReplayGuard {
+    /// `started`: unix seconds when the node started; earlier timestamps
+    /// are refused (ids seen before a restart are not remembered).
+    pub fn new(max_age: Duration, capacity: usize, started: i64) -> ReplayGuard {
         ReplayGuard {
             max_age_secs: max_age.as_secs() as i64,
             capacity,
             hasher: RandomState::new(),
-            inner: Mutex::new(Inner::default()),
+            inner: Mutex::new(Inner {
+                floor: started - 1,
+                ..Inner::default()
+            }),
         }
     }
 
@@ -118,7 +128,7 @@ mod tests {
 
     #[test]
     fn a_repeat_within_the_window_is_refused_and_old_timestamps_are_stale() {
-        let guard = ReplayGuard::new(Duration::from_secs(300), 1000);
+        let guard = ReplayGuard::new(Duration::from_secs(300), 1000, 0);
         assert_eq!(guard.remember("1", NOW, NOW), Ok(()));
         assert_eq!(guard.remember("1", NOW, NOW + 10), Err(Refusal::Replayed));
         assert_eq!(guard.remember("2", NOW, NOW + 10), Ok(()));
@@ -133,8 +143,15 @@ mod tests {
     }
 
     #[test]
+    fn nothing_signed_before_the_node_started_is_accepted() {
+        let guard = ReplayGuard::new(Duration::from_secs(300), 1000, NOW);
+        assert_eq!(guard.check_time(NOW - 1, NOW), Err(Refusal::Stale));
+        assert_eq!(guard.remember("1", NOW, NOW), Ok(()));
+    }
+
+    #[test]
     fn when_full_the_window_narrows_instead_of_forgetting_a_live_id() {
-        let guard = ReplayGuard::new(Duration::from_secs(300), 1000);
+        let guard = ReplayGuard::new(Duration::from_secs(300), 1000, 0);
         for i in 0..1000 {
             guard.remember(&i.to_string(), NOW - 100, NOW).unwrap();
         }

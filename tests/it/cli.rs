@@ -16,9 +16,10 @@ async fn counter_keeps_its_count_across_a_kill_9_restart() {
     let mut node = Node::start();
     let signer = Signer::new(3);
     node.deploy("counter-bot", "counter", APP, &signer);
-    let body = serde_json::to_vec(&command("count", "42")).unwrap();
+    // A new interaction each time: the node refuses a repeated id as a replay.
+    let body = || serde_json::to_vec(&command("count", "42")).unwrap();
     for expected in 1..=2 {
-        let (status, answer) = node.interact(APP, &signer, &body).await;
+        let (status, answer) = node.interact(APP, &signer, &body()).await;
         assert_eq!(status, 200, "{answer}");
         let content = answer["data"]["content"].as_str().unwrap();
         assert!(content.contains(&expected.to_string()), "{content}");
@@ -32,7 +33,7 @@ async fn counter_keeps_its_count_across_a_kill_9_restart() {
     );
 
     node.crash_and_restart();
-    let (status, answer) = node.interact(APP, &signer, &body).await;
+    let (status, answer) = node.interact(APP, &signer, &body()).await;
     assert_eq!(status, 200, "{answer}");
     let content = answer["data"]["content"].as_str().unwrap();
     assert!(

@@ -156,15 +156,15 @@ async fn the_token_never_reaches_the_guest_or_the_logs_and_a_401_stops_it() {
 
     // Discord revokes the token: one 401, then no more traffic with it.
     fake.invalidate_token(TOKEN);
-    let rest = serde_json::to_vec(&command("rest", "42")).unwrap();
-    let (_, answer) = node.interact(APP, &signer, &rest).await;
+    let rest = || serde_json::to_vec(&command("rest", "42")).unwrap();
+    let (_, answer) = node.interact(APP, &signer, &rest()).await;
     assert!(
         answer["data"]["content"].as_str().unwrap().contains("401"),
         "{answer}"
     );
     let sent_before = fake.requests_with_token(TOKEN);
     for _ in 0..5 {
-        let (_, answer) = node.interact(APP, &signer, &rest).await;
+        let (_, answer) = node.interact(APP, &signer, &rest()).await;
         assert!(
             answer["data"]["content"]
                 .as_str()

@@ -285,7 +285,7 @@ async fn ten_thousand_bad_signatures_get_401_while_a_valid_one_is_answered() {
 
 #[tokio::test]
 async fn a_replayed_or_stale_request_is_refused_like_a_bad_signature() {
-    let node = Node::start();
+    let mut node = Node::start();
     let signer = Signer::new(35);
     node.deploy("ping-bot", "ping", APP, &signer);
     let mut sender = h1_from("127.0.0.1", node.public).await;
@@ -305,9 +305,21 @@ async fn a_replayed_or_stale_request_is_refused_like_a_bad_signature() {
         let stale = send_signed(&mut sender, &signer, &ping_body(), now + skew).await;
         assert_eq!(stale.0, 401, "skew {skew}");
     }
-    // Inside the window a new interaction is fine, even a late one.
-    let late = send_signed(&mut sender, &signer, &ping_body(), now - 200).await;
+    // Inside the window a new interaction is fine, even a late one...
+    let late = send_signed(&mut sender, &signer, &ping_body(), unix_now() - 1).await;
     assert_eq!(late.0, 200);
+
+    // ...but not one signed before the node started: a restart forgets the
+    // ids it saw, so a request captured before it must not work after it.
+    let captured = ping_body();
+    let signed_at = unix_now();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    node.crash_and_restart();
+    let mut sender = h1_from("127.0.0.1", node.public).await;
+    let replay = send_signed(&mut sender, &signer, &captured, signed_at).await;
+    assert_eq!(replay.0, 401);
+    let fresh = send_signed(&mut sender, &signer, &ping_body(), unix_now()).await;
+    assert_eq!(fresh.0, 200);
 }
 
 #[tokio::test]
