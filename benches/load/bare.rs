@@ -4,6 +4,11 @@
 //! and the same answer as the ping bot. With `--discord-api` it also makes
 //! the REST bot's call (`GET /users/@me` with the app's bot token) first.
 //!
+//! With `--native-bot` it does what the ping bot does inside the sandbox,
+//! natively: parse the whole interaction with twilight-model (as the SDK
+//! does), read the `private` option, serialize the answer. The gap between
+//! that baseline and the node is the cost of the sandbox and the host.
+//!
 //! It runs as its own process (the bench binary re-executed with
 //! `--bare-server`), so its CPU and RSS are measured like the node's.
 
@@ -32,8 +37,20 @@ impl Bare {
     /// Starts the bare baseline for `apps` (app id, bot token), all signed
     /// with `common::KEY`.
     pub fn start(apps: &[(String, String)], discord_api: Option<&str>) -> Bare {
+        Bare::start_with(apps, discord_api, false)
+    }
+
+    /// The bare server doing the ping bot's JSON work natively.
+    pub fn start_native_bot(apps: &[(String, String)]) -> Bare {
+        Bare::start_with(apps, None, true)
+    }
+
+    fn start_with(apps: &[(String, String)], discord_api: Option<&str>, native: bool) -> Bare {
         let mut command = Command::new(std::env::current_exe().unwrap());
         command.arg("--bare-server");
+        if native {
+            command.arg("--native-bot");
+        }
         if let Some(api) = discord_api {
             command.args(["--discord-api", api]);
         }
@@ -91,6 +108,7 @@ struct App {
 
 struct State {
     apps: HashMap<String, App>,
+    native_bot: bool,
     discord: Option<(String, Client<HttpConnector, Full<Bytes>>)>,
 }
 
@@ -125,7 +143,12 @@ pub fn serve(args: &[String]) {
             let client = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
             (api, client)
         });
-        let state = Arc::new(State { apps, discord });
+        let native_bot = args.iter().any(|a| a == "--native-bot");
+        let state = Arc::new(State {
+            apps,
+            native_bot,
+            discord,
+        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         println!("{}", listener.local_addr().unwrap());
         loop {
@@ -198,6 +221,9 @@ async fn handle(state: &State, request: Request<hyper::body::Incoming>) -> Respo
         return unauthorized();
     }
     let body = &message[body_start..];
+    if state.native_bot {
+        return native_bot(body);
+    }
     let Ok(head) = serde_json::from_slice::<Head>(body) else {
         return answer(
             StatusCode::BAD_REQUEST,
@@ -213,6 +239,35 @@ async fn handle(state: &State, request: Request<hyper::body::Incoming>) -> Respo
             br#"{"type":4,"data":{"content":"unknown command","flags":64}}"#,
         ),
     }
+}
+
+/// The ping bot's work, natively: the SDK's parse, option lookup and answer.
+fn native_bot(body: &[u8]) -> Response<Full<Bytes>> {
+    use twilight_model::application::interaction::application_command::CommandOptionValue;
+    use twilight_model::application::interaction::{Interaction, InteractionData};
+    let Ok(interaction) = serde_json::from_slice::<Interaction>(body) else {
+        return answer(
+            StatusCode::BAD_REQUEST,
+            br#"{"error":"not an interaction"}"#,
+        );
+    };
+    let Some(InteractionData::ApplicationCommand(data)) = &interaction.data else {
+        return answer(StatusCode::OK, br#"{"type":1}"#);
+    };
+    let private = data.options.iter().any(|option| {
+        option.name == "private" && matches!(option.value, CommandOptionValue::Boolean(true))
+    });
+    let mut reply = serde_json::json!({ "type": 4, "data": { "content": "pong" } });
+    if data.name != "ping" {
+        reply["data"]["content"] = "unknown command".into();
+    }
+    if private {
+        reply["data"]["flags"] = 64.into();
+    }
+    Response::builder()
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(serde_json::to_vec(&reply).unwrap())))
+        .unwrap()
 }
 
 /// The REST bot's work: one `GET /users/@me` as the app's bot.

@@ -86,18 +86,20 @@ fn record(
     results.push(measured);
 }
 
-/// One warm bot: the node, the bare baseline and the Node.js alternative at
-/// c = 1, 16, 64.
+/// One warm bot: the node, the bare baseline, the bare server doing the
+/// bot's JSON work natively, and the Node.js alternative at c = 1, 16, 64.
 pub fn warm(opts: &Opts, ping: &[u8], results: &mut Vec<Measured>) {
     runtime().block_on(async {
         let node = Node::start(&[]);
         node.deploy(&node.admin(), "ping", PING_APP, &encode(ping), None)
             .await;
         let bare = Bare::start(&[(PING_APP.into(), String::new())], None);
+        let native = Bare::start_native_bot(&[(PING_APP.into(), String::new())]);
         let alt = opts.alt.then(Bare::start_node_js).flatten();
         let mut targets = vec![
             (NODE.to_owned(), node.public, node.pid()),
             (BARE.to_owned(), bare.addr, bare.pid()),
+            ("bare+native bot".to_owned(), native.addr, native.pid()),
         ];
         if let Some(alt) = &alt {
             targets.push(("node.js".to_owned(), alt.addr, alt.pid()));
