@@ -264,15 +264,15 @@ impl Dispatcher {
         span.record("fuel.used", fuel_used);
         span.record("latency_us", started.elapsed().as_micros() as u64);
 
-        let answer = match &result {
-            Ok(response) => Bytes::from(response.clone()),
+        let (answer, error) = match result {
+            Ok(response) => (Bytes::from(response), None),
             Err(err) => {
                 warn!(error = %err, "bot did not answer");
-                notice(event.kind, &notice_text(err))
+                (notice(event.kind, &notice_text(&err)), Some(err))
             }
         };
-        let quarantine = match &result {
-            Err(err) if err.is_crash() => deployed.health().on_crash(Instant::now(), err.label()),
+        let quarantine = match &error {
+            Some(err) if err.is_crash() => deployed.health().on_crash(Instant::now(), err.label()),
             // A guest error is the bot answering; only crashes count toward a loop.
             _ => {
                 deployed.health().on_success();
@@ -283,7 +283,7 @@ impl Dispatcher {
             &deployed,
             event.id.clone(),
             logs,
-            result.err(),
+            error,
             crash_detail,
             quarantine,
         )
@@ -361,6 +361,11 @@ impl Dispatcher {
         crash_detail: Option<String>,
         quarantine: Option<String>,
     ) {
+        // Most events have nothing to store: no task for them (it showed up
+        // as a spawn and a wake-up per interaction under load).
+        if logs.is_empty() && error.is_none() && quarantine.is_none() {
+            return;
+        }
         let bot_id = deployed.record.id;
         let version = deployed.record.active_version;
         let db = self.db.clone();

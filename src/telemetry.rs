@@ -26,14 +26,20 @@ pub fn init(filter: Option<&str>) {
 /// Counters exposed at the admin listener's `GET /metrics`.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    interactions: Mutex<BTreeMap<(String, &'static str), u64>>,
+    /// Bot name → outcome → count; nested so that counting an event for a
+    /// known bot allocates nothing.
+    interactions: Mutex<BTreeMap<String, BTreeMap<&'static str, u64>>>,
     rejected: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Metrics {
     pub fn interaction(&self, bot: &str, outcome: &'static str) {
         let mut map = self.interactions.lock().unwrap_or_else(|p| p.into_inner());
-        *map.entry((bot.to_owned(), outcome)).or_default() += 1;
+        let outcomes = match map.get_mut(bot) {
+            Some(outcomes) => outcomes,
+            None => map.entry(bot.to_owned()).or_default(),
+        };
+        *outcomes.entry(outcome).or_default() += 1;
     }
 
     /// A public request turned away before reaching a bot.
@@ -57,7 +63,10 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE appliance_interactions_total counter");
         let map = self.interactions.lock().unwrap_or_else(|p| p.into_inner());
-        for ((bot, outcome), count) in map.iter() {
+        let counts = map
+            .iter()
+            .flat_map(|(bot, outcomes)| outcomes.iter().map(move |(o, n)| (bot, o, n)));
+        for (bot, outcome, count) in counts {
             // Bot names are [a-z0-9_-], so they need no label escaping.
             let _ = writeln!(
                 out,
