@@ -153,10 +153,10 @@ impl Dispatcher {
         head: Head,
         body: Bytes,
         deferral: Deferral,
-    ) -> Result<Bytes, Error> {
+    ) -> Bytes {
         let received = Instant::now();
         if head.kind == kind::PING {
-            return Ok(Bytes::from_static(br#"{"type":1}"#));
+            return Bytes::from_static(br#"{"type":1}"#);
         }
         let interaction_id = head.id();
         let data = head.data.unwrap_or_default();
@@ -191,7 +191,7 @@ impl Dispatcher {
         event: Event,
         body: Bytes,
         deferral: Deferral,
-    ) -> Result<Bytes, Error> {
+    ) -> Bytes {
         let span = tracing::Span::current();
 
         // A bot backing off or quarantined answers at once, without running.
@@ -210,7 +210,7 @@ impl Dispatcher {
         if let Some((outcome, text)) = refusal {
             self.metrics.interaction(&deployed.record.name, outcome);
             span.record("outcome", outcome);
-            return Ok(notice(event.kind, text));
+            return notice(event.kind, text);
         }
 
         // The bot runs in its own task so that, past the deferral point, the
@@ -224,11 +224,11 @@ impl Dispatcher {
         };
         let kind = event.kind;
         if deferral == Deferral::Never {
-            return Ok(joined(worker.await, kind));
+            return joined(worker.await, kind);
         }
         let defer_at = tokio::time::Instant::from_std(event.received + self.defer_after);
         match tokio::time::timeout_at(defer_at, &mut worker).await {
-            Ok(result) => Ok(joined(result, kind)),
+            Ok(result) => joined(result, kind),
             Err(_) => {
                 span.record("deferred", true);
                 self.metrics.interaction(&bot_name, "deferred");
@@ -240,7 +240,7 @@ impl Dispatcher {
                     }
                     .in_current_span(),
                 );
-                Ok(deferred_response(kind))
+                deferred_response(kind)
             }
         }
     }

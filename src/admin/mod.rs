@@ -322,14 +322,11 @@ impl Admin {
             Ok(head) => head,
             Err(err) => return http::error(StatusCode::BAD_REQUEST, &err.to_string()),
         };
-        match self
+        let answer = self
             .dispatcher
             .dispatch(deployed, head, body, Deferral::Never)
-            .await
-        {
-            Ok(answer) => http::json_bytes(StatusCode::OK, answer),
-            Err(err) => http::error(StatusCode::BAD_REQUEST, &err.to_string()),
-        }
+            .await;
+        http::json_bytes(StatusCode::OK, answer)
     }
 }
 

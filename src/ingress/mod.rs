@@ -273,13 +273,10 @@ impl Ingress {
             Ok(head) => head,
             Err(why) => return reject(why),
         };
-        match self
+        let answer = self
             .dispatcher
             .dispatch(deployed, head, body, Deferral::Allowed)
-            .await
-        {
-            Ok(answer) => http::json_bytes(StatusCode::OK, answer),
-            Err(err) => http::error(StatusCode::BAD_REQUEST, &err.to_string()),
-        }
+            .await;
+        http::json_bytes(StatusCode::OK, answer)
     }
 }
