@@ -191,15 +191,12 @@ impl Ingress {
         }
         let reject = |why: Rejected| {
             self.metrics.rejected(why.label());
-            if let Rejected::NotAnInteraction(reason) = &why {
-                return http::error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("request body is not an interaction: {reason}"),
-                );
-            }
-            if self
-                .rejections
-                .reject(peer.ip(), budget_key, Instant::now())
+            // A signed body is Discord's doing: it does not count against the sender.
+            let counted = !matches!(why, Rejected::NotAnInteraction(_));
+            if counted
+                && self
+                    .rejections
+                    .reject(peer.ip(), budget_key, Instant::now())
             {
                 tracing::warn!(%peer, app_id = budget_key, "client blocked after too many rejected requests");
             }
@@ -223,10 +220,11 @@ impl Ingress {
                 Rejected::BodyUnreadable => {
                     http::error(StatusCode::BAD_REQUEST, "could not read request body")
                 }
-                Rejected::Signature
-                | Rejected::Stale
-                | Rejected::Replayed
-                | Rejected::NotAnInteraction(_) => {
+                Rejected::NotAnInteraction(reason) => http::error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("request body is not an interaction: {reason}"),
+                ),
+                Rejected::Signature | Rejected::Stale | Rejected::Replayed => {
                     http::error(StatusCode::UNAUTHORIZED, "invalid request signature")
                 }
             }
