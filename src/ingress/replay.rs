@@ -63,11 +63,12 @@ impl ReplayGuard {
 
     /// The cheap check, before the signature: is the timestamp current?
     pub fn check_time(&self, timestamp: i64, now: i64) -> Result<(), Refusal> {
-        if (timestamp - now).abs() > self.max_age_secs {
-            return Err(Refusal::Stale);
-        }
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if timestamp <= inner.floor {
+        self.in_window(&inner, timestamp, now)
+    }
+
+    fn in_window(&self, inner: &Inner, timestamp: i64, now: i64) -> Result<(), Refusal> {
+        if (timestamp - now).abs() > self.max_age_secs || timestamp <= inner.floor {
             return Err(Refusal::Stale);
         }
         Ok(())
@@ -75,12 +76,14 @@ impl ReplayGuard {
 
     /// After the signature verified: accepts `id` once per window.
     pub fn remember(&self, id: &str, timestamp: i64, now: i64) -> Result<(), Refusal> {
-        self.check_time(timestamp, now)?;
         // Snowflakes are numbers; anything else is hashed with a per-node key.
         let key = id
             .parse::<u64>()
             .unwrap_or_else(|_| self.hasher.hash_one(id));
+        // One lock for the window check and the memory, so the floor cannot
+        // move between them.
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        self.in_window(&inner, timestamp, now)?;
         // Ids whose timestamp left the window cannot come back: forget them.
         while let Some(&(ts, old)) = inner.order.front() {
             if ts + self.max_age_secs >= now {
