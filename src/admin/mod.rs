@@ -25,7 +25,7 @@ use api::*;
 /// Largest deploy request: a component of up to ~48 MiB, base64-encoded.
 const MAX_DEPLOY_BYTES: usize = 64 * 1024 * 1024;
 /// Largest interaction body `invoke` accepts (same as the public listener).
-const MAX_INVOKE_BYTES: usize = 256 * 1024;
+const MAX_INVOKE_BYTES: usize = crate::edge::limits::DEFAULT_MAX_BODY_BYTES;
 /// Log lines one `logs` call returns at most.
 const MAX_LOG_LINES: i64 = 10_000;
 

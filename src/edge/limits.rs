@@ -5,14 +5,17 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+/// Largest interaction body accepted by default. Discord's biggest payloads
+/// (message context commands carrying a resolved message with embeds) stay
+/// well under 64 KiB; 256 KiB leaves room without inviting memory floods.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
+
 /// Limits of the public edge. Defaults are sized for Discord's traffic:
 /// small signed POSTs from a few addresses, answered within 3 s.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EdgeLimits {
-    /// Largest interaction body accepted. Discord's biggest payloads (message
-    /// context commands carrying a resolved message with embeds) stay well
-    /// under 64 KiB; 256 KiB leaves room without inviting memory floods.
+    /// Largest interaction body accepted ([`DEFAULT_MAX_BODY_BYTES`]).
     pub max_body_bytes: usize,
     /// Time a client has to send its request headers (slowloris guard).
     pub header_read_timeout_ms: u64,
@@ -60,7 +63,7 @@ pub struct EdgeLimits {
 impl Default for EdgeLimits {
     fn default() -> EdgeLimits {
         EdgeLimits {
-            max_body_bytes: 256 * 1024,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             header_read_timeout_ms: 10_000,
             body_read_timeout_ms: 10_000,
             tls_handshake_timeout_ms: 10_000,
