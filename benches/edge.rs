@@ -304,6 +304,41 @@ async fn normal_client(node: &Node, key: &SigningKey, reuse: bool, run: Duration
     samples
 }
 
+/// Measures the normal client on a keep-alive connection, then with a new
+/// connection per request, printing a row for each; returns their p99s.
+/// `baseline` (the quiet phase's p99s) turns the last column into ratios.
+async fn client_phase(
+    node: &Node,
+    key: &SigningKey,
+    run: Duration,
+    phase: &str,
+    baseline: Option<[Duration; 2]>,
+) -> [Duration; 2] {
+    let mut p99s = [Duration::ZERO; 2];
+    for (i, reuse) in [true, false].into_iter().enumerate() {
+        let name = if reuse {
+            "keep-alive"
+        } else {
+            "new connection each"
+        };
+        let samples = normal_client(node, key, reuse, run).await;
+        let p99 = percentile(&samples, 0.99);
+        let ratio = match baseline {
+            None => "1.00 (baseline)".to_owned(),
+            Some(base) => format!("{:.2}", p99.as_secs_f64() / base[i].as_secs_f64()),
+        };
+        println!(
+            "| {name} | {phase} | {} | {:.2} ms | {:.2} ms | {ratio} | {:.0} MiB |",
+            samples.len(),
+            percentile(&samples, 0.5).as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3,
+            node.rss_mib()
+        );
+        p99s[i] = p99;
+    }
+    p99s
+}
+
 async fn slowloris(guest: &Path, run: Duration, attackers: usize) {
     let key = SigningKey::from_bytes(&[3; 32]);
     let node = Node::start("");
@@ -313,31 +348,7 @@ async fn slowloris(guest: &Path, run: Duration, attackers: usize) {
     );
     println!("| client | phase | requests | p50 | p99 | p99 ratio | node RSS |");
     println!("|---|---|---|---|---|---|---|");
-    let mut baseline = [Duration::ZERO; 2];
-    let row = |name: &str, phase: &str, samples: &[Duration], base: Duration, rss: f64| {
-        let p99 = percentile(samples, 0.99);
-        println!(
-            "| {name} | {phase} | {} | {:.2} ms | {:.2} ms | {} | {rss:.0} MiB |",
-            samples.len(),
-            percentile(samples, 0.5).as_secs_f64() * 1e3,
-            p99.as_secs_f64() * 1e3,
-            if base.is_zero() {
-                "1.00 (baseline)".to_owned()
-            } else {
-                format!("{:.2}", p99.as_secs_f64() / base.as_secs_f64())
-            }
-        );
-        p99
-    };
-    for (i, reuse) in [true, false].into_iter().enumerate() {
-        let name = if reuse {
-            "keep-alive"
-        } else {
-            "new connection each"
-        };
-        let samples = normal_client(&node, &key, reuse, run).await;
-        baseline[i] = row(name, "quiet", &samples, Duration::ZERO, node.rss_mib());
-    }
+    let baseline = client_phase(&node, &key, run, "quiet", None).await;
 
     // The attack: connections that send a request line and then one header
     // line every 2 s, reconnecting whenever the node cuts them off.
@@ -379,15 +390,7 @@ async fn slowloris(guest: &Path, run: Duration, attackers: usize) {
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     let held = open.load(Ordering::Relaxed);
-    for (i, reuse) in [true, false].into_iter().enumerate() {
-        let name = if reuse {
-            "keep-alive"
-        } else {
-            "new connection each"
-        };
-        let samples = normal_client(&node, &key, reuse, run).await;
-        row(name, "under attack", &samples, baseline[i], node.rss_mib());
-    }
+    client_phase(&node, &key, run, "under attack", Some(baseline)).await;
     stop.store(true, Ordering::Relaxed);
     println!(
         "\nAttack connections open when measuring began: {held}; cut off by the node during the run: {}.",

@@ -40,6 +40,15 @@ fn load(opts: &Opts, concurrency: usize) -> Load {
     }
 }
 
+/// `targets` in the given order on odd runs and reversed on even ones, so
+/// each target goes first as often as last and all share the machine's noise.
+fn alternate<T>(run: usize, mut targets: Vec<T>) -> Vec<T> {
+    if run.is_multiple_of(2) {
+        targets.reverse();
+    }
+    targets
+}
+
 /// A server to drive: name, address, process.
 type Target = (String, SocketAddr, u32);
 
@@ -55,10 +64,7 @@ async fn compare(
 ) {
     for run in 1..=opts.runs {
         for load in loads {
-            let mut order: Vec<&Target> = targets.iter().collect();
-            if run % 2 == 0 {
-                order.reverse();
-            }
+            let order = alternate(run, targets.iter().collect());
             for (name, addr, pid) in order {
                 let outcome = driver::run(*addr, *pid, payloads, *load, expect).await;
                 record(scenario, name, load.concurrency, run, outcome, results);
@@ -189,13 +195,10 @@ pub fn fleet(opts: &Opts, ping: &[u8], results: &mut Vec<Measured>) {
             );
             // Spread traffic, warm (every bot has an instance now).
             for c in [16, 64] {
-                let mut order = vec![
-                    (NODE, node.public, node.pid()),
-                    (BARE, bare.addr, bare.pid()),
-                ];
-                if run % 2 == 0 {
-                    order.reverse();
-                }
+                let order = alternate(
+                    run,
+                    vec![(NODE, node.public, node.pid()), (BARE, bare.addr, bare.pid())],
+                );
                 for (name, addr, pid) in order {
                     let outcome = driver::run(addr, pid, &payloads, load(opts, c), "pong").await;
                     record("fleet warm", name, c, run, outcome, results);
@@ -206,13 +209,10 @@ pub fn fleet(opts: &Opts, ping: &[u8], results: &mut Vec<Measured>) {
             node.restart();
             let mut cold_load = load(opts, 64);
             cold_load.warmup = Duration::ZERO;
-            let mut order = vec![
-                (NODE, node.public, node.pid()),
-                (BARE, bare.addr, bare.pid()),
-            ];
-            if run % 2 == 0 {
-                order.reverse();
-            }
+            let order = alternate(
+                run,
+                vec![(NODE, node.public, node.pid()), (BARE, bare.addr, bare.pid())],
+            );
             for (name, addr, pid) in order {
                 let outcome = driver::run(addr, pid, &payloads, cold_load, "pong").await;
                 record("fleet from restart", name, 64, run, outcome, results);
@@ -254,10 +254,7 @@ pub fn trap(opts: &Opts, ping: &[u8], hostile: &[u8], results: &mut Vec<Measured
         report::header();
         for run in 1..=opts.runs {
             for c in [16, 64] {
-                let mut order = vec!["quiet", "trapping", BARE];
-                if run % 2 == 0 {
-                    order.reverse();
-                }
+                let order = alternate(run, vec!["quiet", "trapping", BARE]);
                 for which in order {
                     if which == BARE {
                         let outcome =
