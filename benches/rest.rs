@@ -199,7 +199,7 @@ async fn main() {
             let t = Instant::now();
             let head = Head::parse(&body).unwrap();
             let answer = dispatcher
-                .dispatch(bot, head, body, Deferral::Allowed)
+                .dispatch(bot, head, body, Deferral::CountingFrom(t))
                 .await;
             assert_eq!(&answer[..], br#"{"type":5}"#);
             t.elapsed().saturating_sub(Duration::from_millis(2000))

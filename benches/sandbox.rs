@@ -73,6 +73,7 @@ fn env(db: &Db, name: &str, limits: Limits) -> BotEnv {
     BotEnv {
         bot_id: 1,
         name: name.into(),
+        app_id: "1".into(),
         version: 1,
         limits,
         kv_quota: KvQuota::default(),

@@ -14,7 +14,7 @@ use hyper::Method;
 
 use bytes::Bytes;
 use serde::Deserialize;
-use tracing::{debug, field, info, info_span, warn, Instrument};
+use tracing::{field, info, info_span, warn, Instrument};
 
 use tokio_util::task::TaskTracker;
 
@@ -22,7 +22,7 @@ use crate::discord::{self, Auth};
 
 use crate::fleet::Deployed;
 use crate::health::Gate;
-use crate::sandbox::{Invocation, InvokeError};
+use crate::sandbox::{Invocation, InvokeError, Responder};
 use crate::store::{self, CrashRecord, Db};
 use crate::telemetry::Metrics;
 
@@ -83,7 +83,9 @@ pub struct Dispatcher {
 /// or is simply awaited (`appliance invoke`, where nobody has a deadline).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Deferral {
-    Allowed,
+    /// The deferral point is `defer_after` past this instant: when the
+    /// request arrived, since Discord's 3 s count from then.
+    CountingFrom(Instant),
     Never,
 }
 
@@ -96,6 +98,102 @@ struct Event {
     token: Option<String>,
     application_id: String,
     received: Instant,
+}
+
+/// The initial response Discord got, which decides how a later answer is
+/// delivered: a deferral's "thinking..." can be edited but not made
+/// ephemeral, a component's message can be updated, a modal has no message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Initial {
+    response_type: u64,
+    ephemeral: bool,
+}
+
+impl Initial {
+    fn of(response: &[u8]) -> Initial {
+        let value: serde_json::Value = serde_json::from_slice(response).unwrap_or_default();
+        Initial {
+            response_type: value.get("type").and_then(|t| t.as_u64()).unwrap_or(0),
+            ephemeral: is_ephemeral(&value),
+        }
+    }
+}
+
+fn is_ephemeral(response: &serde_json::Value) -> bool {
+    let flags = response
+        .pointer("/data/flags")
+        .and_then(|f| f.as_u64())
+        .unwrap_or(0);
+    flags & EPHEMERAL != 0
+}
+
+/// One request of a late delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Step {
+    method: Method,
+    path: String,
+    body: Option<String>,
+}
+
+/// How an answer that comes after the initial response reaches the user
+/// (empty: nothing to send, or nothing that can be sent).
+fn late_steps(
+    interaction_kind: u8,
+    initial: Initial,
+    answer: &serde_json::Value,
+    app_id: &str,
+    token: &str,
+) -> Result<Vec<Step>, String> {
+    let response_type = answer.get("type").and_then(|t| t.as_u64()).unwrap_or(0);
+    let data = answer
+        .get("data")
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!({}));
+    let original = format!("/webhooks/{app_id}/{token}/messages/@original");
+    let follow_up = Step {
+        method: Method::POST,
+        path: format!("/webhooks/{app_id}/{token}"),
+        body: Some(data.to_string()),
+    };
+    let edit = Step {
+        method: Method::PATCH,
+        path: original.clone(),
+        body: Some(data.to_string()),
+    };
+    if interaction_kind == kind::AUTOCOMPLETE {
+        // Discord already has its choices; suggestions cannot follow.
+        return Ok(Vec::new());
+    }
+    let private_after_public = is_ephemeral(answer) && !initial.ephemeral;
+    match (response_type, initial.response_type) {
+        // A deferral at the end: the bot has said all it will say.
+        (5 | 6, _) => Ok(Vec::new()),
+        // After "thinking...": fill it in. An edit cannot make it private, so
+        // a private answer goes out as an ephemeral follow-up and the public
+        // placeholder is removed.
+        (4 | 7, 5) if private_after_public => Ok(vec![
+            follow_up,
+            Step {
+                method: Method::DELETE,
+                path: original,
+                body: None,
+            },
+        ]),
+        (4 | 7, 5) => Ok(vec![edit]),
+        // After a message the bot sent early: edit it, or add a private one.
+        (4 | 7, 4) if private_after_public => Ok(vec![follow_up]),
+        (4 | 7, 4) => Ok(vec![edit]),
+        // After a component's acknowledgement the original is the message the
+        // component is on: type 7 updates it, type 4 is a new message.
+        (7, 6 | 7) => Ok(vec![edit]),
+        (4, 6 | 7) => Ok(vec![follow_up]),
+        (4 | 7, initial) => Err(format!(
+            "the interaction's initial response (type {initial}) has no message to edit"
+        )),
+        (other, _) => Err(format!(
+            "response type {other} can only be an initial response"
+        )),
+    }
 }
 
 /// How long delivering a late answer may take, retries included.
@@ -170,9 +268,14 @@ impl Dispatcher {
             custom_id = data.custom_id.as_deref(),
             outcome = field::Empty,
             deferred = field::Empty,
+            responded_early = field::Empty,
             fuel.used = field::Empty,
             latency_us = field::Empty,
         );
+        let received = match deferral {
+            Deferral::CountingFrom(arrived) => arrived,
+            Deferral::Never => received,
+        };
         let event = Event {
             kind: head.kind,
             id: interaction_id,
@@ -213,48 +316,81 @@ impl Dispatcher {
             return notice(event.kind, text);
         }
 
-        // The bot runs in its own task so that, past the deferral point, the
-        // HTTP answer can go out while the bot keeps working.
+        // The bot runs in its own task so that, past the deferral point (or
+        // once the bot sends its initial response early), the HTTP answer can
+        // go out while the bot keeps working.
         let bot_name = deployed.record.name.clone();
+        let (responder, mut early) = tokio::sync::oneshot::channel();
         let mut worker = {
             let this = self.clone();
             let event = event.clone();
-            self.tasks
-                .spawn(async move { this.invoke(deployed, &event, body).await }.in_current_span())
+            let deployed = deployed.clone();
+            self.tasks.spawn(
+                async move { this.invoke(deployed, &event, body, responder).await }
+                    .in_current_span(),
+            )
         };
         let kind = event.kind;
         if deferral == Deferral::Never {
-            return joined(worker.await, kind);
+            // Nobody waits on a deadline: the bot's final answer is the one
+            // shown; an early response is accepted and superseded by it.
+            let answer = joined(worker.await, kind);
+            drop(early);
+            return answer;
         }
         let defer_at = tokio::time::Instant::from_std(event.received + self.defer_after);
-        match tokio::time::timeout_at(defer_at, &mut worker).await {
-            Ok(result) => joined(result, kind),
-            Err(_) => {
+        let early_response = tokio::select! {
+            biased;
+            result = &mut worker => return joined(result, kind),
+            Ok(response) = &mut early => Some(response),
+            _ = tokio::time::sleep_until(defer_at) => {
+                // Refuse later `respond` calls, but keep one that got in first.
+                early.close();
+                early.try_recv().ok()
+            }
+        };
+        let answer = match early_response {
+            Some(response) => {
+                span.record("responded_early", true);
+                Bytes::from(response)
+            }
+            None => {
                 span.record("deferred", true);
                 self.metrics.interaction(&bot_name, "deferred");
-                let this = self.clone();
-                self.tasks.spawn(
-                    async move {
-                        let answer = joined(worker.await, kind);
-                        this.deliver_late(&event, answer).await;
-                    }
-                    .in_current_span(),
-                );
                 deferred_response(kind)
             }
-        }
+        };
+        let initial = Initial::of(&answer);
+        let this = self.clone();
+        self.tasks.spawn(
+            async move {
+                let late = joined(worker.await, kind);
+                this.deliver_late(&deployed, &event, initial, late).await;
+            }
+            .in_current_span(),
+        );
+        answer
     }
 
     /// Runs the bot and turns the result into the answer for the user (the
     /// bot's JSON or a notice), updating health, metrics, logs and crashes.
-    async fn invoke(&self, deployed: Arc<Deployed>, event: &Event, body: Bytes) -> Bytes {
+    async fn invoke(
+        &self,
+        deployed: Arc<Deployed>,
+        event: &Event,
+        body: Bytes,
+        responder: Responder,
+    ) -> Bytes {
         let started = Instant::now();
         let Invocation {
             result,
             logs,
             crash_detail,
             fuel_used,
-        } = deployed.bot.invoke(&body, event.id.as_deref()).await;
+        } = deployed
+            .bot
+            .invoke_with(&body, event.id.as_deref(), Some(responder))
+            .await;
         let result = result.and_then(check_response);
 
         let outcome = result.as_ref().map_or_else(|e| e.label(), |_| "ok");
@@ -273,6 +409,9 @@ impl Dispatcher {
         };
         let quarantine = match &error {
             Some(err) if err.is_crash() => deployed.health().on_crash(Instant::now(), err.label()),
+            // Busy or a host failure says nothing about the bot's own health:
+            // neither a crash nor a success (which would reset a crash loop).
+            Some(InvokeError::Busy(_) | InvokeError::Host(_)) => None,
             // A guest error is the bot answering; only crashes count toward a loop.
             _ => {
                 deployed.health().on_success();
@@ -291,61 +430,73 @@ impl Dispatcher {
         answer
     }
 
-    /// Sends an answer that came after the deferral: as an edit of the
-    /// deferred original, or for components (deferred with type 6) as a
-    /// follow-up message.
-    async fn deliver_late(&self, event: &Event, answer: Bytes) {
-        if event.kind == kind::AUTOCOMPLETE {
-            // Discord already has the empty choice list; suggestions cannot follow.
-            debug!("autocomplete answered after the deferral point; dropped");
-            return;
-        }
+    /// Sends an answer that came after the initial response (the host's
+    /// deferral or the bot's early `respond`), by editing the original or as
+    /// a follow-up (see [`late_steps`]). A failure is told to the bot's owner
+    /// in its logs.
+    async fn deliver_late(&self, deployed: &Deployed, event: &Event, initial: Initial, answer: Bytes) {
         let Some(token) = event.token.as_deref() else {
             warn!("the interaction carried no token; the late answer cannot be delivered");
             return;
         };
-        let Ok(value) = serde_json::from_slice::<serde_json::Value>(&answer) else {
-            return;
-        };
-        let response_type = value.get("type").and_then(|t| t.as_u64()).unwrap_or(0);
-        let app = &event.application_id;
-        let (method, path) = match response_type {
-            4 if event.kind == kind::MESSAGE_COMPONENT => {
-                (Method::POST, format!("/webhooks/{app}/{token}"))
-            }
-            4 | 7 => (
-                Method::PATCH,
-                format!("/webhooks/{app}/{token}/messages/@original"),
-            ),
-            // The bot deferred itself; it sends its own follow-ups.
-            5 | 6 => return,
-            other => {
-                warn!(
-                    response_type = other,
-                    "this response type must be the initial response; it came after the deferral and was dropped"
-                );
+        let value: serde_json::Value = serde_json::from_slice(&answer).unwrap_or_default();
+        let steps = match late_steps(event.kind, initial, &value, &event.application_id, token) {
+            Ok(steps) => steps,
+            Err(why) => {
+                warn!(%why, "late answer dropped");
+                self.owner_log(deployed, event, format!("the bot's late answer was dropped: {why}"))
+                    .await;
                 return;
             }
         };
-        let data = value
-            .get("data")
-            .cloned()
-            .unwrap_or_else(|| serde_json::json!({}));
-        let body = Bytes::from(data.to_string());
+        // The bot's own token when it has one, so the calls count against
+        // its limits and nobody else's.
+        let auth = match &deployed.bot.env().token {
+            Some(token) => Auth::Bot(token.expose()),
+            None => Auth::Webhook(&event.application_id),
+        };
         let deadline = tokio::time::Instant::now() + LATE_DELIVERY_DEADLINE;
-        match self
-            .discord
-            .request(Auth::None, method, &path, Some(body), deadline)
-            .await
-        {
-            Ok(response) if (200..300).contains(&response.status) => {
-                info!(
-                    latency_ms = event.received.elapsed().as_millis() as u64,
-                    "late answer delivered"
-                );
-            }
-            Ok(response) => warn!(status = response.status, "Discord refused the late answer"),
-            Err(err) => warn!(error = %err, "failed to deliver the late answer"),
+        for step in steps {
+            let body = step.body.map(Bytes::from);
+            let result = self
+                .discord
+                .request(auth, step.method.clone(), &step.path, body, deadline)
+                .await;
+            let failure = match result {
+                Ok(response) if (200..300).contains(&response.status) => continue,
+                Ok(response) => format!(
+                    "Discord answered {} {}",
+                    response.status,
+                    String::from_utf8_lossy(&response.body[..response.body.len().min(300)])
+                ),
+                Err(err) => err.to_string(),
+            };
+            warn!(method = %step.method, %failure, "failed to deliver the late answer");
+            self.owner_log(
+                deployed,
+                event,
+                format!("the bot's late answer was not delivered ({}): {failure}", step.method),
+            )
+            .await;
+            return;
+        }
+        info!(
+            latency_ms = event.received.elapsed().as_millis() as u64,
+            "late answer delivered"
+        );
+    }
+
+    /// A host line in the bot's logs, for its owner.
+    async fn owner_log(&self, deployed: &Deployed, event: &Event, message: String) {
+        let line = store::LogLine {
+            id: 0,
+            at_ms: store::now_ms(),
+            level: "warn".into(),
+            interaction_id: event.id.clone(),
+            message,
+        };
+        if let Err(err) = self.db.append_logs(deployed.record.id, vec![line]).await {
+            warn!(error = %err, "failed to store bot logs");
         }
     }
 
@@ -512,6 +663,7 @@ pub fn notice_text(err: &InvokeError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
 
     #[test]
     fn deferral_fits_the_interaction_type() {
@@ -528,6 +680,48 @@ mod tests {
             &deferred_response(kind::AUTOCOMPLETE)[..],
             br#"{"type":8,"data":{"choices":[]}}"#
         );
+    }
+
+    #[test]
+    fn late_answers_keep_their_privacy_and_target_the_right_message() {
+        let steps = |kind: u8, initial: &str, answer: Value| {
+            late_steps(kind, Initial::of(initial.as_bytes()), &answer, "7", "tok").map(|steps| {
+                steps
+                    .into_iter()
+                    .map(|step| format!("{} {}", step.method, step.path))
+                    .collect::<Vec<_>>()
+            })
+        };
+        let public = json!({"type": 4, "data": {"content": "hi"}});
+        let private = json!({"type": 4, "data": {"content": "hi", "flags": 64}});
+        let edit = "PATCH /webhooks/7/tok/messages/@original";
+        let follow_up = "POST /webhooks/7/tok";
+        let delete = "DELETE /webhooks/7/tok/messages/@original";
+        let command = kind::APPLICATION_COMMAND;
+        // After the host's public deferral.
+        assert_eq!(steps(command, r#"{"type":5}"#, public.clone()), Ok(vec![edit.into()]));
+        assert_eq!(
+            steps(command, r#"{"type":5}"#, private.clone()),
+            Ok(vec![follow_up.into(), delete.into()])
+        );
+        // After the bot's own ephemeral deferral, an edit stays private.
+        let private_defer = r#"{"type":5,"data":{"flags":64}}"#;
+        assert_eq!(steps(command, private_defer, private.clone()), Ok(vec![edit.into()]));
+        // After an early message: edit it, or add a private one beside it.
+        let early = r#"{"type":4,"data":{"content":"first"}}"#;
+        assert_eq!(steps(command, early, public.clone()), Ok(vec![edit.into()]));
+        assert_eq!(steps(command, early, private.clone()), Ok(vec![follow_up.into()]));
+        // Components: type 6 acknowledged the press; 7 updates the message, 4 adds one.
+        let component = kind::MESSAGE_COMPONENT;
+        let update = json!({"type": 7, "data": {"content": "updated"}});
+        assert_eq!(steps(component, r#"{"type":6}"#, update), Ok(vec![edit.into()]));
+        assert_eq!(steps(component, r#"{"type":6}"#, public.clone()), Ok(vec![follow_up.into()]));
+        // A deferral at the end adds nothing; autocomplete cannot follow up.
+        assert_eq!(steps(command, early, json!({"type": 5})), Ok(vec![]));
+        assert_eq!(steps(kind::AUTOCOMPLETE, r#"{"type":8}"#, public.clone()), Ok(vec![]));
+        // After a modal there is no message; a modal cannot come late.
+        assert!(steps(command, r#"{"type":9}"#, public).is_err());
+        assert!(steps(command, r#"{"type":5}"#, json!({"type": 9})).is_err());
     }
 
     #[test]

@@ -308,6 +308,7 @@ impl Fleet {
         let env = BotEnv {
             bot_id: record.id,
             name: record.name.clone(),
+            app_id: record.app_id.clone(),
             version: record.active_version,
             limits: record.limits,
             kv_quota: self.kv_quota,

@@ -119,7 +119,7 @@ pub fn run(opts: &Opts, ping: &[u8]) {
                 .unwrap();
                 let verified = t.elapsed();
                 let answer = dispatcher
-                    .dispatch(deployed.clone(), head, signed.body, Deferral::Allowed)
+                    .dispatch(deployed.clone(), head, signed.body, Deferral::CountingFrom(t))
                     .await;
                 let done = t.elapsed();
                 assert!(crate::driver::contains(&answer, "pong"));

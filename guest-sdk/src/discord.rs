@@ -206,7 +206,10 @@ pub fn remove_role(guild_id: u64, user_id: u64, role_id: u64) -> Result<(), Disc
 }
 
 /// Sends a follow-up message for `interaction` (up to 15 minutes after it).
-/// An ephemeral [`Response`] gives an ephemeral follow-up.
+/// An ephemeral [`Response`] gives an ephemeral follow-up. The interaction
+/// needs its initial response first: send one with
+/// [`Interaction::respond`](crate::Interaction::respond) (or wait for the
+/// host's deferral).
 pub fn follow_up(
     interaction: &Interaction,
     message: &Response,

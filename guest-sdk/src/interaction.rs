@@ -10,7 +10,7 @@ use twilight_model::application::interaction::{
 };
 use twilight_model::user::User;
 
-use crate::{Error, Result};
+use crate::{Error, Response, Result};
 
 /// One Discord interaction: a slash command, an autocomplete request, a
 /// button or select-menu press, or a modal submission.
@@ -92,6 +92,32 @@ impl Interaction {
     /// The ID of the application (bot) the interaction is for.
     pub fn application_id(&self) -> u64 {
         self.inner.application_id.get()
+    }
+
+    /// Sends `response` as this interaction's initial response now, and
+    /// keeps running: the way to answer at once and then work longer.
+    ///
+    /// - `interaction.respond(&Response::defer())` shows "thinking..." (add
+    ///   [`ephemeral`](Response::ephemeral) for a private answer); the
+    ///   [`Response`] the handler returns later replaces it.
+    /// - `interaction.respond(&Response::message("on it"))` shows a message at
+    ///   once; the handler's return value edits that message, and
+    ///   [`discord::follow_up`](crate::discord::follow_up) adds more.
+    ///
+    /// After `respond`, returning [`Response::defer`] (or
+    /// [`defer_update`](Response::defer_update)) leaves the first answer as
+    /// it is. The host defers on its own at its deadline (2 s by default) if
+    /// a bot has not answered, so a slow bot does not need this to stay in
+    /// time; it needs it to choose *how* it is deferred (ephemeral or not) or
+    /// to say something first.
+    ///
+    /// Fails if the interaction already has its initial response: an earlier
+    /// `respond`, or the host's deferral at its deadline (then the handler's
+    /// return value still edits that deferral).
+    pub fn respond(&self, response: &Response) -> Result<()> {
+        let json = response.to_json()?;
+        crate::wit::appliance::bot::interaction::respond(&json)
+            .map_err(|why| Error::new(format!("could not send the initial response: {why}")))
     }
 
     /// The interaction token, which authorizes follow-up messages for 15

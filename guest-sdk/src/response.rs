@@ -71,14 +71,13 @@ impl Response {
     /// Shows "thinking..." and replies later (type 5). Add
     /// [`ephemeral`](Self::ephemeral) if the later reply should be ephemeral.
     ///
-    /// Caution: once `handle` returns, the bot gets no later event in which
-    /// to send the real answer (scheduled work is a later world). A bot that
-    /// is slow should simply take its time instead: the host defers on its
-    /// behalf after its deadline and then delivers the bot's eventual
-    /// [`message`](Self::message) by editing the deferred response. To add
-    /// messages while still handling the event, use
-    /// [`discord::follow_up`](crate::discord::follow_up) once the host has
-    /// deferred (after about 2 s).
+    /// Send it with [`Interaction::respond`](crate::Interaction::respond)
+    /// and keep working: the [`message`](Self::message) the handler returns
+    /// then replaces "thinking...". Returned from the handler instead, it
+    /// ends the event with nothing more to come, so the user would be left
+    /// with "thinking...". A bot that is merely slow can also just take its
+    /// time: the host defers on its behalf at its deadline (public, since it
+    /// cannot know better) and delivers the eventual answer the same way.
     pub fn defer() -> Self {
         Self::new(
             InteractionResponseType::DeferredChannelMessageWithSource,

@@ -115,14 +115,16 @@ pub enum Auth<'a> {
     /// `Authorization: Bot <token>` (left off on webhook-token routes, which
     /// are still counted and guarded under this token).
     Bot(&'a str),
-    None,
+    /// No token: only interaction webhooks, counted and guarded under the
+    /// application id given, so one tenant's failures never pause another's.
+    Webhook(&'a str),
 }
 
 impl std::fmt::Debug for Auth<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Auth::Bot(token) => write!(f, "Bot({})", token_label(token)),
-            Auth::None => f.write_str("None"),
+            Auth::Webhook(app_id) => write!(f, "Webhook(app {app_id})"),
         }
     }
 }
@@ -266,16 +268,16 @@ impl Client {
         let route = Route::parse(method, path)?;
         let token = match auth {
             Auth::Bot(token) => Some(check_token(token)?),
-            Auth::None => None,
+            Auth::Webhook(_) => None,
         };
         let authorization = match (token, route.kind) {
             (Some(header), RouteKind::Bot) => Some(header),
             _ => None,
         };
-        let state = self.token_state(match auth {
-            Auth::Bot(token) => token,
-            Auth::None => "",
-        });
+        let state = match auth {
+            Auth::Bot(token) => self.token_state(token),
+            Auth::Webhook(app_id) => self.webhook_state(app_id),
+        };
         let uri: Uri = format!("{}{}", self.inner.base, route.path_and_query)
             .parse()
             .map_err(|_| Error::InvalidRequest("invalid API path: not a valid URI".into()))?;
@@ -426,24 +428,35 @@ impl Client {
         }
     }
 
-    /// Forgets everything about `token` (revocation, counters, learned
-    /// limits), e.g. after the bot is redeployed or removed.
+    /// Forgets `token`'s standing (a 401 revocation, the 403 breaker and the
+    /// counters), e.g. after the bot is redeployed with it. The rate limits
+    /// learned for it stay: Discord's buckets and windows do not reset because
+    /// we redeployed, and requests still in flight hold their places.
     pub fn reset_token(&self, token: &str) {
-        if lock(&self.inner.tokens).remove(token).is_some() {
-            debug!(bot = %token_label(token), "token state reset");
+        if let Some(state) = lock(&self.inner.tokens).get(token) {
+            *lock(&state.health) = Health::default();
+            debug!(bot = %token_label(token), "token standing reset");
         }
     }
 
     fn token_state(&self, token: &str) -> Arc<TokenState> {
+        self.state_for(token.to_owned(), || token_label(token))
+    }
+
+    /// The state for token-less webhook calls of one application. Its key
+    /// cannot collide with a token: a newline is refused in one.
+    fn webhook_state(&self, app_id: &str) -> Arc<TokenState> {
+        self.state_for(format!("\napp {app_id}"), || {
+            format!("app {app_id} (no token)")
+        })
+    }
+
+    fn state_for(&self, key: String, label: impl FnOnce() -> String) -> Arc<TokenState> {
         let mut tokens = lock(&self.inner.tokens);
         tokens
-            .entry(token.to_owned())
+            .entry(key)
             .or_insert_with(|| {
-                let label = if token.is_empty() {
-                    "anonymous".to_owned()
-                } else {
-                    token_label(token)
-                };
+                let label = label();
                 Arc::new(TokenState {
                     limiter: RateLimiter::new(label.clone()),
                     label,

@@ -174,6 +174,9 @@ impl Ingress {
         request: Request<Incoming>,
         peer: SocketAddr,
     ) -> Response<Body> {
+        // Discord's 3 s count from here (headers read); the deferral point too,
+        // so a slow body upload cannot push the deferred answer past them.
+        let arrived = Instant::now();
         let deployed = self.fleet.by_app_id(app_id);
         // Unknown ids share one budget per client: scanning them costs it too.
         let budget_key = if deployed.is_some() { app_id } else { "" };
@@ -273,7 +276,7 @@ impl Ingress {
         };
         let answer = self
             .dispatcher
-            .dispatch(deployed, head, body, Deferral::Allowed)
+            .dispatch(deployed, head, body, Deferral::CountingFrom(arrived))
             .await;
         http::json_bytes(StatusCode::OK, answer)
     }

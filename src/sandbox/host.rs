@@ -14,8 +14,8 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::discord::{self as rest, Auth};
-use crate::sandbox::bindings::appliance::bot::{discord, kv, log};
-use crate::sandbox::BotEnv;
+use crate::sandbox::bindings::appliance::bot::{discord, interaction, kv, log};
+use crate::sandbox::{BotEnv, Responder, MAX_RESPONSE_BYTES};
 use crate::store::{self, LogLine};
 
 /// Log bytes one event may write (guest `log` calls and stdout/stderr together).
@@ -40,6 +40,9 @@ pub(crate) struct EventState {
     pub logs: Vec<LogLine>,
     pub log_bytes: usize,
     pub dropped_log_bytes: usize,
+    /// Where `interaction.respond` sends an early initial response; `None`
+    /// once used (an interaction has one initial response).
+    pub responder: Option<Responder>,
 }
 
 impl EventState {
@@ -50,6 +53,7 @@ impl EventState {
             logs: Vec::new(),
             log_bytes: 0,
             dropped_log_bytes: 0,
+            responder: None,
         }
     }
 
@@ -235,7 +239,9 @@ impl discord::Host for HostState {
         let webhook = is_interaction_webhook(&path);
         let auth = match (&env.token, webhook) {
             (Some(token), _) => Auth::Bot(token.expose()),
-            (None, true) => Auth::None,
+            // Interaction webhooks need no bot token; they are still
+            // counted and guarded, under this bot's application.
+            (None, true) => Auth::Webhook(&env.app_id),
             // Sending without a token would only earn a 401 that counts
             // toward Discord's invalid-request ban for the whole node.
             (None, false) => {
@@ -322,6 +328,29 @@ fn to_wit_discord(err: rest::Error) -> discord::DiscordError {
         | rest::Error::TooManyForbidden { .. }
         | rest::Error::NodePaused { .. } => W::Unauthorized(message),
         _ => W::Unavailable(message),
+    }
+}
+
+impl interaction::Host for HostState {
+    async fn respond(&mut self, response: Vec<u8>) -> Result<(), String> {
+        if response.len() > MAX_RESPONSE_BYTES {
+            return Err(format!(
+                "the response is {} bytes; the limit is {MAX_RESPONSE_BYTES}",
+                response.len()
+            ));
+        }
+        let response = crate::dispatch::check_response(response).map_err(|err| match err {
+            crate::sandbox::InvokeError::Guest(message) => message,
+            other => other.to_string(),
+        })?;
+        let Some(responder) = self.event.responder.take() else {
+            return Err("this interaction already has its initial response".into());
+        };
+        responder.send(response).map_err(|_| {
+            "the host already answered this interaction with a deferral at its deadline; \
+             the value the bot returns will edit that answer"
+                .to_owned()
+        })
     }
 }
 

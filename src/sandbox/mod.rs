@@ -114,6 +114,8 @@ impl InvokeError {
 pub struct BotEnv {
     pub bot_id: i64,
     pub name: String,
+    /// The Discord application id (interaction webhooks are under it).
+    pub app_id: String,
     pub version: i64,
     pub limits: Limits,
     pub kv_quota: KvQuota,
@@ -129,6 +131,7 @@ impl std::fmt::Debug for BotEnv {
         f.debug_struct("BotEnv")
             .field("bot_id", &self.bot_id)
             .field("name", &self.name)
+            .field("app_id", &self.app_id)
             .field("version", &self.version)
             .field("limits", &self.limits)
             .field("token", &self.token)
@@ -155,6 +158,14 @@ impl std::fmt::Debug for Secret {
         f.write_str("<redacted>")
     }
 }
+
+/// Receives the initial response a guest sends early with
+/// `interaction.respond`, while it keeps running.
+pub type Responder = tokio::sync::oneshot::Sender<Vec<u8>>;
+
+/// Longest crash detail stored; a deep recursion's backtrace has a frame per
+/// call, and its first frames say where it went wrong.
+const MAX_CRASH_DETAIL_BYTES: usize = 16 * 1024;
 
 /// The result of one event.
 #[derive(Debug)]
@@ -410,6 +421,17 @@ impl Bot {
     /// Runs one event: `interaction` is the interaction JSON, the result is the
     /// guest's response JSON (not yet checked beyond its size).
     pub async fn invoke(&self, interaction: &[u8], interaction_id: Option<&str>) -> Invocation {
+        self.invoke_with(interaction, interaction_id, None).await
+    }
+
+    /// [`invoke`](Self::invoke), with a `responder` for an initial response the
+    /// guest sends early through the `interaction` import.
+    pub async fn invoke_with(
+        &self,
+        interaction: &[u8],
+        interaction_id: Option<&str>,
+        responder: Option<Responder>,
+    ) -> Invocation {
         let limits = self.env.limits;
         let started = Instant::now();
         let wall_clock = Duration::from_millis(limits.timeout_ms);
@@ -441,15 +463,31 @@ impl Bot {
 
         let store = &mut instance.store;
         store.data_mut().event = EventState::new(interaction_id.map(str::to_owned), deadline);
+        store.data_mut().event.responder = responder;
         store.data_mut().limiter.exceeded = None;
         let setup = store.set_fuel(limits.fuel);
         store.set_epoch_deadline(1);
+        // The epoch deadline only interrupts running wasm; a guest waiting in
+        // a host call (a WASI sleep, say) is cut off here instead. Dropping
+        // the call unwinds the guest's stack; the instance is then discarded.
+        let mut waited_too_long = false;
         let outcome = match setup {
             Ok(()) => {
-                instance
+                let call = instance
                     .bindings
-                    .call_handle_interaction(&mut instance.store, interaction)
-                    .await
+                    .call_handle_interaction(&mut instance.store, interaction);
+                match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), call).await
+                {
+                    Ok(outcome) => outcome,
+                    Err(_) => {
+                        waited_too_long = true;
+                        Err(wasmtime::Error::msg(format!(
+                            "the wall-clock limit of {} ms passed while the bot was waiting in a host call \
+                             (a sleep, a Discord request or storage)",
+                            limits.timeout_ms
+                        )))
+                    }
+                }
             }
             Err(err) => Err(err),
         };
@@ -483,8 +521,13 @@ impl Bot {
             Ok(Err(message)) => (Err(InvokeError::Guest(message)), None, true),
             Err(err) => {
                 let memory = store.data().limiter.exceeded.clone();
+                let error = if waited_too_long {
+                    InvokeError::Timeout(limits.timeout_ms)
+                } else {
+                    classify(&err, memory, limits)
+                };
                 (
-                    Err(classify(&err, memory, limits)),
+                    Err(error),
                     Some(crash_detail(&err)),
                     false,
                 )
@@ -535,10 +578,21 @@ impl Bot {
 /// backtrace (function names come from the component's name section). The
 /// host's own Rust backtrace is left out: it says nothing about the bot.
 fn crash_detail(err: &wasmtime::Error) -> String {
-    err.chain()
+    let mut detail = err
+        .chain()
         .map(|cause| cause.to_string())
         .collect::<Vec<_>>()
-        .join("\n")
+        .join("\n");
+    if detail.len() > MAX_CRASH_DETAIL_BYTES {
+        let mut cut = MAX_CRASH_DETAIL_BYTES;
+        while !detail.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let omitted = detail[cut..].lines().count();
+        detail.truncate(cut);
+        detail.push_str(&format!("\n... {omitted} more lines omitted"));
+    }
+    detail
 }
 
 fn classify(err: &wasmtime::Error, memory: Option<String>, limits: Limits) -> InvokeError {

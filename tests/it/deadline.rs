@@ -5,18 +5,39 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::support::fake_discord::{FakeConfig, FakeDiscord, Recorded};
+use crate::support::fake_discord::{FakeConfig, FakeDiscord, Recorded, Reply, Script};
 use crate::support::{command, Node, Signer};
 
 const APP: &str = "3000000000000000001";
 const TOKEN: &str = "token-a";
 
 fn with_options(name: &str, kind: u8, options: Value) -> Vec<u8> {
+    for_app(APP, name, kind, options)
+}
+
+fn for_app(app: &str, name: &str, kind: u8, options: Value) -> Vec<u8> {
     let mut body = command(name, "42");
     body["type"] = json!(kind);
-    body["application_id"] = json!(APP);
+    body["application_id"] = json!(app);
     body["data"]["options"] = options;
     serde_json::to_vec(&body).unwrap()
+}
+
+/// The JSON body of a recorded request.
+fn body_of(request: &Recorded) -> Value {
+    serde_json::from_slice(&request.body).unwrap_or(Value::Null)
+}
+
+/// Waits for a request with this method whose JSON `content` contains `text`.
+async fn wait_for_content(fake: &FakeDiscord, method: &str, text: &str) -> Value {
+    let found = wait_for(fake, |r| {
+        r.method == method
+            && body_of(r)["content"]
+                .as_str()
+                .is_some_and(|content| content.contains(text))
+    })
+    .await;
+    body_of(&found)
 }
 
 /// Waits (bounded) until the fake has seen a request matching `pick`.
@@ -107,20 +128,179 @@ async fn autocomplete_and_components_get_the_deferral_their_type_allows() {
         (200, json!({ "type": 8, "data": { "choices": [] } }))
     );
 
-    // A trap after the deferral edits the original with the ephemeral notice.
+    // A trap after the (public) deferral: the notice is ephemeral, which an
+    // edit of "thinking..." cannot be, so it is an ephemeral follow-up and the
+    // placeholder is deleted.
     node.deploy("hostile-bot", "slow", APP, &signer);
     let (status, answer) = node
         .interact(APP, &signer, &with_options("slowpanic", 2, json!([])))
         .await;
     assert_eq!((status, answer), (200, json!({ "type": 5 })));
-    let message = edited_original(&fake).await;
+    let notice = wait_for_content(&fake, "POST", "ran into a problem").await;
+    assert_eq!(notice["flags"], 64, "{notice}");
+    let delete = wait_for(&fake, |r| r.method == "DELETE").await;
+    assert_eq!(
+        delete.path,
+        format!("/webhooks/{APP}/interaction-token/messages/@original")
+    );
     assert!(
-        message["content"]
+        !fake.requests().iter().any(|r| r.method == "PATCH"),
+        "the notice must not be made public by an edit"
+    );
+}
+
+#[tokio::test]
+async fn a_bot_can_answer_at_once_and_keep_working_then_edit_its_answer() {
+    let (node, fake, signer) = node_with_fake().await;
+    node.deploy("hostile-bot", "early", APP, &signer);
+
+    // `interaction.respond` is the HTTP answer; the return value edits it.
+    let sent = Instant::now();
+    let (status, answer) = node
+        .interact(APP, &signer, &with_options("early", 2, json!([])))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (answer["type"].clone(), answer["data"]["content"].clone()),
+        (json!(4), json!("first")),
+        "{answer}"
+    );
+    // The first answer does not wait for the bot to finish (it sleeps 200 ms
+    // after responding); far below the deferral point either way.
+    assert!(sent.elapsed() < Duration::from_secs(2));
+    let edit = wait_for_content(&fake, "PATCH", "second").await;
+    assert_eq!(edit["content"], "second");
+
+    // One initial response per interaction.
+    let (_, answer) = node
+        .interact(APP, &signer, &with_options("respond-twice", 2, json!([])))
+        .await;
+    assert_eq!(answer["data"]["content"], "first", "{answer}");
+    let edit = wait_for_content(&fake, "PATCH", "refused").await;
+    assert!(
+        edit["content"]
+            .as_str()
+            .unwrap()
+            .contains("already has its initial response"),
+        "{edit}"
+    );
+
+    // After the host's deferral, `respond` is refused and the return value
+    // still edits the deferred answer.
+    let (_, answer) = node
+        .interact(APP, &signer, &with_options("respond-late", 2, json!([])))
+        .await;
+    assert_eq!(answer, json!({ "type": 5 }));
+    let edit = wait_for_content(&fake, "PATCH", "refused").await;
+    assert!(
+        edit["content"]
+            .as_str()
+            .unwrap()
+            .contains("already answered this interaction with a deferral"),
+        "{edit}"
+    );
+}
+
+#[tokio::test]
+async fn ephemeral_answers_stay_private_after_any_deferral() {
+    let (node, fake, signer) = node_with_fake().await;
+    node.deploy("hostile-bot", "private", APP, &signer);
+
+    // The bot deferred ephemerally itself: its answer fills that in by edit.
+    let (_, answer) = node
+        .interact(APP, &signer, &with_options("private-defer", 2, json!([])))
+        .await;
+    assert_eq!(answer, json!({ "type": 5, "data": { "flags": 64 } }));
+    let edit = wait_for_content(&fake, "PATCH", "for your eyes only").await;
+    assert_eq!(edit["flags"], 64);
+
+    // The host deferred publicly: an ephemeral follow-up, and the public
+    // "thinking..." is deleted rather than edited into a public answer.
+    let (_, answer) = node
+        .interact(APP, &signer, &with_options("late-private", 2, json!([])))
+        .await;
+    assert_eq!(answer, json!({ "type": 5 }));
+    let follow_up = wait_for(&fake, |r| {
+        r.method == "POST" && r.path == format!("/webhooks/{APP}/interaction-token")
+    })
+    .await;
+    assert_eq!(body_of(&follow_up)["content"], "for your eyes only");
+    assert_eq!(body_of(&follow_up)["flags"], 64);
+    wait_for(&fake, |r| r.method == "DELETE").await;
+    let patches = fake.requests().iter().filter(|r| r.method == "PATCH").count();
+    assert_eq!(patches, 1, "only the first interaction's edit: {:#?}", fake.requests());
+}
+
+#[tokio::test]
+async fn the_wall_clock_limit_also_ends_a_bot_waiting_in_a_host_call() {
+    let (node, _fake, signer) = node_with_fake().await;
+    node.deploy_with("hostile-bot", "sleeper", APP, &signer, &["--timeout-ms", "500"]);
+    let sent = Instant::now();
+    let (status, answer) = node
+        .interact(APP, &signer, &with_options("sleep", 2, json!([])))
+        .await;
+    // Cut at 500 ms, not after the guest's 60 s sleep (and before any deferral).
+    assert!(sent.elapsed() < Duration::from_secs(2), "{:?}", sent.elapsed());
+    assert_eq!(status, 200);
+    assert_eq!(answer["data"]["flags"], 64, "{answer}");
+    assert!(
+        answer["data"]["content"]
             .as_str()
             .unwrap()
             .contains("ran into a problem"),
-        "{message}"
+        "{answer}"
     );
+    // The instance was replaced: the next event is served.
+    let (_, answer) = node
+        .interact(APP, &signer, &with_options("ok", 2, json!([])))
+        .await;
+    assert_eq!(answer["data"]["content"], "ok");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let logs = node.cli_ok(&["logs", "sleeper"]);
+    assert!(logs.contains("CRASH version 1: timeout"), "{logs}");
+    assert!(logs.contains("waiting in a host call"), "{logs}");
+}
+
+#[tokio::test]
+async fn one_bots_failing_webhook_calls_never_stop_anothers_late_answers() {
+    const OTHER_APP: &str = "3000000000000000002";
+    let (node, fake, signer) = node_with_fake().await;
+    // Discord answers a made-up interaction token with 401.
+    fake.script(Script {
+        method: "POST",
+        path_prefix: format!("/webhooks/{APP}/made-up-token"),
+        times: 1000,
+        reply: Reply::Status(401),
+    });
+    node.deploy("hostile-bot", "flooder", APP, &signer);
+    node.deploy("slow-bot", "slow", OTHER_APP, &signer);
+
+    // The flooder trips its own breaker (no token: it is guarded under its
+    // application id) ...
+    let (_, answer) = node
+        .interact(APP, &signer, &with_options("webhook-flood", 2, json!([])))
+        .await;
+    let statuses = answer["data"]["content"].as_str().unwrap().to_owned();
+    assert!(statuses.starts_with("401, 401"), "{statuses}");
+    assert!(statuses.ends_with(")"), "the breaker never tripped: {statuses}");
+
+    // ... and the other bot's late answer is still delivered.
+    let body = for_app(
+        OTHER_APP,
+        "slow",
+        2,
+        json!([{ "name": "ms", "type": 4, "value": 2500 }]),
+    );
+    let (_, answer) = node.interact(OTHER_APP, &signer, &body).await;
+    assert_eq!(answer, json!({ "type": 5 }));
+    let edit = wait_for(&fake, |r| {
+        r.method == "PATCH" && r.path.starts_with(&format!("/webhooks/{OTHER_APP}/"))
+    })
+    .await;
+    assert!(body_of(&edit)["content"]
+        .as_str()
+        .unwrap()
+        .starts_with("done after"));
 }
 
 #[tokio::test]
@@ -202,7 +382,12 @@ async fn remind_posts_a_follow_up_through_the_rest_import_then_edits_its_answer_
     let (status, answer) = node
         .interact(APP, &signer, &with_options("remind", 2, options))
         .await;
-    assert_eq!((status, answer), (200, json!({ "type": 5 })));
+    // It answers at once, then keeps working.
+    assert_eq!(status, 200);
+    assert_eq!(
+        answer["data"]["content"], "I will remind you in 3 s.",
+        "{answer}"
+    );
 
     let follow_up = wait_for(&fake, |r| {
         r.method == "POST" && r.path == format!("/webhooks/{APP}/interaction-token")

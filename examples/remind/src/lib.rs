@@ -1,12 +1,12 @@
-//! A reminder bot: shows Discord's REST API through the host, follow-up
-//! messages, and a bot that works past the deferral point.
+//! A reminder bot: shows Discord's REST API through the host, answering at
+//! once while the work goes on, and follow-up messages.
 //!
-//! `/remind text:<what> seconds:<n>` (n from 1 to 9, default 3): the bot waits
-//! `n` seconds, posts the reminder as a follow-up message through
-//! [`appliance_sdk::discord::follow_up`], and answers "Reminder sent". If
-//! that takes longer than the host's deferral point (2 s), the host has
-//! already answered "thinking..." for the bot and turns the bot's answer
-//! into an edit of that message; the follow-up is a second message.
+//! `/remind text:<what> seconds:<n>` (n from 1 to 9, default 3): the bot
+//! answers at once with [`Interaction::respond`] ("I will remind you in n
+//! s"), keeps running, waits `n` seconds, posts the reminder as a follow-up
+//! message through [`appliance_sdk::discord::follow_up`], and finally edits
+//! its first answer to "Reminder sent": the value a handler returns after an
+//! early `respond` edits that first answer.
 //!
 //! Follow-ups use the interaction's own token, so this bot works without a
 //! bot token. Calls that need one (say [`appliance_sdk::discord::send_message`])
@@ -34,6 +34,10 @@ impl Bot for Remind {
             .unwrap_or("something")
             .to_owned();
         let seconds = interaction.option_i64("seconds").unwrap_or(3).clamp(1, 9) as u64;
+        // Answer now; the user sees this while the bot waits.
+        interaction.respond(&Response::message(format!(
+            "I will remind you in {seconds} s."
+        )))?;
         std::thread::sleep(Duration::from_secs(seconds));
 
         // A failed follow-up is reported to the user rather than lost.

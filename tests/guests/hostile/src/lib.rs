@@ -7,7 +7,14 @@
 //! refused), `recurse` (unbounded recursion), `panic`, `huge` (a 100 MiB
 //! response), `logflood` (megabytes of log lines and stdout), `kvflood` (writes
 //! keys until the quota refuses), `remember` / `recall` (memory that persists
-//! between events in one instance).
+//! between events in one instance), `sleep` (waits in a host call for a
+//! minute), `webhook-flood` (webhook calls with a made-up interaction token).
+//!
+//! Early and late answers, for the deadline tests: `early` (answers at once
+//! with `interaction.respond`, then edits it), `respond-twice`, `respond-late`
+//! (tries to respond after the host's deferral), `private-defer` (defers
+//! ephemerally itself, then answers), `late-private` (an ephemeral answer after
+//! the host's public deferral).
 
 use appliance_sdk::{discord, kv, log, Bot, Interaction, Response, Result};
 
@@ -99,6 +106,48 @@ impl Bot for Hostile {
                 Ok(response) => Ok(Response::message(format!("status {}", response.status))),
                 Err(err) => Ok(Response::message(format!("error: {err}"))),
             },
+            "sleep" => {
+                std::thread::sleep(std::time::Duration::from_secs(60));
+                Ok(Response::message("woke up after a minute"))
+            }
+            "webhook-flood" => {
+                let path = format!("/webhooks/{}/made-up-token", interaction.application_id());
+                let mut statuses = Vec::new();
+                for _ in 0..12 {
+                    match discord::request("POST", &path, Some(br#"{"content":"x"}"#)) {
+                        Ok(response) => statuses.push(response.status.to_string()),
+                        Err(err) => statuses.push(format!("error ({err})")),
+                    }
+                }
+                Ok(Response::message(statuses.join(", ")))
+            }
+            "early" => {
+                interaction.respond(&Response::message("first"))?;
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                Ok(Response::message("second"))
+            }
+            "respond-twice" => {
+                interaction.respond(&Response::message("first"))?;
+                match interaction.respond(&Response::message("again")) {
+                    Ok(()) => Ok(Response::message("second respond was accepted")),
+                    Err(err) => Ok(Response::message(format!("refused: {err}"))),
+                }
+            }
+            "respond-late" => {
+                std::thread::sleep(std::time::Duration::from_millis(2500));
+                match interaction.respond(&Response::message("too late")) {
+                    Ok(()) => Ok(Response::message("late respond was accepted")),
+                    Err(err) => Ok(Response::message(format!("refused: {err}"))),
+                }
+            }
+            "private-defer" => {
+                interaction.respond(&Response::defer().ephemeral())?;
+                Ok(Response::message("for your eyes only").ephemeral())
+            }
+            "late-private" => {
+                std::thread::sleep(std::time::Duration::from_millis(2500));
+                Ok(Response::message("for your eyes only").ephemeral())
+            }
             "remember" | "recall" => Ok(Response::message(format!("events seen: {seen}"))),
             other => Ok(Response::message(format!("unknown command {other:?}")).ephemeral()),
         }
