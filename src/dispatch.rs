@@ -340,9 +340,12 @@ impl Dispatcher {
         }
         let defer_at = tokio::time::Instant::from_std(event.received + self.defer_after);
         let early_response = tokio::select! {
+            // An early response goes first even if the bot has finished by
+            // now: its final answer is meant to follow it, and may be a
+            // deferral that would leave "thinking..." on its own.
             biased;
-            result = &mut worker => return joined(result, kind),
             Ok(response) = &mut early => Some(response),
+            result = &mut worker => return joined(result, kind),
             _ = tokio::time::sleep_until(defer_at) => {
                 // Refuse later `respond` calls, but keep one that got in first.
                 early.close();
@@ -434,7 +437,13 @@ impl Dispatcher {
     /// deferral or the bot's early `respond`), by editing the original or as
     /// a follow-up (see [`late_steps`]). A failure is told to the bot's owner
     /// in its logs.
-    async fn deliver_late(&self, deployed: &Deployed, event: &Event, initial: Initial, answer: Bytes) {
+    async fn deliver_late(
+        &self,
+        deployed: &Deployed,
+        event: &Event,
+        initial: Initial,
+        answer: Bytes,
+    ) {
         let Some(token) = event.token.as_deref() else {
             warn!("the interaction carried no token; the late answer cannot be delivered");
             return;
@@ -444,8 +453,12 @@ impl Dispatcher {
             Ok(steps) => steps,
             Err(why) => {
                 warn!(%why, "late answer dropped");
-                self.owner_log(deployed, event, format!("the bot's late answer was dropped: {why}"))
-                    .await;
+                self.owner_log(
+                    deployed,
+                    event,
+                    format!("the bot's late answer was dropped: {why}"),
+                )
+                .await;
                 return;
             }
         };
@@ -475,7 +488,10 @@ impl Dispatcher {
             self.owner_log(
                 deployed,
                 event,
-                format!("the bot's late answer was not delivered ({}): {failure}", step.method),
+                format!(
+                    "the bot's late answer was not delivered ({}): {failure}",
+                    step.method
+                ),
             )
             .await;
             return;
@@ -699,26 +715,44 @@ mod tests {
         let delete = "DELETE /webhooks/7/tok/messages/@original";
         let command = kind::APPLICATION_COMMAND;
         // After the host's public deferral.
-        assert_eq!(steps(command, r#"{"type":5}"#, public.clone()), Ok(vec![edit.into()]));
+        assert_eq!(
+            steps(command, r#"{"type":5}"#, public.clone()),
+            Ok(vec![edit.into()])
+        );
         assert_eq!(
             steps(command, r#"{"type":5}"#, private.clone()),
             Ok(vec![follow_up.into(), delete.into()])
         );
         // After the bot's own ephemeral deferral, an edit stays private.
         let private_defer = r#"{"type":5,"data":{"flags":64}}"#;
-        assert_eq!(steps(command, private_defer, private.clone()), Ok(vec![edit.into()]));
+        assert_eq!(
+            steps(command, private_defer, private.clone()),
+            Ok(vec![edit.into()])
+        );
         // After an early message: edit it, or add a private one beside it.
         let early = r#"{"type":4,"data":{"content":"first"}}"#;
         assert_eq!(steps(command, early, public.clone()), Ok(vec![edit.into()]));
-        assert_eq!(steps(command, early, private.clone()), Ok(vec![follow_up.into()]));
+        assert_eq!(
+            steps(command, early, private.clone()),
+            Ok(vec![follow_up.into()])
+        );
         // Components: type 6 acknowledged the press; 7 updates the message, 4 adds one.
         let component = kind::MESSAGE_COMPONENT;
         let update = json!({"type": 7, "data": {"content": "updated"}});
-        assert_eq!(steps(component, r#"{"type":6}"#, update), Ok(vec![edit.into()]));
-        assert_eq!(steps(component, r#"{"type":6}"#, public.clone()), Ok(vec![follow_up.into()]));
+        assert_eq!(
+            steps(component, r#"{"type":6}"#, update),
+            Ok(vec![edit.into()])
+        );
+        assert_eq!(
+            steps(component, r#"{"type":6}"#, public.clone()),
+            Ok(vec![follow_up.into()])
+        );
         // A deferral at the end adds nothing; autocomplete cannot follow up.
         assert_eq!(steps(command, early, json!({"type": 5})), Ok(vec![]));
-        assert_eq!(steps(kind::AUTOCOMPLETE, r#"{"type":8}"#, public.clone()), Ok(vec![]));
+        assert_eq!(
+            steps(kind::AUTOCOMPLETE, r#"{"type":8}"#, public.clone()),
+            Ok(vec![])
+        );
         // After a modal there is no message; a modal cannot come late.
         assert!(steps(command, r#"{"type":9}"#, public).is_err());
         assert!(steps(command, r#"{"type":5}"#, json!({"type": 9})).is_err());

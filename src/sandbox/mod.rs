@@ -526,11 +526,7 @@ impl Bot {
                 } else {
                     classify(&err, memory, limits)
                 };
-                (
-                    Err(error),
-                    Some(crash_detail(&err)),
-                    false,
-                )
+                (Err(error), Some(crash_detail(&err)), false)
             }
         };
         if keep {

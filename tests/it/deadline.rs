@@ -191,7 +191,7 @@ async fn a_bot_can_answer_at_once_and_keep_working_then_edit_its_answer() {
         .interact(APP, &signer, &with_options("respond-late", 2, json!([])))
         .await;
     assert_eq!(answer, json!({ "type": 5 }));
-    let edit = wait_for_content(&fake, "PATCH", "refused").await;
+    let edit = wait_for_content(&fake, "PATCH", "deferral").await;
     assert!(
         edit["content"]
             .as_str()
@@ -227,20 +227,39 @@ async fn ephemeral_answers_stay_private_after_any_deferral() {
     assert_eq!(body_of(&follow_up)["content"], "for your eyes only");
     assert_eq!(body_of(&follow_up)["flags"], 64);
     wait_for(&fake, |r| r.method == "DELETE").await;
-    let patches = fake.requests().iter().filter(|r| r.method == "PATCH").count();
-    assert_eq!(patches, 1, "only the first interaction's edit: {:#?}", fake.requests());
+    let patches = fake
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PATCH")
+        .count();
+    assert_eq!(
+        patches,
+        1,
+        "only the first interaction's edit: {:#?}",
+        fake.requests()
+    );
 }
 
 #[tokio::test]
 async fn the_wall_clock_limit_also_ends_a_bot_waiting_in_a_host_call() {
     let (node, _fake, signer) = node_with_fake().await;
-    node.deploy_with("hostile-bot", "sleeper", APP, &signer, &["--timeout-ms", "500"]);
+    node.deploy_with(
+        "hostile-bot",
+        "sleeper",
+        APP,
+        &signer,
+        &["--timeout-ms", "500"],
+    );
     let sent = Instant::now();
     let (status, answer) = node
         .interact(APP, &signer, &with_options("sleep", 2, json!([])))
         .await;
     // Cut at 500 ms, not after the guest's 60 s sleep (and before any deferral).
-    assert!(sent.elapsed() < Duration::from_secs(2), "{:?}", sent.elapsed());
+    assert!(
+        sent.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        sent.elapsed()
+    );
     assert_eq!(status, 200);
     assert_eq!(answer["data"]["flags"], 64, "{answer}");
     assert!(
@@ -282,7 +301,10 @@ async fn one_bots_failing_webhook_calls_never_stop_anothers_late_answers() {
         .await;
     let statuses = answer["data"]["content"].as_str().unwrap().to_owned();
     assert!(statuses.starts_with("401, 401"), "{statuses}");
-    assert!(statuses.ends_with(")"), "the breaker never tripped: {statuses}");
+    assert!(
+        statuses.ends_with(")"),
+        "the breaker never tripped: {statuses}"
+    );
 
     // ... and the other bot's late answer is still delivered.
     let body = for_app(
