@@ -22,9 +22,11 @@ use crate::discord::{self, Auth};
 
 use crate::fleet::Deployed;
 use crate::health::Gate;
+use crate::sandbox::LOG_LINE_MAX;
 use crate::sandbox::{Invocation, InvokeError, Responder};
 use crate::store::{self, CrashRecord, Db};
 use crate::telemetry::Metrics;
+use crate::text::clip;
 
 /// Interaction types (Discord's `type` field).
 pub mod kind {
@@ -406,7 +408,10 @@ impl Dispatcher {
         let (answer, error) = match result {
             Ok(response) => (Bytes::from(response), None),
             Err(err) => {
-                warn!(error = %err, "bot did not answer");
+                warn!(
+                    error = clip(&err.to_string(), LOG_LINE_MAX),
+                    "bot did not answer"
+                );
                 (notice(event.kind, &notice_text(&err)), Some(err))
             }
         };
@@ -568,7 +573,12 @@ impl Dispatcher {
             );
         }
         if let Some(err) = &error {
-            host_line("error", format!("{} ({})", err, err.label()));
+            // The text may be the guest's own error string: clipped like its log lines.
+            let text = err.to_string();
+            host_line(
+                "error",
+                format!("{} ({})", clip(&text, LOG_LINE_MAX), err.label()),
+            );
         }
         if let Some(reason) = &quarantine {
             host_line(
@@ -592,8 +602,8 @@ impl Dispatcher {
                     warn!(error = %err, "failed to store crash record");
                 }
             }
-            if quarantine.is_some() {
-                if let Err(err) = db.set_quarantine(bot_id, quarantine).await {
+            if let Some(reason) = quarantine {
+                if let Err(err) = db.quarantine(bot_id, version, reason).await {
                     warn!(error = %err, "failed to store quarantine");
                 }
             }
@@ -658,15 +668,10 @@ pub fn notice_text(err: &InvokeError) -> String {
         InvokeError::Busy(_) => "This bot is busy right now. Please try again in a moment.".to_owned(),
         // The bot's own error text is meant for its user (the SDK documents this).
         InvokeError::Guest(message) => {
-            let mut message = message.as_str();
-            if message.len() > MAX_NOTICE_CHARS {
-                let mut cut = MAX_NOTICE_CHARS;
-                while !message.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                message = &message[..cut];
-            }
-            format!("This bot could not answer: {message}")
+            format!(
+                "This bot could not answer: {}",
+                clip(message, MAX_NOTICE_CHARS)
+            )
         }
         InvokeError::ResponseTooLarge(_) => {
             "This bot could not answer that. Its owner can see why in `appliance logs`.".to_owned()

@@ -29,6 +29,8 @@ pub struct Deployed {
     pub record: BotRecord,
     pub public_key: VerifyingKey,
     pub bot: sandbox::Bot,
+    /// Content hash of the component this version runs.
+    pub sha256: String,
     /// Crash-loop state of this version; a new version starts healthy.
     pub health: Mutex<Health>,
     /// Log bytes stored in the current minute.
@@ -240,11 +242,15 @@ impl Fleet {
     /// Builds the live bot for a stored record: from the cached artifact
     /// when it is there and usable, else by compiling the stored component.
     async fn load(&self, record: BotRecord) -> Result<Deployed, Error> {
-        let component = self.component_for(&record).await?;
-        self.prepare(record, &component).await
+        let (component, sha256) = self.component_for(&record).await?;
+        self.prepare(record, &component, sha256).await
     }
 
-    async fn component_for(&self, record: &BotRecord) -> Result<sandbox::Component, Error> {
+    /// The compiled component of the record's active version, and its hash.
+    async fn component_for(
+        &self,
+        record: &BotRecord,
+    ) -> Result<(sandbox::Component, String), Error> {
         let versions = self.db.versions(record.id).await?;
         let version = versions
             .iter()
@@ -256,14 +262,14 @@ impl Fleet {
                 ))
             })?;
         if let Some(component) = self.cached_component(&version.sha256).await {
-            return Ok(component);
+            return Ok((component, version.sha256.clone()));
         }
         info!(bot = %record.name, "compiling bot from its stored component");
         let wasm = self
             .db
             .version_wasm(record.id, record.active_version)
             .await?;
-        Ok(self.compile_and_cache(wasm).await?.0)
+        self.compile_and_cache(wasm).await
     }
 
     /// The component with this hash from memory, or from its artifact file
@@ -302,6 +308,7 @@ impl Fleet {
         &self,
         record: BotRecord,
         component: &sandbox::Component,
+        sha256: String,
     ) -> Result<Deployed, Error> {
         let public_key = parse_public_key(&record.public_key).map_err(Error::Invalid)?;
         let token = self.db.bot_token(record.id).await?.map(Secret::new);
@@ -325,6 +332,7 @@ impl Fleet {
             record,
             public_key,
             bot,
+            sha256,
             health: Mutex::new(health),
             log_budget: Mutex::new(LogBudget {
                 window_start: Instant::now(),
@@ -370,6 +378,20 @@ impl Fleet {
         live.by_app_id
             .insert(deployed.record.app_id.clone(), deployed.clone());
         live.by_name.insert(deployed.record.name.clone(), deployed);
+        self.forget_unused_components(&live);
+    }
+
+    /// Drops compiled components no serving bot runs, so replaced versions
+    /// and removed bots do not stay in memory. Events still running on them
+    /// hold their own reference; a rollback maps the artifact file again.
+    fn forget_unused_components(&self, live: &Live) {
+        let serving: std::collections::HashSet<&str> = live
+            .by_name
+            .values()
+            .map(|deployed| deployed.sha256.as_str())
+            .collect();
+        self.components()
+            .retain(|sha256, _| serving.contains(sha256.as_str()));
     }
 
     /// Validates, compiles, stores and swaps in a new bot or version. On any
@@ -413,7 +435,9 @@ impl Fleet {
                 sha256: sha256.clone(),
             })
             .await?;
-        let deployed = self.prepare(outcome.bot, &component).await?;
+        let deployed = self
+            .prepare(outcome.bot, &component, sha256.clone())
+            .await?;
         self.install(deployed);
         info!(bot = %request.name, version = outcome.version, %sha256, "deployed");
         Ok(Deployment {
@@ -459,9 +483,9 @@ impl Fleet {
         // failure leaves both the database and the serving version as they were.
         let mut candidate = record.clone();
         candidate.active_version = target;
-        let component = self.component_for(&candidate).await?;
+        let (component, sha256) = self.component_for(&candidate).await?;
         let record = self.db.set_active_version(record.id, target).await?;
-        let deployed = self.prepare(record, &component).await?;
+        let deployed = self.prepare(record, &component, sha256).await?;
         self.install(deployed);
         info!(bot = %name, version = target, "rolled back");
         Ok(target)
@@ -483,6 +507,7 @@ impl Fleet {
         let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
         live.by_name.remove(&record.name);
         live.by_app_id.remove(&record.app_id);
+        self.forget_unused_components(&live);
         info!(bot = %name, "removed");
         Ok(())
     }

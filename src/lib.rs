@@ -18,3 +18,4 @@ pub mod limits;
 pub mod sandbox;
 pub mod store;
 pub mod telemetry;
+pub mod text;

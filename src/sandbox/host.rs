@@ -59,14 +59,7 @@ impl EventState {
 
     /// Records a line unless the event's log budget is spent.
     pub fn push(&mut self, level: &str, message: &str) {
-        let mut message = message.trim_end();
-        if message.len() > LOG_LINE_MAX {
-            let mut cut = LOG_LINE_MAX;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message = &message[..cut];
-        }
+        let message = crate::text::clip(message.trim_end(), LOG_LINE_MAX);
         if self.log_bytes + message.len() > LOG_BYTES_PER_EVENT {
             self.dropped_log_bytes += message.len();
             return;

@@ -13,6 +13,8 @@
 
 mod host;
 
+pub use host::LOG_LINE_MAX;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -579,13 +581,10 @@ fn crash_detail(err: &wasmtime::Error) -> String {
         .map(|cause| cause.to_string())
         .collect::<Vec<_>>()
         .join("\n");
-    if detail.len() > MAX_CRASH_DETAIL_BYTES {
-        let mut cut = MAX_CRASH_DETAIL_BYTES;
-        while !detail.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        let omitted = detail[cut..].lines().count();
-        detail.truncate(cut);
+    let kept = crate::text::clip(&detail, MAX_CRASH_DETAIL_BYTES).len();
+    if kept < detail.len() {
+        let omitted = detail[kept..].lines().count();
+        detail.truncate(kept);
         detail.push_str(&format!("\n... {omitted} more lines omitted"));
     }
     detail

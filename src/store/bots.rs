@@ -277,13 +277,15 @@ impl Db {
         .await
     }
 
-    /// Records (or with `None`, clears) the bot's quarantine.
-    pub async fn set_quarantine(&self, bot_id: i64, reason: Option<String>) -> Result<(), Error> {
+    /// Records the quarantine of the bot's `version`, if that version is
+    /// still the active one: a crash loop of a version that was replaced
+    /// while its events ran must not disable its successor.
+    pub async fn quarantine(&self, bot_id: i64, version: i64, reason: String) -> Result<(), Error> {
         self.call(move |conn| {
-            let at = reason.as_ref().map(|_| now_ms());
             conn.execute(
-                "UPDATE bots SET quarantined_at_ms = ?2, quarantine_reason = ?3 WHERE id = ?1",
-                params![bot_id, at, reason],
+                "UPDATE bots SET quarantined_at_ms = ?3, quarantine_reason = ?4 \
+                 WHERE id = ?1 AND active_version = ?2",
+                params![bot_id, version, now_ms(), reason],
             )?;
             Ok(())
         })

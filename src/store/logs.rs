@@ -6,6 +6,9 @@ use crate::store::{Db, Error};
 
 /// Log lines kept per bot; older ones are pruned as new ones arrive.
 pub const KEEP_LINES_PER_BOT: i64 = 10_000;
+/// Crash records kept per bot (each up to 16 KiB of detail); older ones are
+/// pruned but still counted.
+pub const KEEP_CRASHES_PER_BOT: i64 = 200;
 
 #[derive(Debug, Clone)]
 pub struct LogLine {
@@ -85,12 +88,27 @@ impl Db {
         .await
     }
 
+    /// Stores a crash, pruning the bot's oldest records past
+    /// [`KEEP_CRASHES_PER_BOT`] (they stay in its crash count).
     pub async fn record_crash(&self, bot_id: i64, crash: CrashRecord) -> Result<(), Error> {
         self.call(move |conn| {
-            conn.execute(
+            let tx = conn.transaction()?;
+            tx.execute(
                 "INSERT INTO crashes (bot_id, version, at_ms, reason, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![bot_id, crash.version, crash.at_ms, crash.reason, crash.detail],
             )?;
+            let pruned = tx.execute(
+                "DELETE FROM crashes WHERE bot_id = ?1 AND id <= \
+                 (SELECT id FROM crashes WHERE bot_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+                params![bot_id, KEEP_CRASHES_PER_BOT],
+            )?;
+            if pruned > 0 {
+                tx.execute(
+                    "UPDATE bots SET crashes_pruned = crashes_pruned + ?2 WHERE id = ?1",
+                    params![bot_id, pruned as i64],
+                )?;
+            }
+            tx.commit()?;
             Ok(())
         })
         .await
@@ -119,12 +137,58 @@ impl Db {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::Limits;
+    use crate::store::Deploy;
+
+    #[tokio::test]
+    async fn old_crash_records_are_pruned_but_still_counted() {
+        let db = Db::open_in_memory();
+        let bot = db
+            .deploy(Deploy {
+                name: "b".into(),
+                app_id: "1".into(),
+                public_key: String::new(),
+                limits: Limits::default(),
+                token: None,
+                wasm: vec![],
+                sha256: String::new(),
+            })
+            .await
+            .unwrap()
+            .bot
+            .id;
+        let total = KEEP_CRASHES_PER_BOT + 25;
+        for i in 0..total {
+            let crash = CrashRecord {
+                at_ms: i,
+                version: 1,
+                reason: format!("trap {i}"),
+                detail: "x".repeat(100),
+            };
+            db.record_crash(bot, crash).await.unwrap();
+        }
+        let (count, last) = db.crash_summary(bot).await.unwrap();
+        assert_eq!(count as i64, total);
+        assert_eq!(
+            last.as_deref(),
+            Some(format!("trap {}", total - 1).as_str())
+        );
+        let kept = db.recent_crashes(bot, 10_000).await.unwrap();
+        assert_eq!(kept.len() as i64, KEEP_CRASHES_PER_BOT);
+        assert_eq!(kept[0].reason, "trap 25");
+    }
+}
+
 impl Db {
     /// How many crashes the bot has on record, and the newest one's reason.
     pub async fn crash_summary(&self, bot_id: i64) -> Result<(usize, Option<String>), Error> {
         self.call(move |conn| {
             let count: i64 = conn.query_row(
-                "SELECT COUNT(*) FROM crashes WHERE bot_id = ?1",
+                "SELECT (SELECT COUNT(*) FROM crashes WHERE bot_id = ?1) + \
+                 COALESCE((SELECT crashes_pruned FROM bots WHERE id = ?1), 0)",
                 [bot_id],
                 |row| row.get(0),
             )?;

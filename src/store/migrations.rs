@@ -79,6 +79,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     INSERT INTO kv_usage (bot_id, keys, bytes)
         SELECT bot_id, COUNT(*), SUM(length(key) + length(value)) FROM kv GROUP BY bot_id;
     "#,
+    // 3: crash records are pruned per bot like logs; the total count survives.
+    r#"
+    ALTER TABLE bots ADD COLUMN crashes_pruned INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Brings the database up to the newest schema.
