@@ -419,7 +419,7 @@ impl Dispatcher {
             Some(err) if err.is_crash() => deployed.health().on_crash(Instant::now(), err.label()),
             // Busy or a host failure says nothing about the bot's own health:
             // neither a crash nor a success (which would reset a crash loop).
-            Some(InvokeError::Busy(_) | InvokeError::Host(_)) => None,
+            Some(InvokeError::Busy(_) | InvokeError::NodeFull(_) | InvokeError::Host(_)) => None,
             // A guest error is the bot answering; only crashes count toward a loop.
             _ => {
                 deployed.health().on_success();
@@ -665,7 +665,9 @@ pub fn notice(interaction_kind: u8, content: &str) -> Bytes {
 /// The notice's text for a failed invocation.
 pub fn notice_text(err: &InvokeError) -> String {
     match err {
-        InvokeError::Busy(_) => "This bot is busy right now. Please try again in a moment.".to_owned(),
+        InvokeError::Busy(_) | InvokeError::NodeFull(_) => {
+            "This bot is busy right now. Please try again in a moment.".to_owned()
+        }
         // The bot's own error text is meant for its user (the SDK documents this).
         InvokeError::Guest(message) => {
             format!(

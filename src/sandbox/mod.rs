@@ -17,7 +17,7 @@ pub use host::LOG_LINE_MAX;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
@@ -79,6 +79,8 @@ pub enum InvokeError {
     Busy(u32),
     #[error("host failed to start the bot: {0}")]
     Host(String),
+    #[error("the node's instance pool is full of running events: {0}")]
+    NodeFull(String),
 }
 
 impl InvokeError {
@@ -94,6 +96,7 @@ impl InvokeError {
             InvokeError::ResponseTooLarge(_) => "response_too_large",
             InvokeError::Busy(_) => "busy",
             InvokeError::Host(_) => "host_error",
+            InvokeError::NodeFull(_) => "node_full",
         }
     }
 
@@ -232,7 +235,65 @@ pub struct Engine {
     engine: wasmtime::Engine,
     linker: Linker<HostState>,
     ticker_stop: Arc<AtomicBool>,
+    parked: Arc<Parked>,
 }
+
+/// One bot version's instances parked between events.
+type IdlePool = Mutex<Vec<Instance>>;
+
+/// Every bot's parked instances, so that when the node-wide instance pool is
+/// full, a bot that needs an instance can free the node's least recently
+/// used parked one instead of failing: idle instances are a cache, and one
+/// tenant's cache must never lock another tenant out.
+#[derive(Default)]
+struct Parked(Mutex<Vec<Weak<IdlePool>>>);
+
+impl Parked {
+    fn register(&self, pool: &Arc<IdlePool>) {
+        let mut pools = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        pools.retain(|pool| pool.strong_count() > 0);
+        pools.push(Arc::downgrade(pool));
+    }
+
+    /// Drops the least recently used parked instance of any bot; false when
+    /// nothing is parked.
+    fn evict_least_recently_used(&self) -> bool {
+        let pools: Vec<Arc<IdlePool>> = self
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        let oldest = pools
+            .iter()
+            .filter_map(|pool| {
+                let idle = pool.lock().unwrap_or_else(|p| p.into_inner());
+                idle.iter().map(|i| i.last_used).min().map(|at| (at, pool))
+            })
+            .min_by_key(|(at, _)| *at);
+        let Some((_, pool)) = oldest else {
+            return false;
+        };
+        let evicted = {
+            let mut idle = pool.lock().unwrap_or_else(|p| p.into_inner());
+            let index = (0..idle.len()).min_by_key(|&i| idle[i].last_used);
+            index.map(|i| idle.swap_remove(i))
+        };
+        // Dropped outside the lock: it returns the slot to the pool.
+        evicted.is_some()
+    }
+}
+
+/// Whether instantiation failed only because the node's pool is full.
+fn pool_is_full(err: &wasmtime::Error) -> bool {
+    err.chain()
+        .any(|cause| cause.is::<wasmtime::PoolConcurrencyLimitError>())
+}
+
+/// Parked instances a bot may evict in a row to make room for one of its own
+/// (an instance can hold several pool slots: memories, tables, core instances).
+const MAX_EVICTIONS_PER_INSTANTIATION: usize = 16;
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -302,6 +363,7 @@ impl Engine {
             engine,
             linker,
             ticker_stop,
+            parked: Arc::new(Parked::default()),
         })
     }
 
@@ -356,7 +418,12 @@ impl Engine {
     pub fn prepare(&self, component: &Component, env: BotEnv) -> Bot {
         Bot {
             permits: Semaphore::new(env.limits.instances as usize),
-            idle: Mutex::new(Vec::new()),
+            idle: {
+                let idle = Arc::new(Mutex::new(Vec::new()));
+                self.parked.register(&idle);
+                idle
+            },
+            parked: self.parked.clone(),
             engine: self.engine.clone(),
             env: Arc::new(env),
             pre: component.0.clone(),
@@ -375,7 +442,8 @@ pub struct Bot {
     pre: bindings::BotPre<HostState>,
     env: Arc<BotEnv>,
     engine: wasmtime::Engine,
-    idle: Mutex<Vec<Instance>>,
+    idle: Arc<IdlePool>,
+    parked: Arc<Parked>,
     permits: Semaphore,
 }
 
@@ -401,7 +469,7 @@ impl Bot {
     /// that event runs warm.
     pub async fn prewarm(&self) -> Result<(), InvokeError> {
         let instance = self
-            .instantiate()
+            .instantiate_with_room()
             .await
             .map_err(|err| InvokeError::Host(format!("{err:#}")))?;
         self.idle
@@ -450,15 +518,20 @@ impl Bot {
         let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut instance = match pooled {
             Some(instance) => instance,
-            None => match self.instantiate().await {
+            None => match self.instantiate_with_room().await {
                 Ok(instance) => instance,
                 Err(err) => {
+                    let error = if pool_is_full(&err) {
+                        InvokeError::NodeFull(format!("{err:#}"))
+                    } else {
+                        InvokeError::Host(format!("{err:#}"))
+                    };
                     return Invocation {
-                        result: Err(InvokeError::Host(format!("{err:#}"))),
+                        result: Err(error),
                         logs: Vec::new(),
                         crash_detail: Some(crash_detail(&err)),
                         fuel_used: 0,
-                    }
+                    };
                 }
             },
         };
@@ -532,6 +605,7 @@ impl Bot {
             }
         };
         if keep {
+            instance.last_used = Instant::now();
             self.idle
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -542,6 +616,25 @@ impl Bot {
             logs,
             crash_detail,
             fuel_used,
+        }
+    }
+
+    /// Instantiates, first evicting other bots' least recently used parked
+    /// instances if the node's pool is full.
+    async fn instantiate_with_room(&self) -> wasmtime::Result<Instance> {
+        let mut evicted = 0;
+        loop {
+            match self.instantiate().await {
+                Err(err)
+                    if pool_is_full(&err)
+                        && evicted < MAX_EVICTIONS_PER_INSTANTIATION
+                        && self.parked.evict_least_recently_used() =>
+                {
+                    evicted += 1;
+                    tracing::debug!(evicted, "instance pool full; evicted a parked instance");
+                }
+                result => return result,
+            }
         }
     }
 
