@@ -1,6 +1,8 @@
-//! The node-wide instance pool is shared by every tenant: parked (idle)
-//! instances are a cache, so when the pool is full a bot that needs an
-//! instance evicts the least recently used parked one instead of failing.
+//! What tenants share and what they never reach. The node-wide instance pool
+//! is shared by every tenant: parked (idle) instances are a cache, so when the
+//! pool is full a bot that needs an instance evicts the least recently used
+//! parked one instead of failing. WASI gives a guest clocks and randomness
+//! only: no files, environment, arguments or sockets.
 
 use crate::support::{command, Node, Signer};
 
@@ -32,4 +34,31 @@ async fn a_full_instance_pool_evicts_parked_instances_instead_of_refusing_a_tena
     }
     let log = node.node_log();
     assert!(!log.contains("bot did not answer"), "{log}");
+}
+
+#[tokio::test]
+async fn a_guest_reaches_no_files_environment_or_network() {
+    let node = Node::start_with(&["--plain-http"]);
+    let signer = Signer::new(32);
+    let app = "5000000000000000009";
+    node.deploy("hostile-bot", "escaper", app, &signer);
+    let (status, answer) = node
+        .interact(
+            app,
+            &signer,
+            &serde_json::to_vec(&command("escape", "42")).unwrap(),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let report = answer["data"]["content"].as_str().unwrap().to_owned();
+    for part in report.split("; ") {
+        let (what, result) = part.split_once(": ").unwrap();
+        match what {
+            "env vars" | "args" => assert_eq!(result, "0", "{report}"),
+            _ => assert!(
+                result.starts_with("refused"),
+                "{what} was reachable: {report}"
+            ),
+        }
+    }
 }

@@ -17,5 +17,5 @@ mod cli;
 mod discord_rest;
 // The edge under abuse: slowloris, caps, bad-signature floods, replays, rapid reset, cert reload, 403 breaker.
 mod edge;
-// The shared instance pool: a full pool evicts parked instances across tenants.
+// Tenancy: a full shared instance pool evicts parked instances; guests reach no files, env or network.
 mod capacity;

@@ -8,7 +8,8 @@
 //! response), `logflood` (megabytes of log lines and stdout), `kvflood` (writes
 //! keys until the quota refuses), `remember` / `recall` (memory that persists
 //! between events in one instance), `sleep` (waits in a host call for a
-//! minute), `webhook-flood` (webhook calls with a made-up interaction token).
+//! minute), `webhook-flood` (webhook calls with a made-up interaction token),
+//! `escape` (tries files, environment, sockets and DNS; reports what it got).
 //!
 //! Early and late answers, for the deadline tests: `early` (answers at once
 //! with `interaction.respond`, then edits it), `respond-twice`, `respond-late`
@@ -120,6 +121,28 @@ impl Bot for Hostile {
                     }
                 }
                 Ok(Response::message(statuses.join(", ")))
+            }
+            "escape" => {
+                let files = std::fs::read_dir("/")
+                    .map(|entries| format!("listed {} entries", entries.count()))
+                    .unwrap_or_else(|err| format!("refused ({err})"));
+                let file = std::fs::read("/etc/passwd")
+                    .map(|bytes| format!("read {} bytes", bytes.len()))
+                    .unwrap_or_else(|err| format!("refused ({err})"));
+                let env = std::env::vars().count();
+                let args = std::env::args().count();
+                let tcp = std::net::TcpStream::connect("127.0.0.1:22")
+                    .map(|_| "connected".to_owned())
+                    .unwrap_or_else(|err| format!("refused ({err})"));
+                let dns = std::net::ToSocketAddrs::to_socket_addrs("localhost:80")
+                    .map(|addrs| format!("resolved {}", addrs.count()))
+                    .unwrap_or_else(|err| format!("refused ({err})"));
+                let udp = std::net::UdpSocket::bind("127.0.0.1:0")
+                    .map(|_| "bound".to_owned())
+                    .unwrap_or_else(|err| format!("refused ({err})"));
+                Ok(Response::message(format!(
+                    "dir: {files}; file: {file}; env vars: {env}; args: {args}; tcp: {tcp}; dns: {dns}; udp: {udp}"
+                )))
             }
             "early" => {
                 interaction.respond(&Response::message("first"))?;
