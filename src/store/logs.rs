@@ -137,6 +137,27 @@ impl Db {
     }
 }
 
+impl Db {
+    /// How many crashes the bot has on record, and the newest one's reason.
+    pub async fn crash_summary(&self, bot_id: i64) -> Result<(usize, Option<String>), Error> {
+        self.call(move |conn| {
+            let count: i64 = conn.query_row(
+                "SELECT (SELECT COUNT(*) FROM crashes WHERE bot_id = ?1) + \
+                 COALESCE((SELECT crashes_pruned FROM bots WHERE id = ?1), 0)",
+                [bot_id],
+                |row| row.get(0),
+            )?;
+            let last: Option<String> = rusqlite::OptionalExtension::optional(conn.query_row(
+                "SELECT reason FROM crashes WHERE bot_id = ?1 ORDER BY id DESC LIMIT 1",
+                [bot_id],
+                |row| row.get(0),
+            ))?;
+            Ok((count as usize, last))
+        })
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,26 +200,5 @@ mod tests {
         let kept = db.recent_crashes(bot, 10_000).await.unwrap();
         assert_eq!(kept.len() as i64, KEEP_CRASHES_PER_BOT);
         assert_eq!(kept[0].reason, "trap 25");
-    }
-}
-
-impl Db {
-    /// How many crashes the bot has on record, and the newest one's reason.
-    pub async fn crash_summary(&self, bot_id: i64) -> Result<(usize, Option<String>), Error> {
-        self.call(move |conn| {
-            let count: i64 = conn.query_row(
-                "SELECT (SELECT COUNT(*) FROM crashes WHERE bot_id = ?1) + \
-                 COALESCE((SELECT crashes_pruned FROM bots WHERE id = ?1), 0)",
-                [bot_id],
-                |row| row.get(0),
-            )?;
-            let last: Option<String> = rusqlite::OptionalExtension::optional(conn.query_row(
-                "SELECT reason FROM crashes WHERE bot_id = ?1 ORDER BY id DESC LIMIT 1",
-                [bot_id],
-                |row| row.get(0),
-            ))?;
-            Ok((count as usize, last))
-        })
-        .await
     }
 }
