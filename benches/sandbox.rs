@@ -85,9 +85,10 @@ fn env(db: &Db, name: &str, limits: Limits) -> BotEnv {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let guests = build_guests(&["ping-bot", "hostile-bot"]);
+    let guests = build_guests(&["ping-bot", "hostile-bot", "noop-bot"]);
     let ping = std::fs::read(guests.join("ping_bot.wasm")).unwrap();
     let hostile = std::fs::read(guests.join("hostile_bot.wasm")).unwrap();
+    let noop = std::fs::read(guests.join("noop_bot.wasm")).unwrap();
     let (temp, db) = scratch_db();
     // Room for the 1,000-bot fleet below plus the few bots measured before it.
     let engine = Arc::new(
@@ -149,6 +150,22 @@ async fn main() {
         warm.samples.push(t.elapsed());
     }
     warm.report();
+
+    // The host's share of a warm call: a guest that neither parses the
+    // interaction nor builds its answer, given the same 1 KiB body.
+    let noop_compiled = engine.compile(&noop).unwrap();
+    let noop_bot = engine.prepare(
+        &noop_compiled.component,
+        env(&db, "noop", Limits::default()),
+    );
+    noop_bot.invoke(&ping_body, None).await.result.unwrap();
+    let mut host_share = Stats::new("warm call, no-op guest (the host's own cost per event)");
+    for _ in 0..n * 5 {
+        let t = Instant::now();
+        noop_bot.invoke(&ping_body, None).await.result.unwrap();
+        host_share.samples.push(t.elapsed());
+    }
+    host_share.report();
 
     // Trap → replacement: a panic discards the instance; the next event
     // instantiates a fresh one and answers.
