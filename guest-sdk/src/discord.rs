@@ -185,6 +185,17 @@ pub fn add_reaction(channel_id: u64, message_id: u64, emoji: &str) -> Result<(),
     .map(drop)
 }
 
+/// Removes the bot's own reaction.
+pub fn remove_reaction(channel_id: u64, message_id: u64, emoji: &str) -> Result<(), DiscordError> {
+    let emoji = percent_encode(emoji);
+    call::<()>(
+        "DELETE",
+        &format!("/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me"),
+        None,
+    )
+    .map(drop)
+}
+
 /// Gives a guild member a role.
 pub fn add_role(guild_id: u64, user_id: u64, role_id: u64) -> Result<(), DiscordError> {
     call::<()>(
@@ -228,12 +239,48 @@ pub fn edit_original(
     interaction: &Interaction,
     message: &Response,
 ) -> Result<DiscordResponse, DiscordError> {
-    let path = format!(
-        "/webhooks/{}/{}/messages/@original",
+    call(
+        "PATCH",
+        &webhook_message_path(interaction, "@original"),
+        Some(&message_body(message)?),
+    )
+}
+
+/// Deletes the original answer to `interaction`.
+pub fn delete_original(interaction: &Interaction) -> Result<(), DiscordError> {
+    call::<()>("DELETE", &webhook_message_path(interaction, "@original"), None).map(drop)
+}
+
+/// Replaces a follow-up message sent with [`follow_up`]; `message_id` is the
+/// `id` in its answer's JSON.
+pub fn edit_follow_up(
+    interaction: &Interaction,
+    message_id: u64,
+    message: &Response,
+) -> Result<DiscordResponse, DiscordError> {
+    call(
+        "PATCH",
+        &webhook_message_path(interaction, &message_id.to_string()),
+        Some(&message_body(message)?),
+    )
+}
+
+/// Deletes a follow-up message sent with [`follow_up`].
+pub fn delete_follow_up(interaction: &Interaction, message_id: u64) -> Result<(), DiscordError> {
+    call::<()>(
+        "DELETE",
+        &webhook_message_path(interaction, &message_id.to_string()),
+        None,
+    )
+    .map(drop)
+}
+
+fn webhook_message_path(interaction: &Interaction, message: &str) -> String {
+    format!(
+        "/webhooks/{}/{}/messages/{message}",
         interaction.application_id(),
         interaction.token()
-    );
-    call("PATCH", &path, Some(&message_body(message)?))
+    )
 }
 
 /// Percent-encodes a path segment (emoji are UTF-8 and may contain `:`).
