@@ -11,6 +11,26 @@ fn list_json(node: &Node) -> Value {
     serde_json::from_str(&node.cli_ok(&["list", "--json"])).unwrap()
 }
 
+/// The counter's answer for `user{user_id}` at `count` (examples/counter/src/lib.rs).
+fn counted(user_id: &str, count: u64) -> String {
+    let times = if count == 1 { "time" } else { "times" };
+    format!("user{user_id}, you have counted {count} {times}")
+}
+
+/// The names of the files in `DATA_DIR/artifacts`, sorted.
+fn artifacts(node: &Node) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(node.data_dir.join("artifacts"))
+        .map(|dir| {
+            dir.map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+const RECOMPILING: &str = "compiling bot from its stored component";
+
 #[tokio::test]
 async fn counter_keeps_its_count_across_a_kill_9_restart() {
     let mut node = Node::start();
@@ -21,37 +41,98 @@ async fn counter_keeps_its_count_across_a_kill_9_restart() {
     for expected in 1..=2 {
         let (status, answer) = node.interact(APP, &signer, &body()).await;
         assert_eq!(status, 200, "{answer}");
-        let content = answer["data"]["content"].as_str().unwrap();
-        assert!(content.contains(&expected.to_string()), "{content}");
+        assert_eq!(
+            answer["data"]["content"],
+            counted("42", expected),
+            "{answer}"
+        );
     }
     // Another user has their own count.
     let other = serde_json::to_vec(&command("count", "43")).unwrap();
     let (_, answer) = node.interact(APP, &signer, &other).await;
-    assert!(
-        answer["data"]["content"].as_str().unwrap().contains('1'),
-        "{answer}"
-    );
+    assert_eq!(answer["data"]["content"], counted("43", 1), "{answer}");
 
+    // The deploy left a precompiled artifact, so the restart loads it instead of compiling.
+    let cached = artifacts(&node);
+    assert!(
+        cached.iter().any(|name| name.ends_with(".cwasm")),
+        "no artifact in {cached:?}"
+    );
+    let logged = node.node_log().len();
     node.crash_and_restart();
     let (status, answer) = node.interact(APP, &signer, &body()).await;
     assert_eq!(status, 200, "{answer}");
-    let content = answer["data"]["content"].as_str().unwrap();
+    assert_eq!(
+        answer["data"]["content"],
+        counted("42", 3),
+        "count did not survive the restart: {answer}"
+    );
+    let after_restart = node.node_log()[logged..].to_owned();
     assert!(
-        content.contains('3'),
-        "count did not survive the restart: {content}"
+        !after_restart.contains(RECOMPILING),
+        "the restart recompiled the bot:\n{after_restart}"
+    );
+    assert_eq!(artifacts(&node), cached);
+
+    // Without its artifact the same restart does compile (and says so).
+    for name in &cached {
+        std::fs::remove_file(node.data_dir.join("artifacts").join(name)).unwrap();
+    }
+    let logged = node.node_log().len();
+    node.crash_and_restart();
+    let (status, answer) = node.interact(APP, &signer, &body()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["data"]["content"], counted("42", 4), "{answer}");
+    let after_restart = node.node_log()[logged..].to_owned();
+    assert!(
+        after_restart.contains(RECOMPILING),
+        "no recompilation logged without the artifact:\n{after_restart}"
+    );
+    assert_eq!(
+        artifacts(&node),
+        cached,
+        "the artifact was not written again"
     );
 }
 
-#[test]
-fn deploys_of_wrong_files_fail_with_exit_1_and_change_nothing() {
+/// A component with the right export that calls `delete` from a `kv`
+/// interface version the node does not provide (say, a newer SDK's).
+const FUTURE_KV_IMPORT: &str = r#"(component
+    (import "appliance:bot/kv@9.9.9" (instance $kv
+        (export "delete" (func (param "key" string)))))
+    (core module $libc
+        (memory (export "memory") 1)
+        (func (export "realloc") (param i32 i32 i32 i32) (result i32) i32.const 8))
+    (core instance $libc (instantiate $libc))
+    (alias core export $libc "memory" (core memory $memory))
+    (alias core export $libc "realloc" (core func $realloc))
+    (alias export $kv "delete" (func $delete))
+    (core func $delete_lowered (canon lower (func $delete) (memory $memory)))
+    (core instance $kv_core (export "delete" (func $delete_lowered)))
+    (core module $m
+        (import "kv" "delete" (func $delete (param i32 i32)))
+        (func (export "handle") (param i32 i32) (result i32)
+            (call $delete (i32.const 0) (i32.const 0))
+            i32.const 0))
+    (core instance $i (instantiate $m (with "kv" (instance $kv_core))))
+    (alias core export $i "handle" (core func $handle))
+    (func (export "handle-interaction")
+        (param "interaction" (list u8))
+        (result (result (list u8) (error string)))
+        (canon lift (core func $handle) (memory $memory) (realloc $realloc))))"#;
+
+#[tokio::test]
+async fn deploys_of_wrong_files_fail_with_exit_1_and_change_nothing() {
     let node = Node::start();
     let signer = Signer::new(4);
     node.deploy("ping-bot", "ping", APP, &signer);
     let before = list_json(&node);
+    let artifacts_before = artifacts(&node);
+    assert_eq!(artifacts_before.len(), 1, "{artifacts_before:?}");
     let dir = tempfile::tempdir().unwrap();
     let key = signer.public_hex();
 
-    let cases: [(&str, Vec<u8>, &str); 3] = [
+    let cases: [(&str, Vec<u8>, &str); 4] = [
         (
             "not-wasm.wasm",
             b"hello, I am a text file".to_vec(),
@@ -72,6 +153,11 @@ fn deploys_of_wrong_files_fail_with_exit_1_and_change_nothing() {
             )
             .unwrap(),
             "world",
+        ),
+        (
+            "future-kv.wasm",
+            wat::parse_str(FUTURE_KV_IMPORT).unwrap(),
+            "kv@9.9.9",
         ),
     ];
     for (file, bytes, reason) in cases {
@@ -100,6 +186,16 @@ fn deploys_of_wrong_files_fail_with_exit_1_and_change_nothing() {
         }
     }
     assert_eq!(list_json(&node), before, "a failed deploy changed the node");
+    assert_eq!(
+        artifacts(&node),
+        artifacts_before,
+        "a failed deploy left an artifact"
+    );
+    // No failed deploy became a version: there is nothing to roll back to...
+    let output = node.cli(&["rollback", "ping"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no version older"), "{stderr}");
 
     // A missing file and a bad key are refused before anything is sent.
     let output = node.cli(&[
@@ -128,6 +224,20 @@ fn deploys_of_wrong_files_fail_with_exit_1_and_change_nothing() {
     assert_eq!(node.cli(&["deploy"]).status.code(), Some(2));
     assert_eq!(node.cli(&["list", "--bogus"]).status.code(), Some(2));
     assert_eq!(list_json(&node), before);
+
+    // And the serving version still answers.
+    let (status, answer) = node
+        .interact(
+            APP,
+            &signer,
+            &serde_json::to_vec(&command("ping", "42")).unwrap(),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["data"]["content"].clone()),
+        (200, "pong".into()),
+        "{answer}"
+    );
 }
 
 #[test]

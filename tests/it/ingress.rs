@@ -71,13 +71,15 @@ async fn every_signature_failure_is_401() {
         .await;
     assert_eq!(status, 401, "changed body");
 
-    // The timestamp changed after signing.
+    // The timestamp changed after signing, to one just as current: only the
+    // signature (which covers the timestamp) can refuse it.
+    let later = (timestamp.parse::<i64>().unwrap() + 1).to_string();
     let (status, _) = node
         .post(
             &path,
             &[
                 ("x-signature-ed25519", &signature),
-                ("x-signature-timestamp", "1"),
+                ("x-signature-timestamp", &later),
             ],
             body.clone(),
         )
@@ -130,7 +132,11 @@ async fn unknown_app_oversized_body_and_non_json_get_their_statuses() {
     let (status, _) = node.interact(APP, &signer, &huge).await;
     assert_eq!(status, 413, "oversized body");
 
-    // A 413 is decided before the signature: even unsigned oversized bodies cannot make us verify.
+    // The signature headers are screened before the body is read: an
+    // unsigned oversized request gets the 401, without its body being read.
+    let (status, head) = unsigned_declaring_a_huge_body(&node).await;
+    assert_eq!(status, 401, "unsigned oversized body: {head}");
+
     let (status, _) = node.interact(APP, &signer, b"this is not json").await;
     assert_eq!(status, 400, "non-JSON after a valid signature");
 
@@ -139,6 +145,67 @@ async fn unknown_app_oversized_body_and_non_json_get_their_statuses() {
 
     let (status, body) = node.post("/healthz", &[], vec![]).await;
     assert_eq!(status, 405, "{body}");
+}
+
+/// Sends the head of an unsigned POST that declares a 10 MiB body, sends
+/// none of the body, and returns the status and head of the answer (0 if
+/// none came within 5 s: the node waited for the body).
+async fn unsigned_declaring_a_huge_body(node: &Node) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut stream = tokio::net::TcpStream::connect(node.public).await.unwrap();
+    let head = format!(
+        "POST /interactions/{APP} HTTP/1.1\r\nhost: localhost\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        10 << 20
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        let mut buf = [0u8; 4096];
+        while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    if read.is_err() {
+        return (0, answer);
+    }
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    (status, answer)
+}
+
+#[tokio::test]
+async fn healthz_answers_a_plain_get() {
+    let node = Node::start();
+    let stream = tokio::net::TcpStream::connect(node.public).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let request = hyper::Request::get("/healthz")
+        .header("host", "localhost")
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let bytes = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert_eq!(
+        serde_json::from_slice::<Value>(&bytes).unwrap(),
+        json!({"status": "ok"})
+    );
 }
 
 #[tokio::test]

@@ -29,6 +29,20 @@ fn assert_notice(status: u16, answer: &Value) {
     );
 }
 
+/// The first crash record with `reason` in `appliance logs` output: its
+/// heading line and the indented detail lines under it.
+fn crash_record(logs: &str, reason: &str) -> String {
+    let heading = format!("CRASH version 1: {reason}");
+    let mut lines = logs.lines().skip_while(|line| !line.contains(&heading));
+    let first = lines
+        .next()
+        .unwrap_or_else(|| panic!("no {reason} crash in:\n{logs}"));
+    std::iter::once(first)
+        .chain(lines.take_while(|line| line.starts_with("    ")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Keeps sending `ping` to the good bot until `stop`; counts right and wrong answers.
 fn hammer(
     node: Arc<Node>,
@@ -136,7 +150,9 @@ async fn hostile_guests_are_contained_while_a_neighbour_keeps_answering() {
     // KV floods end in a quota error the bot can handle: no trap.
     let (status, answer) = node.interact(HOSTILE_APP, &signer, &body("kvflood")).await;
     assert_eq!(status, 200);
-    let content = answer["data"]["content"].as_str().unwrap();
+    let content = answer["data"]["content"]
+        .as_str()
+        .unwrap_or_else(|| panic!("kvflood: {answer}"));
     assert!(content.starts_with("kv refused after"), "{content}");
     assert!(content.contains("limit"), "{content}");
 
@@ -167,10 +183,14 @@ async fn hostile_guests_are_contained_while_a_neighbour_keeps_answering() {
         .cli_ok(&["logs", "slow"])
         .contains("CRASH version 1: timeout"));
     assert!(node.cli_ok(&["logs", "big"]).contains("response_too_large"));
-    // Crash records name the guest's functions (wasm backtrace), not the host's.
+    // Crash records name the guest's functions (wasm backtrace from the name
+    // section), not the host's: the stack overflow's record names `recurse`.
+    let overflow = crash_record(&logs, "stack_overflow");
     assert!(
-        logs.contains("hostile_bot.wasm!"),
-        "no wasm backtrace in:\n{logs}"
+        overflow
+            .lines()
+            .any(|line| line.contains("hostile_bot.wasm!") && line.contains("recurse")),
+        "no frame of `recurse` in the stack overflow's record:\n{overflow}"
     );
     assert!(
         !logs.contains("wasmtime"),
@@ -254,4 +274,149 @@ async fn a_crash_loop_backs_off_then_quarantines_until_a_fixed_redeploy() {
     let output = node.cli(&["rollback", "looper", "--version", "9"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("no version 9"));
+}
+
+/// A `/slow` command that makes the slow example bot sleep `ms`.
+fn slow_body(ms: u64) -> Vec<u8> {
+    let mut body = command("slow", "42");
+    body["data"]["options"] = serde_json::json!([{ "name": "ms", "type": 4, "value": ms }]);
+    serde_json::to_vec(&body).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_one_instance_a_concurrent_event_gets_the_busy_notice() {
+    // Deferral as late as allowed, so the slow event's own answer comes back directly.
+    let node = Arc::new(Node::start_with(&[
+        "--plain-http",
+        "--defer-after-ms",
+        "2999",
+    ]));
+    let signer = Arc::new(Signer::new(13));
+    node.deploy("ping-bot", "good", GOOD_APP, &signer);
+    node.deploy_with(
+        "slow-bot",
+        "slow",
+        SLOW_APP,
+        &signer,
+        &["--instances", "1", "--timeout-ms", "800"],
+    );
+
+    // The only instance sleeps 1.8 s. A guest asleep in the host is not cut
+    // off at its wall-clock limit (only running wasm is), so it holds the
+    // instance past the 800 ms a second event may wait for one.
+    let first = {
+        let (node, signer) = (node.clone(), signer.clone());
+        tokio::spawn(async move { node.interact(SLOW_APP, &signer, &slow_body(1800)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sent = Instant::now();
+    let (status, answer) = node.interact(SLOW_APP, &signer, &slow_body(0)).await;
+    let waited = sent.elapsed();
+    assert_notice(status, &answer);
+    assert_eq!(
+        answer["data"]["content"], "This bot is busy right now. Please try again in a moment.",
+        "{answer}"
+    );
+    assert!(
+        !first.is_finished(),
+        "the busy answer must come while the first event holds the instance"
+    );
+    // It waited for an instance up to its wall-clock limit, not forever.
+    assert!(
+        waited >= Duration::from_millis(750) && waited < Duration::from_millis(1500),
+        "busy answer after {waited:?}"
+    );
+
+    // The node is fine: a neighbour answers meanwhile...
+    let (status, answer) = node.interact(GOOD_APP, &signer, &body("ping")).await;
+    assert_eq!(
+        (status, answer["data"]["content"].clone()),
+        (200, "pong".into())
+    );
+    // ...the first event ends with its own (timeout) notice...
+    let (status, answer) = first.await.unwrap();
+    assert_notice(status, &answer);
+    assert_ne!(
+        answer["data"]["content"],
+        "This bot is busy right now. Please try again in a moment."
+    );
+    // ...and the freed instance serves the next event; being busy is no crash.
+    let (status, answer) = node.interact(SLOW_APP, &signer, &slow_body(0)).await;
+    assert_eq!(status, 200, "{answer}");
+    let content = answer["data"]["content"].as_str().unwrap();
+    assert!(content.starts_with("done after"), "{content}");
+    let bot = node.bot("slow");
+    assert_eq!(bot["state"], "running", "{bot}");
+    assert!(bot["crashes"].as_u64().unwrap() <= 1, "{bot}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_in_flight_during_a_redeploy_finishes_on_the_old_version() {
+    use crate::support::fake_discord::{FakeConfig, FakeDiscord};
+
+    let fake = FakeDiscord::start(FakeConfig::default()).await;
+    let node = Arc::new(Node::start_with(&[
+        "--plain-http",
+        "--discord-api",
+        &fake.base_url(),
+    ]));
+    let signer = Arc::new(Signer::new(14));
+    node.deploy("slow-bot", "swap", SLOW_APP, &signer);
+    // The ping component is compiled once here, so the redeploy below only
+    // switches versions and surely lands while the slow event runs.
+    node.deploy("ping-bot", "warm", GOOD_APP, &signer);
+
+    // Version 1 (the slow bot) takes 8 s: deferred at 2 s, answered late by PATCH.
+    let in_flight = {
+        let (node, signer) = (node.clone(), signer.clone());
+        tokio::spawn(async move { node.interact(SLOW_APP, &signer, &slow_body(8000)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Version 2, a different component under the same name and application id.
+    {
+        let (node, signer) = (node.clone(), signer.clone());
+        tokio::task::spawn_blocking(move || node.deploy("ping-bot", "swap", SLOW_APP, &signer))
+            .await
+            .unwrap();
+    }
+    assert_eq!(node.bot("swap")["version"], 2);
+    // New events go to version 2 at once...
+    let (status, answer) = node.interact(SLOW_APP, &signer, &body("ping")).await;
+    assert_eq!(
+        (status, answer["data"]["content"].clone()),
+        (200, "pong".into()),
+        "{answer}"
+    );
+    let (_, answer) = node.interact(SLOW_APP, &signer, &slow_body(0)).await;
+    assert_eq!(answer["data"]["content"], "unknown command", "{answer}");
+    // ...while the event that started on version 1 is still running there.
+    assert!(
+        fake.requests().iter().all(|r| r.method != "PATCH"),
+        "the slow event ended before the redeploy: {:#?}",
+        fake.requests()
+    );
+
+    let (status, answer) = in_flight.await.unwrap();
+    assert_eq!((status, answer), (200, serde_json::json!({ "type": 5 })));
+    let waiting = Instant::now();
+    let edit = loop {
+        if let Some(edit) = fake.requests().into_iter().find(|r| r.method == "PATCH") {
+            break edit;
+        }
+        assert!(
+            waiting.elapsed() < Duration::from_secs(20),
+            "the late answer never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let message: Value = serde_json::from_slice(&edit.body).unwrap();
+    let content = message["content"].as_str().unwrap_or_default();
+    // Only the slow bot (version 1) says this.
+    assert!(content.starts_with("done after "), "{message}");
+    let ms: u64 = content["done after ".len()..]
+        .trim_end_matches(" ms")
+        .parse()
+        .unwrap();
+    assert!(ms >= 8000, "{message}");
 }
