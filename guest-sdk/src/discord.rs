@@ -248,7 +248,12 @@ pub fn edit_original(
 
 /// Deletes the original answer to `interaction`.
 pub fn delete_original(interaction: &Interaction) -> Result<(), DiscordError> {
-    call::<()>("DELETE", &webhook_message_path(interaction, "@original"), None).map(drop)
+    call::<()>(
+        "DELETE",
+        &webhook_message_path(interaction, "@original"),
+        None,
+    )
+    .map(drop)
 }
 
 /// Replaces a follow-up message sent with [`follow_up`]; `message_id` is the

@@ -503,7 +503,6 @@ impl Bot {
         responder: Option<Responder>,
     ) -> Invocation {
         let limits = self.env.limits;
-        let started = Instant::now();
         let wall_clock = Duration::from_millis(limits.timeout_ms);
         let Ok(Ok(_permit)) = tokio::time::timeout(wall_clock, self.permits.acquire()).await else {
             return Invocation {
@@ -513,7 +512,10 @@ impl Bot {
                 fuel_used: 0,
             };
         };
-        let deadline = started + wall_clock;
+        // The bot's own time starts once it has an instance: time spent
+        // queued behind its other events is bounded above (then `Busy`), and
+        // must not turn into a timeout charged to this event as a crash.
+        let deadline = Instant::now() + wall_clock;
 
         let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut instance = match pooled {
