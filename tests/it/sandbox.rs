@@ -19,8 +19,6 @@ fn body(name: &str) -> Vec<u8> {
     serde_json::to_vec(&command(name, "42")).unwrap()
 }
 
-/// Asserts the documented answer for a bot that could not answer.
-#[track_caller]
 /// What the user ends up seeing: the HTTP answer, or, when a loaded machine
 /// made the bot miss the deferral point, the answer the host delivers late
 /// (an edit or a follow-up at the fake Discord), as an interaction response.
@@ -53,6 +51,8 @@ async fn seen(
     }
 }
 
+/// Asserts the documented answer for a bot that could not answer.
+#[track_caller]
 fn assert_notice(status: u16, answer: &Value) {
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["type"], 4, "{answer}");
