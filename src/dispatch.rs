@@ -467,6 +467,9 @@ impl Dispatcher {
                 return;
             }
         };
+        if steps.is_empty() {
+            return;
+        }
         // The bot's own token when it has one, so the calls count against
         // its limits and nobody else's.
         let auth = match &deployed.bot.env().token {

@@ -116,7 +116,7 @@ async fn a_slow_bot_is_deferred_in_time_and_its_answer_edits_the_original() {
 }
 
 #[tokio::test]
-async fn autocomplete_and_components_get_the_deferral_their_type_allows() {
+async fn autocomplete_gets_no_choices_and_a_crash_after_the_deferral_stays_private() {
     let (node, fake, signer) = node_with_fake().await;
     node.deploy("slow-bot", "slow", APP, &signer);
     let options = json!([{ "name": "ms", "type": 4, "value": 2500, "focused": true }]);
@@ -146,6 +146,41 @@ async fn autocomplete_and_components_get_the_deferral_their_type_allows() {
     assert!(
         !fake.requests().iter().any(|r| r.method == "PATCH"),
         "the notice must not be made public by an edit"
+    );
+}
+
+/// A button press on a message, as Discord sends it (type 3).
+fn button_press(custom_id: &str) -> Vec<u8> {
+    let mut body = command("unused", "42");
+    body["type"] = json!(3);
+    body["application_id"] = json!(APP);
+    body["data"] = json!({ "custom_id": custom_id, "component_type": 2 });
+    serde_json::to_vec(&body).unwrap()
+}
+
+#[tokio::test]
+async fn a_slow_button_press_is_acknowledged_then_answered_by_follow_up_or_update() {
+    let (node, fake, signer) = node_with_fake().await;
+    node.deploy("hostile-bot", "buttons", APP, &signer);
+
+    // Deferred with type 6 (acknowledge, change nothing yet); a new message
+    // afterwards is a follow-up, not an edit of the button's message.
+    let (status, answer) = node.interact(APP, &signer, &button_press("slow-new")).await;
+    assert_eq!((status, answer), (200, json!({ "type": 6 })));
+    let follow_up = wait_for_content(&fake, "POST", "a new message after the press").await;
+    assert!(follow_up.get("flags").is_none(), "{follow_up}");
+
+    // An update (type 7) after the deferral edits the button's message.
+    let (_, answer) = node
+        .interact(APP, &signer, &button_press("slow-update"))
+        .await;
+    assert_eq!(answer, json!({ "type": 6 }));
+    let edit = wait_for_content(&fake, "PATCH", "updated").await;
+    assert_eq!(edit["content"], "the button's message, updated");
+    let patch = wait_for(&fake, |r| r.method == "PATCH").await;
+    assert_eq!(
+        patch.path,
+        format!("/webhooks/{APP}/interaction-token/messages/@original")
     );
 }
 

@@ -15,7 +15,9 @@
 //! with `interaction.respond`, then edits it), `respond-twice`, `respond-late`
 //! (tries to respond after the host's deferral), `private-defer` (defers
 //! ephemerally itself, then answers), `late-private` (an ephemeral answer after
-//! the host's public deferral).
+//! the host's public deferral). Buttons (custom ids): `slow-new` answers a
+//! press with a new message after the deferral point, `slow-update` with an
+//! update of the button's message.
 
 use appliance_sdk::{discord, kv, log, Bot, Interaction, Response, Result};
 
@@ -37,6 +39,17 @@ fn recurse(depth: u64) -> u64 {
 impl Bot for Hostile {
     fn handle(interaction: Interaction) -> Result<Response> {
         let seen = EVENTS_SEEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        match interaction.custom_id() {
+            Some("slow-new") => {
+                std::thread::sleep(std::time::Duration::from_millis(2500));
+                return Ok(Response::message("a new message after the press"));
+            }
+            Some("slow-update") => {
+                std::thread::sleep(std::time::Duration::from_millis(2500));
+                return Ok(Response::update_message("the button's message, updated"));
+            }
+            _ => {}
+        }
         match interaction.command_name().unwrap_or("") {
             "ok" => Ok(Response::message("ok")),
             "loop" => {
