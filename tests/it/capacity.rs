@@ -62,3 +62,148 @@ async fn a_guest_reaches_no_files_environment_or_network() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_bot_waiting_for_a_rate_limit_is_suspended_within_its_wall_clock_limit() {
+    use crate::support::fake_discord::{FakeConfig, FakeDiscord, RouteLimit};
+    use std::time::{Duration, Instant};
+
+    // One request per 3 s on GET /users/@me, per token.
+    let fake = FakeDiscord::start(FakeConfig {
+        routes: vec![RouteLimit {
+            method: "GET",
+            template: "/users/@me",
+            bucket: "me",
+            limit: 1,
+            window: Duration::from_secs(3),
+        }],
+        ..FakeConfig::default()
+    })
+    .await;
+    let node = Node::start_with(&["--plain-http", "--discord-api", &fake.base_url()]);
+    let signer = Signer::new(33);
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = |token: &str| {
+        let path = dir.path().join(token);
+        std::fs::write(&path, token).unwrap();
+        path.display().to_string()
+    };
+    let (patient, hasty, neighbour) = (
+        "5000000000000000011",
+        "5000000000000000012",
+        "5000000000000000013",
+    );
+    node.deploy_with(
+        "hostile-bot",
+        "patient",
+        patient,
+        &signer,
+        &["--token-file", &token_file("token-a")],
+    );
+    node.deploy_with(
+        "hostile-bot",
+        "hasty",
+        hasty,
+        &signer,
+        &[
+            "--token-file",
+            &token_file("token-b"),
+            "--timeout-ms",
+            "1000",
+        ],
+    );
+    node.deploy("ping-bot", "neighbour", neighbour, &signer);
+    let rest = || serde_json::to_vec(&command("rest", "42")).unwrap();
+    let content =
+        |answer: &serde_json::Value| answer["data"]["content"].as_str().unwrap_or("").to_owned();
+
+    // Each bot spends its one request of the window.
+    for app in [patient, hasty] {
+        let (_, answer) = node.interact(app, &signer, &rest()).await;
+        assert_eq!(content(&answer), "status 200", "{answer}");
+    }
+
+    // The patient bot (10 s limit) waits for the bucket's reset instead of
+    // sending into it: deferred at 2 s, answered late with a 200.
+    let patient_body = rest();
+    let patient_call = node.interact(patient, &signer, &patient_body);
+    // Meanwhile the neighbour is served at once: the waiting bot holds no thread.
+    let neighbour_call = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let sent = Instant::now();
+        let (_, answer) = node
+            .interact(
+                neighbour,
+                &signer,
+                &serde_json::to_vec(&command("ping", "42")).unwrap(),
+            )
+            .await;
+        (sent.elapsed(), answer)
+    };
+    // The hasty bot (1 s limit) cannot wait 3 s: it gets the rate-limit
+    // error at once and answers with it, well inside its limit.
+    let hasty_call = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let sent = Instant::now();
+        let (_, answer) = node.interact(hasty, &signer, &rest()).await;
+        (sent.elapsed(), answer)
+    };
+    let ((_, patient_answer), (neighbour_took, neighbour_answer), (hasty_took, hasty_answer)) =
+        tokio::join!(patient_call, neighbour_call, hasty_call);
+
+    assert_eq!(patient_answer, serde_json::json!({ "type": 5 }));
+    let late = loop {
+        let found = fake
+            .requests()
+            .into_iter()
+            .find(|r| r.method == "PATCH" && r.path.contains("/webhooks/5000000000000000011/"));
+        if let Some(found) = found {
+            break found;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let late: serde_json::Value = serde_json::from_slice(&late.body).unwrap();
+    assert_eq!(late["content"], "status 200", "{late}");
+
+    assert_eq!(content(&neighbour_answer), "pong");
+    assert!(
+        neighbour_took < Duration::from_secs(1),
+        "{neighbour_took:?}"
+    );
+
+    let hasty_text = content(&hasty_answer);
+    assert!(hasty_text.starts_with("error:"), "{hasty_text}");
+    assert!(hasty_text.contains("rate"), "{hasty_text}");
+    assert!(hasty_took < Duration::from_secs(1), "{hasty_took:?}");
+
+    // Nothing was sent into the empty bucket.
+    assert_eq!(fake.violations(), Default::default());
+}
+
+#[tokio::test]
+async fn a_bots_stored_logs_are_capped_per_minute() {
+    let node = Node::start();
+    let signer = Signer::new(34);
+    let app = "5000000000000000021";
+    node.deploy("hostile-bot", "chatty", app, &signer);
+    // Each flood stores its per-event 64 KiB; 20 of them pass 1 MiB a minute.
+    for _ in 0..20 {
+        let (_, answer) = node
+            .interact(
+                app,
+                &signer,
+                &serde_json::to_vec(&command("logflood", "42")).unwrap(),
+            )
+            .await;
+        assert_eq!(answer["data"]["content"], "flooded", "{answer}");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let logs = node.cli_ok(&["logs", "chatty", "--lines", "10000"]);
+    assert!(
+        logs.contains("log bytes dropped: the limit is 1048576 bytes per minute"),
+        "no per-minute cut in {} bytes of logs",
+        logs.len()
+    );
+    let stored: usize = logs.lines().map(str::len).sum();
+    assert!(stored < 1_200_000, "{stored} bytes stored in a minute");
+}
