@@ -152,6 +152,7 @@ async fn a_bot_waiting_for_a_rate_limit_is_suspended_within_its_wall_clock_limit
         tokio::join!(patient_call, neighbour_call, hasty_call);
 
     assert_eq!(patient_answer, serde_json::json!({ "type": 5 }));
+    let waiting = Instant::now();
     let late = loop {
         let found = fake
             .requests()
@@ -160,21 +161,27 @@ async fn a_bot_waiting_for_a_rate_limit_is_suspended_within_its_wall_clock_limit
         if let Some(found) = found {
             break found;
         }
+        assert!(
+            waiting.elapsed() < Duration::from_secs(20),
+            "no late answer"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let late: serde_json::Value = serde_json::from_slice(&late.body).unwrap();
     assert_eq!(late["content"], "status 200", "{late}");
 
     assert_eq!(content(&neighbour_answer), "pong");
+    // Well under the 3 s the patient bot waits (a loaded machine adds some).
     assert!(
-        neighbour_took < Duration::from_secs(1),
+        neighbour_took < Duration::from_millis(2500),
         "{neighbour_took:?}"
     );
 
     let hasty_text = content(&hasty_answer);
     assert!(hasty_text.starts_with("error:"), "{hasty_text}");
     assert!(hasty_text.contains("rate"), "{hasty_text}");
-    assert!(hasty_took < Duration::from_secs(1), "{hasty_took:?}");
+    // The text above, not a timeout notice, shows it failed before its 1 s limit.
+    assert!(hasty_took < Duration::from_millis(2500), "{hasty_took:?}");
 
     // Nothing was sent into the empty bucket.
     assert_eq!(fake.violations(), Default::default());
