@@ -14,7 +14,7 @@ use hyper::Method;
 
 use bytes::Bytes;
 use serde::Deserialize;
-use tracing::{field, info, info_span, warn, Instrument};
+use tracing::{debug, field, info, info_span, warn, Instrument};
 
 use tokio_util::task::TaskTracker;
 
@@ -426,6 +426,21 @@ impl Dispatcher {
                 None
             }
         };
+        // DESIGN's rule 3: the crashed instance is replaced before the next
+        // event, in the background, so that event runs warm.
+        if error.as_ref().is_some_and(InvokeError::is_crash) && quarantine.is_none() {
+            let deployed = deployed.clone();
+            self.tasks.spawn(
+                async move {
+                    if deployed.bot.idle_instances() == 0 {
+                        if let Err(err) = deployed.bot.prewarm().await {
+                            debug!(error = %err, "no replacement instance after the crash");
+                        }
+                    }
+                }
+                .in_current_span(),
+            );
+        }
         self.persist(
             &deployed,
             event.id.clone(),

@@ -304,7 +304,17 @@ async fn the_wall_clock_limit_also_ends_a_bot_waiting_in_a_host_call() {
             .contains("ran into a problem"),
         "{answer}"
     );
-    // The instance was replaced: the next event is served.
+    // The instance is replaced before the next event arrives...
+    let waiting = Instant::now();
+    while node.bot("sleeper")["idle_instances"] != 1 {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(10),
+            "no replacement instance: {}",
+            node.bot("sleeper")
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // ...and serves it.
     let (_, answer) = node
         .interact(APP, &signer, &with_options("ok", 2, json!([])))
         .await;
