@@ -285,3 +285,49 @@ fn client_commands_explain_an_unreachable_node_or_a_wrong_token() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("admin token"));
 }
+
+/// A component of the world as it was before the `interaction` import (it
+/// imports nothing at all) that answers every interaction with a fixed message.
+const OLDER_WORLD_BOT: &str = r#"(component
+    (core module $m
+        (memory (export "memory") 1)
+        (data (i32.const 64) "{\"type\":4,\"data\":{\"content\":\"from an older world\"}}")
+        (func (export "realloc") (param i32 i32 i32 i32) (result i32) i32.const 1024)
+        (func (export "handle") (param i32 i32) (result i32)
+            ;; result<list<u8>, string> at 16: ok, pointer 64, length 51
+            (i32.store8 (i32.const 16) (i32.const 0))
+            (i32.store (i32.const 20) (i32.const 64))
+            (i32.store (i32.const 24) (i32.const 51))
+            i32.const 16))
+    (core instance $i (instantiate $m))
+    (alias core export $i "memory" (core memory $memory))
+    (alias core export $i "realloc" (core func $realloc))
+    (alias core export $i "handle" (core func $handle))
+    (func (export "handle-interaction")
+        (param "interaction" (list u8))
+        (result (result (list u8) (error string)))
+        (canon lift (core func $handle) (memory $memory) (realloc $realloc))))"#;
+
+#[tokio::test]
+async fn a_bot_built_against_an_older_world_still_deploys_and_answers() {
+    let node = Node::start();
+    let signer = Signer::new(5);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("older.wasm");
+    std::fs::write(&path, wat::parse_str(OLDER_WORLD_BOT).unwrap()).unwrap();
+    let app = "1180000000000000077";
+    node.cli_ok(&[
+        "deploy",
+        path.to_str().unwrap(),
+        "--name",
+        "older",
+        "--app-id",
+        app,
+        "--public-key",
+        &signer.public_hex(),
+    ]);
+    let body = serde_json::to_vec(&command("anything", "42")).unwrap();
+    let (status, answer) = node.interact(app, &signer, &body).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["data"]["content"], "from an older world", "{answer}");
+}
