@@ -433,7 +433,9 @@ impl Engine {
 
 struct Instance {
     store: Store<HostState>,
-    bindings: bindings::Bot,
+    /// The `handle-interaction` export, called through its raw handle so the
+    /// answer's length is known before anything is copied out of the guest.
+    handle: wasmtime::component::Func,
     last_used: Instant,
 }
 
@@ -550,9 +552,7 @@ impl Bot {
         let mut waited_too_long = false;
         let outcome = match setup {
             Ok(()) => {
-                let call = instance
-                    .bindings
-                    .call_handle_interaction(&mut instance.store, interaction);
+                let call = call_handle(&mut instance, interaction);
                 match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), call).await
                 {
                     Ok(outcome) => outcome,
@@ -589,13 +589,9 @@ impl Bot {
         }
 
         let (result, crash_detail, keep) = match outcome {
-            Ok(Ok(response)) if response.len() > MAX_RESPONSE_BYTES => (
-                Err(InvokeError::ResponseTooLarge(response.len())),
-                None,
-                true,
-            ),
-            Ok(Ok(response)) => (Ok(response), None, true),
-            Ok(Err(message)) => (Err(InvokeError::Guest(message)), None, true),
+            Ok(Returned::Answer(response)) => (Ok(response), None, true),
+            Ok(Returned::TooLarge(len)) => (Err(InvokeError::ResponseTooLarge(len)), None, true),
+            Ok(Returned::Error(message)) => (Err(InvokeError::Guest(message)), None, true),
             Err(err) => {
                 let memory = store.data().limiter.exceeded.clone();
                 let error = if waited_too_long {
@@ -658,13 +654,52 @@ impl Bot {
         store.data_mut().event.deadline =
             Instant::now() + Duration::from_millis(self.env.limits.timeout_ms);
         store.set_epoch_deadline(1);
-        let bindings = self.pre.instantiate_async(&mut store).await?;
+        let instance = self
+            .pre
+            .instance_pre()
+            .instantiate_async(&mut store)
+            .await?;
+        let handle = instance
+            .get_func(&mut store, "handle-interaction")
+            .ok_or_else(|| {
+                wasmtime::Error::msg("the component has no handle-interaction export")
+            })?;
         Ok(Instance {
             store,
-            bindings,
+            handle,
             last_used: Instant::now(),
         })
     }
+}
+
+/// What the guest's export returned.
+enum Returned {
+    Answer(Vec<u8>),
+    /// An answer over [`MAX_RESPONSE_BYTES`], left in the guest's memory.
+    TooLarge(usize),
+    /// The guest's error text, clipped to a log line.
+    Error(String),
+}
+
+/// Calls `handle-interaction`. The answer is read in place first: only an
+/// answer within the limit is copied out, and an error text only up to a log
+/// line, so a guest cannot make the host allocate what its memory holds.
+async fn call_handle(instance: &mut Instance, interaction: &[u8]) -> wasmtime::Result<Returned> {
+    use wasmtime::component::{WasmList, WasmStr};
+    let typed = instance
+        .handle
+        .typed::<(&[u8],), (Result<WasmList<u8>, WasmStr>,)>(&instance.store)?;
+    let (returned,) = typed
+        .call_async(&mut instance.store, (interaction,))
+        .await?;
+    Ok(match returned {
+        Ok(list) if list.len() > MAX_RESPONSE_BYTES => Returned::TooLarge(list.len()),
+        Ok(list) => Returned::Answer(list.as_le_slice(&instance.store).to_vec()),
+        Err(text) => {
+            let text = text.to_str(&instance.store)?;
+            Returned::Error(crate::text::clip(&text, LOG_LINE_MAX).to_owned())
+        }
+    })
 }
 
 /// The error and its causes, one per line; for a trap this includes the wasm
