@@ -41,7 +41,7 @@ pub struct DeployArgs {
     /// Linear memory per instance in MiB [default: 64]
     #[arg(long, value_name = "N")]
     pub memory_mib: Option<u32>,
-    /// Wall-clock limit per event in ms [default: 10000]
+    /// Wall-clock limit per event in ms, from when it gets an instance (also the longest wait for one) [default: 10000]
     #[arg(long, value_name = "N")]
     pub timeout_ms: Option<u64>,
     /// Concurrent instances [default: 4]
