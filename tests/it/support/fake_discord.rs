@@ -392,7 +392,7 @@ impl Decision {
     fn too_many(retry_after: f64, global: bool, scope: &'static str) -> Decision {
         let mut decision = Decision::json(
             429,
-            json!({"message": "You are being rate limited.", "retry_after": retry_after, "global": global}),
+            json!({"message": "You are being rate limited.", "retry_after": retry_after, "global": global, "code": 0}),
         );
         decision
             .headers
