@@ -527,13 +527,7 @@ impl Dispatcher {
 
     /// A host line in the bot's logs, for its owner.
     async fn owner_log(&self, deployed: &Deployed, event: &Event, message: String) {
-        let line = store::LogLine {
-            id: 0,
-            at_ms: store::now_ms(),
-            level: "warn".into(),
-            interaction_id: event.id.clone(),
-            message,
-        };
+        let line = store::LogLine::new("warn", event.id.clone(), message);
         if let Err(err) = self.db.append_logs(deployed.record.id, vec![line]).await {
             warn!(error = %err, "failed to store bot logs");
         }
@@ -573,13 +567,7 @@ impl Dispatcher {
             logs.clear();
         }
         let mut host_line = |level: &str, message: String| {
-            logs.push(store::LogLine {
-                id: 0,
-                at_ms: store::now_ms(),
-                level: level.into(),
-                interaction_id: interaction_id.clone(),
-                message,
-            })
+            logs.push(store::LogLine::new(level, interaction_id.clone(), message))
         };
         if !within_budget {
             host_line(

@@ -65,13 +65,11 @@ impl EventState {
             return;
         }
         self.log_bytes += message.len();
-        self.logs.push(LogLine {
-            id: 0,
-            at_ms: store::now_ms(),
-            level: level.to_owned(),
-            interaction_id: self.interaction_id.clone(),
-            message: message.to_owned(),
-        });
+        self.logs.push(LogLine::new(
+            level,
+            self.interaction_id.clone(),
+            message.to_owned(),
+        ));
     }
 }
 

@@ -575,17 +575,15 @@ impl Bot {
         let event = std::mem::replace(&mut store.data_mut().event, EventState::new(None, deadline));
         let mut logs = event.logs;
         if event.dropped_log_bytes > 0 {
-            logs.push(LogLine {
-                id: 0,
-                at_ms: crate::store::now_ms(),
-                level: "warn".into(),
-                interaction_id: interaction_id.map(str::to_owned),
-                message: format!(
+            logs.push(LogLine::new(
+                "warn",
+                interaction_id.map(str::to_owned),
+                format!(
                     "{} log bytes dropped: the limit is {} bytes per event",
                     event.dropped_log_bytes,
                     host::LOG_BYTES_PER_EVENT
                 ),
-            });
+            ));
         }
 
         let (result, crash_detail, keep) = match outcome {

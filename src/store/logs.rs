@@ -19,6 +19,19 @@ pub struct LogLine {
     pub message: String,
 }
 
+impl LogLine {
+    /// A line written now; its id is assigned when it is stored.
+    pub fn new(level: &str, interaction_id: Option<String>, message: String) -> LogLine {
+        LogLine {
+            id: 0,
+            at_ms: crate::store::now_ms(),
+            level: level.to_owned(),
+            interaction_id,
+            message,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct CrashRecord {
     pub at_ms: i64,
