@@ -146,26 +146,25 @@ fn late_steps(
     app_id: &str,
     token: &str,
 ) -> Result<Vec<Step>, String> {
-    let response_type = answer.get("type").and_then(|t| t.as_u64()).unwrap_or(0);
-    let data = answer
-        .get("data")
-        .cloned()
-        .unwrap_or_else(|| serde_json::json!({}));
-    let original = format!("/webhooks/{app_id}/{token}/messages/@original");
-    let follow_up = Step {
-        method: Method::POST,
-        path: format!("/webhooks/{app_id}/{token}"),
-        body: Some(data.to_string()),
-    };
-    let edit = Step {
-        method: Method::PATCH,
-        path: original.clone(),
-        body: Some(data.to_string()),
-    };
     if interaction_kind == kind::AUTOCOMPLETE {
         // Discord already has its choices; suggestions cannot follow.
         return Ok(Vec::new());
     }
+    let response_type = answer.get("type").and_then(|t| t.as_u64()).unwrap_or(0);
+    let message = answer
+        .get("data")
+        .map_or_else(|| "{}".to_owned(), |data| data.to_string());
+    let original = format!("/webhooks/{app_id}/{token}/messages/@original");
+    let follow_up = || Step {
+        method: Method::POST,
+        path: format!("/webhooks/{app_id}/{token}"),
+        body: Some(message.clone()),
+    };
+    let edit = || Step {
+        method: Method::PATCH,
+        path: original.clone(),
+        body: Some(message.clone()),
+    };
     let private_after_public = is_ephemeral(answer) && !initial.ephemeral;
     match (response_type, initial.response_type) {
         // A deferral at the end: the bot has said all it will say.
@@ -174,21 +173,21 @@ fn late_steps(
         // a private answer goes out as an ephemeral follow-up and the public
         // placeholder is removed.
         (4 | 7, 5) if private_after_public => Ok(vec![
-            follow_up,
+            follow_up(),
             Step {
                 method: Method::DELETE,
-                path: original,
+                path: original.clone(),
                 body: None,
             },
         ]),
-        (4 | 7, 5) => Ok(vec![edit]),
+        (4 | 7, 5) => Ok(vec![edit()]),
         // After a message the bot sent early: edit it, or add a private one.
-        (4 | 7, 4) if private_after_public => Ok(vec![follow_up]),
-        (4 | 7, 4) => Ok(vec![edit]),
+        (4 | 7, 4) if private_after_public => Ok(vec![follow_up()]),
+        (4 | 7, 4) => Ok(vec![edit()]),
         // After a component's acknowledgement the original is the message the
         // component is on: type 7 updates it, type 4 is a new message.
-        (7, 6 | 7) => Ok(vec![edit]),
-        (4, 6 | 7) => Ok(vec![follow_up]),
+        (7, 6 | 7) => Ok(vec![edit()]),
+        (4, 6 | 7) => Ok(vec![follow_up()]),
         (4 | 7, initial) => Err(format!(
             "the interaction's initial response (type {initial}) has no message to edit"
         )),
@@ -254,7 +253,6 @@ impl Dispatcher {
         body: Bytes,
         deferral: Deferral,
     ) -> Bytes {
-        let received = Instant::now();
         if head.kind == kind::PING {
             return Bytes::from_static(br#"{"type":1}"#);
         }
@@ -276,7 +274,7 @@ impl Dispatcher {
         );
         let received = match deferral {
             Deferral::CountingFrom(arrived) => arrived,
-            Deferral::Never => received,
+            Deferral::Never => Instant::now(),
         };
         let event = Event {
             kind: head.kind,
