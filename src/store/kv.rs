@@ -196,29 +196,10 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::limits::Limits;
-    use crate::store::Deploy;
-
-    async fn db_with_bot() -> (Db, i64) {
-        let db = Db::open_in_memory();
-        let outcome = db
-            .deploy(Deploy {
-                name: "b".into(),
-                app_id: "1".into(),
-                public_key: String::new(),
-                limits: Limits::default(),
-                token: None,
-                wasm: vec![],
-                sha256: String::new(),
-            })
-            .await
-            .unwrap();
-        (db, outcome.bot.id)
-    }
 
     #[tokio::test]
     async fn set_get_list_delete() {
-        let (db, bot) = db_with_bot().await;
+        let (db, bot) = Db::in_memory_with_bot().await;
         let quota = KvQuota::default();
         db.kv_set(bot, "a%1".into(), b"x".to_vec(), quota)
             .await
@@ -244,7 +225,7 @@ mod tests {
 
     #[tokio::test]
     async fn quotas_refuse_without_writing() {
-        let (db, bot) = db_with_bot().await;
+        let (db, bot) = Db::in_memory_with_bot().await;
         let quota = KvQuota {
             max_keys: 2,
             max_total_bytes: 100,

@@ -174,26 +174,10 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::limits::Limits;
-    use crate::store::Deploy;
 
     #[tokio::test]
     async fn old_crash_records_are_pruned_but_still_counted() {
-        let db = Db::open_in_memory();
-        let bot = db
-            .deploy(Deploy {
-                name: "b".into(),
-                app_id: "1".into(),
-                public_key: String::new(),
-                limits: Limits::default(),
-                token: None,
-                wasm: vec![],
-                sha256: String::new(),
-            })
-            .await
-            .unwrap()
-            .bot
-            .id;
+        let (db, bot) = Db::in_memory_with_bot().await;
         let total = KEEP_CRASHES_PER_BOT + 25;
         for i in 0..total {
             let crash = CrashRecord {

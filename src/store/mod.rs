@@ -60,6 +60,25 @@ impl Db {
         }
     }
 
+    /// An in-memory database holding one deployed bot, and the bot's id.
+    #[cfg(test)]
+    pub async fn in_memory_with_bot() -> (Db, i64) {
+        let db = Db::open_in_memory();
+        let outcome = db
+            .deploy(Deploy {
+                name: "b".into(),
+                app_id: "1".into(),
+                public_key: String::new(),
+                limits: crate::limits::Limits::default(),
+                token: None,
+                wasm: vec![],
+                sha256: String::new(),
+            })
+            .await
+            .unwrap();
+        (db, outcome.bot.id)
+    }
+
     fn configure(conn: &mut Connection) -> Result<(), Error> {
         // WAL lets readers run beside the writer; FULL syncs the WAL on every
         // commit, which is what "no acknowledged write is lost" costs.
