@@ -4,7 +4,7 @@
 //! parked one instead of failing. WASI gives a guest clocks and randomness
 //! only: no files, environment, arguments or sockets.
 
-use crate::support::{command, Node, Signer};
+use crate::support::{command_bytes, Node, Signer};
 
 #[tokio::test]
 async fn a_full_instance_pool_evicts_parked_instances_instead_of_refusing_a_tenant() {
@@ -19,7 +19,7 @@ async fn a_full_instance_pool_evicts_parked_instances_instead_of_refusing_a_tena
     for (i, app) in apps.iter().enumerate() {
         node.deploy("ping-bot", &format!("tenant{i}"), app, &signer);
     }
-    let ping = || serde_json::to_vec(&command("ping", "42")).unwrap();
+    let ping = || command_bytes("ping", "42");
     // Each answer parks an instance; the third tenant (and every one after)
     // needs a slot another tenant's parked instance holds.
     for round in 0..3 {
@@ -43,11 +43,7 @@ async fn a_guest_reaches_no_files_environment_or_network() {
     let app = "5000000000000000009";
     node.deploy("hostile-bot", "escaper", app, &signer);
     let (status, answer) = node
-        .interact(
-            app,
-            &signer,
-            &serde_json::to_vec(&command("escape", "42")).unwrap(),
-        )
+        .interact(app, &signer, &command_bytes("escape", "42"))
         .await;
     assert_eq!(status, 200);
     let report = answer["data"]["content"].as_str().unwrap().to_owned();
@@ -80,7 +76,7 @@ async fn a_bot_waiting_for_a_rate_limit_is_suspended_within_its_wall_clock_limit
         ..FakeConfig::default()
     })
     .await;
-    let node = Node::start_with(&["--plain-http", "--discord-api", &fake.base_url()]);
+    let node = Node::with_fake_discord(&fake);
     let signer = Signer::new(33);
     let dir = tempfile::tempdir().unwrap();
     let token_file = |token: &str| {
@@ -113,7 +109,7 @@ async fn a_bot_waiting_for_a_rate_limit_is_suspended_within_its_wall_clock_limit
         ],
     );
     node.deploy("ping-bot", "neighbour", neighbour, &signer);
-    let rest = || serde_json::to_vec(&command("rest", "42")).unwrap();
+    let rest = || command_bytes("rest", "42");
     let content =
         |answer: &serde_json::Value| answer["data"]["content"].as_str().unwrap_or("").to_owned();
 
@@ -132,11 +128,7 @@ async fn a_bot_waiting_for_a_rate_limit_is_suspended_within_its_wall_clock_limit
         tokio::time::sleep(Duration::from_millis(500)).await;
         let sent = Instant::now();
         let (_, answer) = node
-            .interact(
-                neighbour,
-                &signer,
-                &serde_json::to_vec(&command("ping", "42")).unwrap(),
-            )
+            .interact(neighbour, &signer, &command_bytes("ping", "42"))
             .await;
         (sent.elapsed(), answer)
     };
@@ -196,11 +188,7 @@ async fn a_bots_stored_logs_are_capped_per_minute() {
     // Each flood stores its per-event 64 KiB; 20 of them pass 1 MiB a minute.
     for _ in 0..20 {
         let (_, answer) = node
-            .interact(
-                app,
-                &signer,
-                &serde_json::to_vec(&command("logflood", "42")).unwrap(),
-            )
+            .interact(app, &signer, &command_bytes("logflood", "42"))
             .await;
         assert_eq!(answer["data"]["content"], "flooded", "{answer}");
     }

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::support::{command, guest, Node, Signer};
+use crate::support::{command_bytes, guest, Node, Signer};
 
 const APP: &str = "1180000000000000000";
 
@@ -37,7 +37,7 @@ async fn counter_keeps_its_count_across_a_kill_9_restart() {
     let signer = Signer::new(3);
     node.deploy("counter-bot", "counter", APP, &signer);
     // A new interaction each time: the node refuses a repeated id as a replay.
-    let body = || serde_json::to_vec(&command("count", "42")).unwrap();
+    let body = || command_bytes("count", "42");
     for expected in 1..=2 {
         let (status, answer) = node.interact(APP, &signer, &body()).await;
         assert_eq!(status, 200, "{answer}");
@@ -48,7 +48,7 @@ async fn counter_keeps_its_count_across_a_kill_9_restart() {
         );
     }
     // Another user has their own count.
-    let other = serde_json::to_vec(&command("count", "43")).unwrap();
+    let other = command_bytes("count", "43");
     let (_, answer) = node.interact(APP, &signer, &other).await;
     assert_eq!(answer["data"]["content"], counted("43", 1), "{answer}");
 
@@ -227,11 +227,7 @@ async fn deploys_of_wrong_files_fail_with_exit_1_and_change_nothing() {
 
     // And the serving version still answers.
     let (status, answer) = node
-        .interact(
-            APP,
-            &signer,
-            &serde_json::to_vec(&command("ping", "42")).unwrap(),
-        )
+        .interact(APP, &signer, &command_bytes("ping", "42"))
         .await;
     assert_eq!(
         (status, answer["data"]["content"].clone()),
@@ -255,7 +251,7 @@ fn list_invoke_logs_and_remove() {
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("ping.json");
-    std::fs::write(&file, serde_json::to_vec(&command("ping", "42")).unwrap()).unwrap();
+    std::fs::write(&file, command_bytes("ping", "42")).unwrap();
     let answer: Value =
         serde_json::from_str(&node.cli_ok(&["invoke", "ping", "--json", file.to_str().unwrap()]))
             .unwrap();
@@ -326,7 +322,7 @@ async fn a_bot_built_against_an_older_world_still_deploys_and_answers() {
         "--public-key",
         &signer.public_hex(),
     ]);
-    let body = serde_json::to_vec(&command("anything", "42")).unwrap();
+    let body = command_bytes("anything", "42");
     let (status, answer) = node.interact(app, &signer, &body).await;
     assert_eq!(status, 200);
     assert_eq!(answer["data"]["content"], "from an older world", "{answer}");

@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::support::fake_discord::{FakeConfig, FakeDiscord};
-use crate::support::{command, unix_now, Node, Signer};
+use crate::support::{command_bytes, unix_now, Node, Signer};
 
 const APP: &str = "5000000000000000001";
 
@@ -63,7 +63,7 @@ async fn send_signed(
 }
 
 fn ping_body() -> Vec<u8> {
-    serde_json::to_vec(&command("ping", "42")).unwrap()
+    command_bytes("ping", "42")
 }
 
 /// A normal client from 127.0.0.1: `count` interactions, each answered `pong`
@@ -496,7 +496,7 @@ async fn certificate_reload_serves_the_new_certificate_without_dropping_a_connec
 #[tokio::test]
 async fn a_tenant_driving_403s_is_cut_off_by_its_breaker_while_another_tenant_goes_on() {
     let fake = FakeDiscord::start(FakeConfig::default()).await;
-    let node = Node::start_with(&["--plain-http", "--discord-api", &fake.base_url()]);
+    let node = Node::with_fake_discord(&fake);
     let dir = tempfile::tempdir().unwrap();
     let token_file = |token: &str| {
         let path = dir.path().join(token);
@@ -521,7 +521,7 @@ async fn a_tenant_driving_403s_is_cut_off_by_its_breaker_while_another_tenant_go
         &["--token-file", &token_file("token-b")],
     );
     fake.forbid_token("token-a");
-    let rest = || serde_json::to_vec(&command("rest", "42")).unwrap();
+    let rest = || command_bytes("rest", "42");
 
     for i in 0..10 {
         let (_, answer) = node.interact(APP, &bad, &rest()).await;

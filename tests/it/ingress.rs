@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{command, Node, Signer};
+use crate::support::{command_bytes, Node, Signer};
 
 const APP: &str = "1180000000000000000";
 
@@ -25,7 +25,7 @@ async fn ping_gets_pong_and_the_ping_command_gets_pong() {
         .await;
     assert_eq!((status, body), (200, json!({"type": 1})));
 
-    let interaction = serde_json::to_vec(&command("ping", "42")).unwrap();
+    let interaction = command_bytes("ping", "42");
     let (status, body) = node.interact(APP, &signer, &interaction).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["type"], 4, "{body}");
@@ -36,7 +36,7 @@ async fn ping_gets_pong_and_the_ping_command_gets_pong() {
 async fn every_signature_failure_is_401() {
     let (node, signer) = setup();
     let path = format!("/interactions/{APP}");
-    let body = serde_json::to_vec(&command("ping", "42")).unwrap();
+    let body = command_bytes("ping", "42");
     let (signature, timestamp) = signer.sign(&body);
 
     // One flipped bit in the signature.

@@ -112,6 +112,11 @@ pub fn fresh_id() -> String {
     (((ms - 1_420_070_400_000) << 22) | (seq & 0x3F_FFFF)).to_string()
 }
 
+/// [`command`] as the bytes a request carries.
+pub fn command_bytes(name: &str, user_id: &str) -> Vec<u8> {
+    serde_json::to_vec(&command(name, user_id)).unwrap()
+}
+
 /// A realistic APPLICATION_COMMAND interaction in a guild (a new id each call).
 pub fn command(name: &str, user_id: &str) -> Value {
     json!({
@@ -167,6 +172,11 @@ impl Node {
         let mut args = vec!["--config".to_owned(), file.display().to_string()];
         args.extend(extra.iter().map(|s| s.to_string()));
         Node::start_in(temp, args)
+    }
+
+    /// A node on plain HTTP whose Discord REST calls go to `fake`.
+    pub fn with_fake_discord(fake: &fake_discord::FakeDiscord) -> Node {
+        Node::start_with(&["--plain-http", "--discord-api", &fake.base_url()])
     }
 
     pub fn start_with(extra: &[&str]) -> Node {
@@ -407,4 +417,28 @@ fn spawn(data_dir: &Path, extra: &[String]) -> (Child, SocketAddr, SocketAddr) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Asserts the documented answer for a bot that could not answer: an
+/// ephemeral message (DESIGN.md's deadline rules).
+#[track_caller]
+pub fn assert_notice(status: u16, answer: &Value) {
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["type"], 4, "{answer}");
+    assert_eq!(
+        answer["data"]["flags"], 64,
+        "notice must be ephemeral: {answer}"
+    );
+}
+
+/// Asserts the notice for a bot that crashed (trap, timeout, limits).
+#[track_caller]
+pub fn assert_crash_notice(status: u16, answer: &Value) {
+    assert_notice(status, answer);
+    assert!(
+        answer["data"]["content"]
+            .as_str()
+            .is_some_and(|content| content.contains("ran into a problem")),
+        "{answer}"
+    );
 }
