@@ -180,7 +180,7 @@ impl Ingress {
         let deployed = self.fleet.by_app_id(app_id);
         // Unknown ids share one budget per client: scanning them costs it too.
         let budget_key = if deployed.is_some() { app_id } else { "" };
-        if let Err(retry_after) = self.rejections.check(peer.ip(), budget_key, Instant::now()) {
+        if let Err(retry_after) = self.rejections.check(peer.ip(), budget_key, arrived) {
             self.metrics.rejected("client_blocked");
             let mut response = http::error(
                 StatusCode::TOO_MANY_REQUESTS,
