@@ -201,10 +201,19 @@ pub async fn deploy(client: Client, args: DeployArgs) -> anyhow::Result<()> {
         },
         &deployed.sha256[..12]
     );
-    println!(
-        "Discord interactions endpoint: https://YOUR-HOST:8443/interactions/{}",
-        args.app_id
-    );
+    // The node's own scheme and port: a node on other ports or behind a
+    // proxy (--plain-http) must not be told 8443.
+    if let Ok(status) = client.status().await {
+        let scheme = if status.tls { "https" } else { "http" };
+        let port = status
+            .public_addr
+            .rsplit_once(':')
+            .map_or("8443", |(_, port)| port);
+        println!(
+            "Discord interactions endpoint: {scheme}://YOUR-HOST:{port}/interactions/{}",
+            args.app_id
+        );
+    }
     Ok(())
 }
 
