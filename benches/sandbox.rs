@@ -80,6 +80,7 @@ fn env(db: &Db, name: &str, limits: Limits) -> BotEnv {
         db: db.clone(),
         discord: Arc::new(appliance::discord::Client::new("http://127.0.0.1:9/api/v10").unwrap()),
         token: None,
+        retired: Default::default(),
     }
 }
 

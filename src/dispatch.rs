@@ -43,6 +43,12 @@ const EPHEMERAL: u64 = 64;
 /// Discord's message content limit is 2,000 characters; leave room for our prefix.
 const MAX_NOTICE_CHARS: usize = 1_900;
 
+const BACKING_OFF_NOTICE: &str =
+    "This bot is restarting after a crash. Please try again in a few seconds.";
+const QUARANTINED_NOTICE: &str =
+    "This bot is disabled after crashing repeatedly. Its owner has to deploy a fix.";
+const REMOVED_NOTICE: &str = "This bot was removed while it was answering.";
+
 /// The few fields the host reads; the bot gets the whole body.
 #[derive(Debug, Deserialize)]
 pub struct Head {
@@ -301,14 +307,8 @@ impl Dispatcher {
         let gate = deployed.health().gate(Instant::now());
         let refusal = match gate {
             Gate::Open => None,
-            Gate::BackingOff { .. } => Some((
-                "backing_off",
-                "This bot is restarting after a crash. Please try again in a few seconds.",
-            )),
-            Gate::Quarantined { .. } => Some((
-                "quarantined",
-                "This bot is disabled after crashing repeatedly. Its owner has to deploy a fix.",
-            )),
+            Gate::BackingOff { .. } => Some(("backing_off", BACKING_OFF_NOTICE)),
+            Gate::Quarantined { .. } => Some(("quarantined", QUARANTINED_NOTICE)),
         };
         if let Some((outcome, text)) = refusal {
             self.metrics.interaction(&deployed.record.name, outcome);
@@ -385,15 +385,14 @@ impl Dispatcher {
         responder: Responder,
     ) -> Bytes {
         let started = Instant::now();
-        let Invocation {
-            result,
-            logs,
-            crash_detail,
-            fuel_used,
-        } = deployed
+        let mut invocation: Invocation = deployed
             .bot
             .invoke_with(&body, event.id.as_deref(), Some(responder))
             .await;
+        let result = std::mem::replace(&mut invocation.result, Ok(Vec::new()));
+        let logs = std::mem::take(&mut invocation.logs);
+        let crash_detail = invocation.crash_detail.take();
+        let fuel_used = invocation.fuel_used;
         let result = result.and_then(check_response);
 
         let outcome = result.as_ref().map_or_else(|e| e.label(), |_| "ok");
@@ -415,22 +414,35 @@ impl Dispatcher {
         };
         let quarantine = match &error {
             Some(err) if err.is_crash() => deployed.health().on_crash(Instant::now(), err.label()),
-            // Busy or a host failure says nothing about the bot's own health:
-            // neither a crash nor a success (which would reset a crash loop).
-            Some(InvokeError::Busy(_) | InvokeError::NodeFull(_) | InvokeError::Host(_)) => None,
+            // Busy, a host failure, or an event stopped from outside says
+            // nothing about the bot's own health: neither a crash nor a
+            // success (which would reset a crash loop).
+            Some(
+                InvokeError::Busy(_)
+                | InvokeError::NodeFull(_)
+                | InvokeError::Host(_)
+                | InvokeError::Removed
+                | InvokeError::Quarantined,
+            ) => None,
             // A guest error is the bot answering; only crashes count toward a loop.
             _ => {
                 deployed.health().on_success();
                 None
             }
         };
+        if quarantine.is_some() {
+            // Events queued behind this one get the notice without running.
+            deployed.bot.halt();
+        }
+        // Only now may the next queued event take this one's place.
+        invocation.release();
         // DESIGN's rule 3: the crashed instance is replaced before the next
         // event, in the background, so that event runs warm.
         if error.as_ref().is_some_and(InvokeError::is_crash) && quarantine.is_none() {
             let deployed = deployed.clone();
             self.tasks.spawn(
                 async move {
-                    if deployed.bot.idle_instances() == 0 {
+                    if deployed.bot.idle_instances() == 0 && !deployed.is_retired() {
                         if let Err(err) = deployed.bot.prewarm().await {
                             debug!(error = %err, "no replacement instance after the crash");
                         }
@@ -484,10 +496,12 @@ impl Dispatcher {
             return;
         }
         // The bot's own token when it has one, so the calls count against
-        // its limits and nobody else's.
+        // its limits and nobody else's. A removed bot's token is not used
+        // again: its last word (the removal notice, or an answer finished
+        // just before) needs only the interaction's own webhook token.
         let auth = match &deployed.bot.env().token {
-            Some(token) => Auth::Bot(token.expose()),
-            None => Auth::Webhook(&event.application_id),
+            Some(token) if !deployed.is_retired() => Auth::Bot(token.expose()),
+            _ => Auth::Webhook(&event.application_id),
         };
         let deadline = tokio::time::Instant::now() + LATE_DELIVERY_DEADLINE;
         for step in steps {
@@ -523,8 +537,11 @@ impl Dispatcher {
         );
     }
 
-    /// A host line in the bot's logs, for its owner.
+    /// A host line in the bot's logs, for its owner (a removed bot has none).
     async fn owner_log(&self, deployed: &Deployed, event: &Event, message: String) {
+        if deployed.is_retired() {
+            return;
+        }
         let line = store::LogLine::new("warn", event.id.clone(), message);
         if let Err(err) = self.db.append_logs(deployed.record.id, vec![line]).await {
             warn!(error = %err, "failed to store bot logs");
@@ -546,6 +563,16 @@ impl Dispatcher {
         // Most events have nothing to store: no task for them (it showed up
         // as a spawn and a wake-up per interaction under load).
         if logs.is_empty() && error.is_none() && quarantine.is_none() {
+            return;
+        }
+        // A removed bot's logs and crashes went with it. Its id is never
+        // given out again, so nothing could land in another bot's records,
+        // but there is no owner left to read them either.
+        if deployed.is_retired() {
+            debug!(
+                lines = logs.len(),
+                "the bot was removed; its event's logs are dropped"
+            );
             return;
         }
         let bot_id = deployed.record.id;
@@ -679,6 +706,8 @@ pub fn notice_text(err: &InvokeError) -> String {
                 clip(message, MAX_NOTICE_CHARS)
             )
         }
+        InvokeError::Quarantined => QUARANTINED_NOTICE.to_owned(),
+        InvokeError::Removed => REMOVED_NOTICE.to_owned(),
         InvokeError::ResponseTooLarge(_) => {
             "This bot could not answer that. Its owner can see why in `appliance logs`.".to_owned()
         }

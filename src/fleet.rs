@@ -65,6 +65,12 @@ impl Deployed {
     pub fn health(&self) -> std::sync::MutexGuard<'_, Health> {
         self.health.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// True once the bot was removed: its events are being stopped, and
+    /// nothing of theirs is stored or sent with its token.
+    pub fn is_retired(&self) -> bool {
+        self.bot.env().retired.is_cancelled()
+    }
 }
 
 /// What an operator asks for in a deploy; unset limits keep the bot's
@@ -312,6 +318,13 @@ impl Fleet {
     ) -> Result<Deployed, Error> {
         let public_key = parse_public_key(&record.public_key).map_err(Error::Invalid)?;
         let token = self.db.bot_token(record.id).await?.map(Secret::new);
+        // One removal signal per bot, shared by its versions, so removing
+        // it stops events still running on a version it replaced.
+        let retired = self
+            .by_name(&record.name)
+            .filter(|serving| serving.record.id == record.id)
+            .map(|serving| serving.bot.env().retired.clone())
+            .unwrap_or_default();
         let env = BotEnv {
             bot_id: record.id,
             name: record.name.clone(),
@@ -322,6 +335,7 @@ impl Fleet {
             db: self.db.clone(),
             discord: self.discord.clone(),
             token,
+            retired,
         };
         let bot = self.engine.prepare(component, env);
         let health = match &record.quarantined {
@@ -504,10 +518,19 @@ impl Fleet {
     pub async fn remove(&self, name: &str) -> Result<(), Error> {
         let _guard = self.changes.lock().await;
         let record = self.db.remove_bot(name).await?;
-        let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
-        live.by_name.remove(&record.name);
-        live.by_app_id.remove(&record.app_id);
-        self.forget_unused_components(&live);
+        let removed = {
+            let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
+            let removed = live.by_name.remove(&record.name);
+            live.by_app_id.remove(&record.app_id);
+            self.forget_unused_components(&live);
+            removed
+        };
+        // Its rows are gone; now stop what still runs: queued and running
+        // events of every version end with a notice, and their host calls,
+        // logs and late answers go nowhere (ids are never reused either).
+        if let Some(removed) = removed {
+            removed.bot.retire();
+        }
         info!(bot = %name, "removed");
         Ok(())
     }

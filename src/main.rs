@@ -11,7 +11,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             // One line: the error and its causes, for scripts and people alike.
-            eprintln!("error: {err:#}");
+            // Escaped: a node's or a component's text (an import name, a
+            // guest's message) must not drive the terminal or add lines.
+            let message = format!("{err:#}");
+            eprintln!("error: {}", appliance::text::for_terminal(&message));
             ExitCode::from(1)
         }
     }

@@ -14,6 +14,7 @@ use crate::admin::client::Client;
 use crate::app::{NodeFile, ADMIN_TOKEN_FILE, NODE_FILE};
 use crate::cli::NodeArgs;
 use crate::config::defaults;
+use crate::text::{for_terminal, json_for_terminal};
 
 #[derive(clap::Args, Debug)]
 pub struct DeployArgs {
@@ -220,7 +221,10 @@ pub async fn deploy(client: Client, args: DeployArgs) -> anyhow::Result<()> {
 pub async fn list(client: Client, args: ListArgs) -> anyhow::Result<()> {
     let bots = client.list().await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&bots)?);
+        println!(
+            "{}",
+            json_for_terminal(&serde_json::to_string_pretty(&bots)?)
+        );
         return Ok(());
     }
     if bots.is_empty() {
@@ -247,13 +251,13 @@ pub async fn list(client: Client, args: ListArgs) -> anyhow::Result<()> {
         };
         println!(
             "{:<24} {:<20} {:>7} {:<12} {:>7}  {:<12} {}",
-            bot.name,
-            bot.app_id,
+            for_terminal(&bot.name),
+            for_terminal(&bot.app_id),
             bot.version,
-            bot.state,
+            for_terminal(&bot.state),
             bot.crashes,
-            bot.last_crash.as_deref().unwrap_or("-"),
-            rest
+            for_terminal(bot.last_crash.as_deref().unwrap_or("-")),
+            for_terminal(&rest)
         );
     }
     Ok(())
@@ -265,12 +269,21 @@ pub async fn logs(client: Client, args: LogsArgs) -> anyhow::Result<()> {
     }
     let first = client.logs(&args.name, args.lines, 0).await?;
     for crash in &first.crashes {
+        // The detail is the host's lines (error, causes, backtrace frames);
+        // each is escaped on its own, so guest text inside one (a panic
+        // message, a function name) stays on its indented line.
+        let detail: Vec<_> = crash
+            .detail
+            .trim_end()
+            .split('\n')
+            .map(|line| for_terminal(line).into_owned())
+            .collect();
         println!(
             "{} CRASH version {}: {}\n    {}",
             format_time(crash.at_ms),
             crash.version,
-            crash.reason,
-            crash.detail.trim_end().replace('\n', "\n    ")
+            for_terminal(&crash.reason),
+            detail.join("\n    ")
         );
     }
     let mut last_id = 0;
@@ -294,14 +307,15 @@ fn print_line(line: &crate::admin::api::LogEntry) {
     let interaction = line
         .interaction_id
         .as_deref()
-        .map(|id| format!(" [{id}]"))
+        .map(|id| format!(" [{}]", for_terminal(id)))
         .unwrap_or_default();
+    // One stored line is one printed line, whatever the guest put in it.
     println!(
         "{} {:<5}{} {}",
         format_time(line.at_ms),
-        line.level.to_uppercase(),
+        for_terminal(&line.level.to_uppercase()),
         interaction,
-        line.message
+        for_terminal(&line.message)
     );
 }
 
@@ -354,7 +368,12 @@ pub async fn invoke(client: Client, args: InvokeArgs) -> anyhow::Result<()> {
     serde_json::from_slice::<serde_json::Value>(&body)
         .context("the interaction is not valid JSON")?;
     let answer = client.invoke(&args.name, Bytes::from(body)).await?;
-    println!("{}", String::from_utf8_lossy(&answer));
+    // The answer is the bot's own JSON: printed compact, with anything a
+    // terminal would act on escaped (the same JSON value).
+    match serde_json::from_slice::<serde_json::Value>(&answer) {
+        Ok(value) => println!("{}", json_for_terminal(&serde_json::to_string(&value)?)),
+        Err(_) => println!("{}", for_terminal(&String::from_utf8_lossy(&answer))),
+    }
     Ok(())
 }
 

@@ -63,6 +63,12 @@ const RETRY_BACKOFF: Duration = Duration::from_millis(250);
 const WEBHOOK_404_RETRIES: u32 = 2;
 const WEBHOOK_404_BACKOFF: Duration = Duration::from_millis(500);
 
+/// Largest JSON body sent to Discord. Its largest real ones are image data
+/// URIs (emoji 256 KiB, stickers 512 KiB, avatars and banners a few MiB once
+/// base64-encoded) and bulk command overwrites (well under 1 MiB); anything
+/// bigger is refused before it costs a rate-limit slot or the node's bandwidth.
+pub const MAX_REQUEST_BODY_BYTES: usize = 8 * 1024 * 1024;
+
 /// Why a request to Discord did not produce an answer. The messages are
 /// meant for bot authors: each says what happened and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -265,6 +271,15 @@ impl Client {
         body: Option<Bytes>,
         deadline: Instant,
     ) -> Result<Response, Error> {
+        if let Some(body) = &body {
+            if body.len() > MAX_REQUEST_BODY_BYTES {
+                return Err(Error::InvalidRequest(format!(
+                    "the request body is {} bytes; the limit is {MAX_REQUEST_BODY_BYTES} \
+                     (no JSON body Discord accepts comes near it)",
+                    body.len()
+                )));
+            }
+        }
         let route = Route::parse(method, path)?;
         let token = match auth {
             Auth::Bot(token) => Some(check_token(token)?),

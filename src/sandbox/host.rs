@@ -87,9 +87,11 @@ impl HostState {
             .allow_ip_name_lookup(false)
             .build();
         let memory_bytes = env.limits.memory_mib as usize * 1024 * 1024;
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(crate::sandbox::MAX_RESOURCES_PER_INSTANCE);
         HostState {
             wasi,
-            table: ResourceTable::new(),
+            table,
             env,
             limiter: Limiter {
                 memory_bytes,
@@ -171,14 +173,30 @@ impl wasmtime::ResourceLimiter for Limiter {
     }
 }
 
+/// What a host call of a removed bot's event gets. The event is being
+/// stopped; until it is, nothing it asks for is done.
+const REMOVED: &str = "this bot was removed";
+
+impl HostState {
+    /// The bot's environment, unless the bot was removed.
+    fn live_env(&self) -> Option<Arc<BotEnv>> {
+        (!self.env.retired.is_cancelled()).then(|| self.env.clone())
+    }
+
+    fn kv_env(&self) -> Result<Arc<BotEnv>, kv::KvError> {
+        self.live_env()
+            .ok_or_else(|| kv::KvError::Unavailable(REMOVED.into()))
+    }
+}
+
 impl kv::Host for HostState {
     async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, kv::KvError> {
-        let env = self.env.clone();
+        let env = self.kv_env()?;
         env.db.kv_get(env.bot_id, key).await.map_err(to_wit)
     }
 
     async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), kv::KvError> {
-        let env = self.env.clone();
+        let env = self.kv_env()?;
         env.db
             .kv_set(env.bot_id, key, value, env.kv_quota)
             .await
@@ -186,12 +204,12 @@ impl kv::Host for HostState {
     }
 
     async fn delete(&mut self, key: String) -> Result<(), kv::KvError> {
-        let env = self.env.clone();
+        let env = self.kv_env()?;
         env.db.kv_delete(env.bot_id, key).await.map_err(to_wit)
     }
 
     async fn list_keys(&mut self, prefix: String) -> Result<Vec<String>, kv::KvError> {
-        let env = self.env.clone();
+        let env = self.kv_env()?;
         env.db
             .kv_list_keys(env.bot_id, prefix)
             .await
@@ -214,7 +232,9 @@ impl discord::Host for HostState {
         path: String,
         body: Option<Vec<u8>>,
     ) -> Result<discord::Response, discord::DiscordError> {
-        let env = self.env.clone();
+        let env = self
+            .live_env()
+            .ok_or_else(|| discord::DiscordError::Unauthorized(REMOVED.into()))?;
         let method = match method.to_ascii_uppercase().as_str() {
             "GET" => hyper::Method::GET,
             "POST" => hyper::Method::POST,
@@ -324,6 +344,9 @@ fn to_wit_discord(err: rest::Error) -> discord::DiscordError {
 
 impl interaction::Host for HostState {
     async fn respond(&mut self, response: Vec<u8>) -> Result<(), String> {
+        if self.live_env().is_none() {
+            return Err(REMOVED.into());
+        }
         if response.len() > MAX_RESPONSE_BYTES {
             return Err(format!(
                 "the response is {} bytes; the limit is {MAX_RESPONSE_BYTES}",

@@ -20,7 +20,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Store, Trap, UpdateDeadline};
 
@@ -69,6 +70,8 @@ pub enum InvokeError {
     Memory(String),
     #[error("bot overflowed its stack")]
     StackOverflow,
+    #[error("bot held more than {0} WASI resources (streams, pollables, ...) at once")]
+    Resources(usize),
     #[error("bot trapped: {0}")]
     Trap(String),
     #[error("bot returned an error: {0}")]
@@ -81,6 +84,10 @@ pub enum InvokeError {
     Host(String),
     #[error("the node's instance pool is full of running events: {0}")]
     NodeFull(String),
+    #[error("the bot was removed while this event waited or ran")]
+    Removed,
+    #[error("the bot was quarantined while this event waited for an instance")]
+    Quarantined,
 }
 
 impl InvokeError {
@@ -91,12 +98,15 @@ impl InvokeError {
             InvokeError::Timeout(_) => "timeout",
             InvokeError::Memory(_) => "memory",
             InvokeError::StackOverflow => "stack_overflow",
+            InvokeError::Resources(_) => "resources",
             InvokeError::Trap(_) => "trap",
             InvokeError::Guest(_) => "guest_error",
             InvokeError::ResponseTooLarge(_) => "response_too_large",
             InvokeError::Busy(_) => "busy",
             InvokeError::Host(_) => "host_error",
             InvokeError::NodeFull(_) => "node_full",
+            InvokeError::Removed => "removed",
+            InvokeError::Quarantined => "quarantined",
         }
     }
 
@@ -109,6 +119,7 @@ impl InvokeError {
                 | InvokeError::Timeout(_)
                 | InvokeError::Memory(_)
                 | InvokeError::StackOverflow
+                | InvokeError::Resources(_)
                 | InvokeError::Trap(_)
         )
     }
@@ -129,6 +140,10 @@ pub struct BotEnv {
     pub discord: Arc<crate::discord::Client>,
     /// The bot's token; used by the host only, never handed to the guest.
     pub token: Option<Secret>,
+    /// Cancelled when the bot is removed. Shared by every version of one
+    /// bot, so events still running on a replaced version stop too: they
+    /// stop waiting, stop running, and every host call they make is refused.
+    pub retired: CancellationToken,
 }
 
 impl std::fmt::Debug for BotEnv {
@@ -168,6 +183,12 @@ impl std::fmt::Debug for Secret {
 /// `interaction.respond`, while it keeps running.
 pub type Responder = tokio::sync::oneshot::Sender<Vec<u8>>;
 
+/// WASI resources (streams, pollables, ...) one instance may hold at once.
+/// Each lives in host memory, outside the bot's `--memory-mib`; a Rust bot
+/// uses a handful, and without a bound a guest that never drops them could
+/// hold ~90,000 (tens of MiB of host heap) per instance.
+pub const MAX_RESOURCES_PER_INSTANCE: usize = 4096;
+
 /// Longest crash detail stored; a deep recursion's backtrace has a frame per
 /// call, and its first frames say where it went wrong.
 const MAX_CRASH_DETAIL_BYTES: usize = 16 * 1024;
@@ -181,6 +202,28 @@ pub struct Invocation {
     /// Full error with the wasm backtrace, for crash records.
     pub crash_detail: Option<String>,
     pub fuel_used: u64,
+    /// The event's place among the bot's concurrent events, held until the
+    /// caller has accounted for the outcome ([`Invocation::release`]): a
+    /// crash that quarantines the bot must take effect before the next
+    /// queued event gets the place and runs.
+    slot: Option<OwnedSemaphorePermit>,
+}
+
+impl Invocation {
+    fn refused(error: InvokeError) -> Invocation {
+        Invocation {
+            result: Err(error),
+            logs: Vec::new(),
+            crash_detail: None,
+            fuel_used: 0,
+            slot: None,
+        }
+    }
+
+    /// Gives the event's place to the next queued event.
+    pub fn release(&mut self) {
+        self.slot = None;
+    }
 }
 
 /// A compiled component, already checked against the `bot` world and
@@ -417,7 +460,8 @@ impl Engine {
     /// it was compiled or loaded).
     pub fn prepare(&self, component: &Component, env: BotEnv) -> Bot {
         Bot {
-            permits: Semaphore::new(env.limits.instances as usize),
+            permits: Arc::new(Semaphore::new(env.limits.instances as usize)),
+            halted: CancellationToken::new(),
             idle: {
                 let idle = Arc::new(Mutex::new(Vec::new()));
                 self.parked.register(&idle);
@@ -446,7 +490,10 @@ pub struct Bot {
     engine: wasmtime::Engine,
     idle: Arc<IdlePool>,
     parked: Arc<Parked>,
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
+    /// Cancelled when the bot is quarantined: events still waiting for an
+    /// instance are refused instead of running.
+    halted: CancellationToken,
 }
 
 impl std::fmt::Debug for Bot {
@@ -481,6 +528,20 @@ impl Bot {
         Ok(())
     }
 
+    /// Refuses every event still waiting for an instance, and every later
+    /// one, with [`InvokeError::Quarantined`]; running events finish.
+    pub fn halt(&self) {
+        self.halted.cancel();
+    }
+
+    /// Stops every event of this bot, of every version, queued or running
+    /// (with [`InvokeError::Removed`]), refuses their host calls, and drops
+    /// the parked instances. For a bot that was removed.
+    pub fn retire(&self) {
+        self.env.retired.cancel();
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     /// Drops parked instances unused for `idle` or longer; returns how many.
     pub fn evict_idle(&self, idle: Duration) -> usize {
         let now = Instant::now();
@@ -506,14 +567,23 @@ impl Bot {
     ) -> Invocation {
         let limits = self.env.limits;
         let wall_clock = Duration::from_millis(limits.timeout_ms);
-        let Ok(Ok(_permit)) = tokio::time::timeout(wall_clock, self.permits.acquire()).await else {
-            return Invocation {
-                result: Err(InvokeError::Busy(limits.instances)),
-                logs: Vec::new(),
-                crash_detail: None,
-                fuel_used: 0,
-            };
+        let retired = &self.env.retired;
+        let waited = tokio::select! {
+            biased;
+            _ = retired.cancelled() => return Invocation::refused(InvokeError::Removed),
+            _ = self.halted.cancelled() => return Invocation::refused(InvokeError::Quarantined),
+            waited = tokio::time::timeout(wall_clock, self.permits.clone().acquire_owned()) => waited,
         };
+        let Ok(Ok(slot)) = waited else {
+            return Invocation::refused(InvokeError::Busy(limits.instances));
+        };
+        // The place may have come free together with a removal or quarantine.
+        if retired.is_cancelled() {
+            return Invocation::refused(InvokeError::Removed);
+        }
+        if self.halted.is_cancelled() {
+            return Invocation::refused(InvokeError::Quarantined);
+        }
         // The bot's own time starts once it has an instance: time spent
         // queued behind its other events is bounded above (then `Busy`), and
         // must not turn into a timeout charged to this event as a crash.
@@ -535,6 +605,7 @@ impl Bot {
                         logs: Vec::new(),
                         crash_detail: Some(crash_detail(&err)),
                         fuel_used: 0,
+                        slot: Some(slot),
                     };
                 }
             },
@@ -549,21 +620,30 @@ impl Bot {
         // The epoch deadline only interrupts running wasm; a guest waiting in
         // a host call (a WASI sleep, say) is cut off here instead. Dropping
         // the call unwinds the guest's stack; the instance is then discarded.
+        // A removal ends the call the same way, wherever the guest is.
         let mut waited_too_long = false;
+        let mut removed = false;
         let outcome = match setup {
             Ok(()) => {
                 let call = call_handle(&mut instance, interaction);
-                match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), call).await
-                {
-                    Ok(outcome) => outcome,
-                    Err(_) => {
-                        waited_too_long = true;
-                        Err(wasmtime::Error::msg(format!(
-                            "the wall-clock limit of {} ms passed while the bot was waiting in a host call \
-                             (a sleep, a Discord request or storage)",
-                            limits.timeout_ms
-                        )))
+                let call = tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), call);
+                tokio::select! {
+                    biased;
+                    _ = retired.cancelled() => {
+                        removed = true;
+                        Err(wasmtime::Error::msg("the bot was removed"))
                     }
+                    called = call => match called {
+                        Ok(outcome) => outcome,
+                        Err(_) => {
+                            waited_too_long = true;
+                            Err(wasmtime::Error::msg(format!(
+                                "the wall-clock limit of {} ms passed while the bot was waiting in a host call \
+                                 (a sleep, a Discord request or storage)",
+                                limits.timeout_ms
+                            )))
+                        }
+                    },
                 }
             }
             Err(err) => Err(err),
@@ -587,6 +667,8 @@ impl Bot {
         }
 
         let (result, crash_detail, keep) = match outcome {
+            // Whatever it returned, a removed bot's event has nothing to say.
+            _ if removed || retired.is_cancelled() => (Err(InvokeError::Removed), None, false),
             Ok(Returned::Answer(response)) => (Ok(response), None, true),
             Ok(Returned::TooLarge(len)) => (Err(InvokeError::ResponseTooLarge(len)), None, true),
             Ok(Returned::Error(message)) => (Err(InvokeError::Guest(message)), None, true),
@@ -612,6 +694,7 @@ impl Bot {
             logs,
             crash_detail,
             fuel_used,
+            slot: Some(slot),
         }
     }
 
@@ -721,6 +804,14 @@ fn crash_detail(err: &wasmtime::Error) -> String {
 fn classify(err: &wasmtime::Error, memory: Option<String>, limits: Limits) -> InvokeError {
     if let Some(message) = memory {
         return InvokeError::Memory(message);
+    }
+    let table_full = err.chain().any(|cause| {
+        cause
+            .downcast_ref::<wasmtime::component::ResourceTableError>()
+            .is_some_and(|e| matches!(e, wasmtime::component::ResourceTableError::Full))
+    });
+    if table_full {
+        return InvokeError::Resources(MAX_RESOURCES_PER_INSTANCE);
     }
     match err.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => InvokeError::OutOfFuel(limits.fuel),

@@ -132,10 +132,18 @@ impl Db {
                     (bot.id, version, false)
                 }
                 None => {
+                    // A fresh id from the counter, never a removed bot's
+                    // (see migration 4): events of a removed bot may still be
+                    // finishing, and their id must not name anyone else's data.
+                    let id: i64 = tx.query_row(
+                        "UPDATE bot_id_sequence SET next = next + 1 RETURNING next - 1",
+                        [],
+                        |row| row.get(0),
+                    )?;
                     tx.execute(
-                        "INSERT INTO bots (name, app_id, public_key, active_version, fuel, memory_mib, \
+                        "INSERT INTO bots (id, name, app_id, public_key, active_version, fuel, memory_mib, \
                          timeout_ms, instances, created_at_ms, updated_at_ms) \
-                         VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?8)",
+                         VALUES (?9, ?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?8)",
                         params![
                             deploy.name,
                             deploy.app_id,
@@ -144,10 +152,11 @@ impl Db {
                             limits.memory_mib,
                             limits.timeout_ms as i64,
                             limits.instances,
-                            now
+                            now,
+                            id
                         ],
                     )?;
-                    (tx.last_insert_rowid(), 1, true)
+                    (id, 1, true)
                 }
             };
             tx.execute(
@@ -341,5 +350,42 @@ mod tests {
         let removed = db.remove_bot("ping").await.unwrap();
         assert_eq!(db.bot_token(removed.id).await.unwrap(), None);
         assert!(db.list_bots().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_removed_bots_id_is_never_given_out_again() {
+        let db = Db::open_in_memory();
+        let mut seen = std::collections::HashSet::new();
+        // The highest id removed each round is the one SQLite's rowid would reuse.
+        for round in 0..5 {
+            let bot = db.deploy(deploy("doomed", "1")).await.unwrap().bot;
+            assert!(seen.insert(bot.id), "id {} reused in round {round}", bot.id);
+            db.kv_set(
+                bot.id,
+                "k".into(),
+                b"v".to_vec(),
+                crate::store::KvQuota::default(),
+            )
+            .await
+            .unwrap();
+            db.remove_bot("doomed").await.unwrap();
+            // A late write of the removed bot's event finds no bot to write for.
+            let late = db
+                .kv_set(
+                    bot.id,
+                    "late".into(),
+                    b"v".to_vec(),
+                    crate::store::KvQuota::default(),
+                )
+                .await;
+            assert!(late.is_err(), "a removed bot's write was accepted");
+        }
+        let heir = db.deploy(deploy("heir", "2")).await.unwrap().bot;
+        assert!(!seen.contains(&heir.id));
+        assert!(db
+            .kv_list_keys(heir.id, String::new())
+            .await
+            .unwrap()
+            .is_empty());
     }
 }

@@ -61,10 +61,12 @@ fn check_key(key: &str, quota: &KvQuota) -> Result<(), KvError> {
     Ok(())
 }
 
-/// Stored size (key + value bytes) of one entry, if it exists.
+/// Stored size (key + value bytes) of one entry, if it exists. Counted in
+/// bytes like the write charged it: SQLite's `length()` of TEXT counts
+/// characters and stops at a NUL, so the key is measured as a BLOB.
 fn entry_size(conn: &Connection, bot_id: i64, key: &str) -> rusqlite::Result<Option<u64>> {
     conn.query_row(
-        "SELECT length(key) + length(value) FROM kv WHERE bot_id = ?1 AND key = ?2",
+        "SELECT length(CAST(key AS BLOB)) + length(value) FROM kv WHERE bot_id = ?1 AND key = ?2",
         params![bot_id, key],
         |row| row.get::<_, i64>(0).map(|n| n as u64),
     )
@@ -90,6 +92,19 @@ fn set_usage(conn: &Connection, bot_id: i64, keys: u64, bytes: u64) -> rusqlite:
         params![bot_id, keys as i64, bytes as i64],
     )?;
     Ok(())
+}
+
+/// A write for a bot whose row is gone: an event of a removed bot that is
+/// still finishing. The foreign key refuses it; say so plainly.
+fn removed_bot(err: Error) -> KvError {
+    match &err {
+        Error::Sqlite(rusqlite::Error::SqliteFailure(failure, _))
+            if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
+        {
+            KvError::Unavailable("this bot was removed; its data is gone".into())
+        }
+        _ => KvError::from(err),
+    }
 }
 
 impl Db {
@@ -149,7 +164,8 @@ impl Db {
             tx.commit()?;
             Ok(Ok(()))
         })
-        .await?
+        .await
+        .map_err(removed_bot)?
     }
 
     pub async fn kv_delete(&self, bot_id: i64, key: String) -> Result<(), KvError> {
@@ -179,13 +195,21 @@ impl Db {
     pub async fn kv_list_keys(&self, bot_id: i64, prefix: String) -> Result<Vec<String>, KvError> {
         Ok(self
             .call(move |conn| {
-                // `substr` compares the prefix exactly; LIKE would treat `%` and `_` as wildcards.
+                // The prefix is compared as bytes: LIKE would treat `%` and `_`
+                // as wildcards, and TEXT `substr`/`length` count characters and
+                // stop at a NUL. Keys sort by BINARY collation, i.e. byte order,
+                // so `key >= prefix` lets the primary key skip what comes before.
                 let mut stmt = conn.prepare(
-                    "SELECT key FROM kv WHERE bot_id = ?1 AND substr(key, 1, length(?2)) = ?2 \
-                     ORDER BY key LIMIT ?3",
+                    "SELECT key FROM kv WHERE bot_id = ?1 AND key >= ?2 \
+                     AND substr(CAST(key AS BLOB), 1, ?3) = CAST(?2 AS BLOB) \
+                     ORDER BY key LIMIT ?4",
                 )?;
+                let prefix_bytes = prefix.len() as i64;
                 let keys = stmt
-                    .query_map(params![bot_id, prefix, LIST_LIMIT as i64], |row| row.get(0))?
+                    .query_map(
+                        params![bot_id, prefix, prefix_bytes, LIST_LIMIT as i64],
+                        |row| row.get(0),
+                    )?
                     .collect::<rusqlite::Result<Vec<String>>>()?;
                 Ok(keys)
             })
@@ -265,5 +289,75 @@ mod tests {
         db.kv_set(bot, "k3".into(), vec![0; 10], quota)
             .await
             .unwrap();
+    }
+
+    /// The bot's usage row, and what its stored data really measures in bytes.
+    fn usage_and_truth(db: &Db, bot: i64) -> ((u64, u64), (u64, u64)) {
+        let conn = db.conn.lock().unwrap();
+        let recorded = usage(&conn, bot).unwrap();
+        let truth = conn
+            .query_row(
+                "SELECT COUNT(*), COALESCE(SUM(length(CAST(key AS BLOB)) + length(value)), 0) \
+                 FROM kv WHERE bot_id = ?1",
+                [bot],
+                |row| Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64)),
+            )
+            .unwrap();
+        (recorded, truth)
+    }
+
+    #[tokio::test]
+    async fn quota_accounting_is_exact_for_non_ascii_and_nul_keys() {
+        let (db, bot) = Db::in_memory_with_bot().await;
+        let quota = KvQuota::default();
+        let cyrillic = "Владимир".repeat(32); // 256 characters, 512 bytes
+        let nul = format!("a\0{}", "b".repeat(510)); // a NUL, then 510 more bytes
+        let emoji = "user:🦀🦀🦀";
+        for key in [&cyrillic, &nul, &emoji.to_owned()] {
+            for cycle in 0..100 {
+                // Overwrite with a value of changing size, then delete every other time.
+                db.kv_set(bot, key.clone(), vec![1; 10 + cycle % 7], quota)
+                    .await
+                    .unwrap();
+                db.kv_set(bot, key.clone(), vec![2; 20], quota)
+                    .await
+                    .unwrap();
+                if cycle % 2 == 0 {
+                    db.kv_delete(bot, key.clone()).await.unwrap();
+                }
+                let (recorded, truth) = usage_and_truth(&db, bot);
+                assert_eq!(recorded, truth, "key {key:?}, cycle {cycle}");
+            }
+        }
+        for key in [&cyrillic, &nul, &emoji.to_owned()] {
+            db.kv_delete(bot, key.clone()).await.unwrap();
+        }
+        assert_eq!(usage_and_truth(&db, bot).0, (0, 0), "quota leaked");
+    }
+
+    #[tokio::test]
+    async fn keys_with_nul_and_non_ascii_prefixes_list_by_bytes() {
+        let (db, bot) = Db::in_memory_with_bot().await;
+        let quota = KvQuota::default();
+        for key in ["a\0b", "a\0c", "a", "ab", "Влад", "Вла", "В"] {
+            db.kv_set(bot, key.into(), b"x".to_vec(), quota)
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            db.kv_list_keys(bot, "a\0".into()).await.unwrap(),
+            ["a\0b", "a\0c"]
+        );
+        assert_eq!(db.kv_list_keys(bot, "a\0b".into()).await.unwrap(), ["a\0b"]);
+        assert_eq!(
+            db.kv_list_keys(bot, "Вла".into()).await.unwrap(),
+            ["Вла", "Влад"]
+        );
+        assert_eq!(
+            db.kv_get(bot, "a\0c".into()).await.unwrap(),
+            Some(b"x".to_vec())
+        );
+        assert_eq!(db.kv_get(bot, "a\0".into()).await.unwrap(), None);
+        assert_eq!(db.kv_list_keys(bot, String::new()).await.unwrap().len(), 7);
     }
 }

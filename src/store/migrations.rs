@@ -83,6 +83,21 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE bots ADD COLUMN crashes_pruned INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 4: a bot id is never given out twice. SQLite reuses the highest rowid
+    // after a delete, so a bot deployed after a removal could inherit the
+    // removed bot's id, and a late write of the removed bot's event would
+    // land in the new bot's data. Ids now come from this counter. Also
+    // recounts KV usage in bytes: migration 2 counted keys in characters
+    // (up to the first NUL), so non-ASCII and NUL keys were mis-charged.
+    r#"
+    CREATE TABLE bot_id_sequence (
+        next            INTEGER NOT NULL              -- the id the next new bot gets
+    );
+    INSERT INTO bot_id_sequence (next) SELECT COALESCE(MAX(id), 0) + 1 FROM bots;
+    DELETE FROM kv_usage;
+    INSERT INTO kv_usage (bot_id, keys, bytes)
+        SELECT bot_id, COUNT(*), SUM(length(CAST(key AS BLOB)) + length(value)) FROM kv GROUP BY bot_id;
+    "#,
 ];
 
 /// Brings the database up to the newest schema.
@@ -127,6 +142,7 @@ mod tests {
         assert_eq!(
             tables,
             [
+                "bot_id_sequence",
                 "bot_secrets",
                 "bot_versions",
                 "bots",
@@ -147,5 +163,42 @@ mod tests {
             migrate(&mut conn),
             Err(Error::TooNew { found: 999, .. })
         ));
+    }
+
+    #[test]
+    fn migration_4_recounts_kv_bytes_and_never_reuses_ids() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for (index, sql) in MIGRATIONS.iter().enumerate().take(3) {
+            conn.execute_batch(sql).unwrap();
+            conn.execute_batch(&format!("PRAGMA user_version = {}", index + 1))
+                .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO bots (id, name, app_id, public_key, active_version, fuel, memory_mib, \
+             timeout_ms, instances, created_at_ms, updated_at_ms) \
+             VALUES (7, 'b', '1', '', 1, 1, 1, 1, 1, 0, 0)",
+        )
+        .unwrap();
+        // Six Cyrillic characters are twelve bytes; a NUL hides what follows from `length`.
+        conn.execute(
+            "INSERT INTO kv (bot_id, key, value) VALUES (7, ?1, x'0102'), (7, ?2, x'03')",
+            ["Привет", "a\0bcd"],
+        )
+        .unwrap();
+        conn.execute_batch("INSERT INTO kv_usage VALUES (7, 2, 11)")
+            .unwrap();
+        migrate(&mut conn).unwrap();
+        let (keys, bytes): (i64, i64) = conn
+            .query_row(
+                "SELECT keys, bytes FROM kv_usage WHERE bot_id = 7",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((keys, bytes), (2, 12 + 2 + 5 + 1));
+        let next: i64 = conn
+            .query_row("SELECT next FROM bot_id_sequence", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(next, 8);
     }
 }

@@ -19,3 +19,5 @@ mod discord_rest;
 mod edge;
 // Tenancy: a full shared instance pool evicts parked instances; guests reach no files, env or network.
 mod capacity;
+// Tenant isolation: removal and quarantine timing, exact KV quotas, escaped guest text, host-side bounds.
+mod isolation;

@@ -18,6 +18,15 @@
 //! the host's public deferral). Buttons (custom ids): `slow-new` answers a
 //! press with a new message after the deferral point, `slow-update` with an
 //! update of the button's message.
+//!
+//! Tenant isolation (issue 10): `kv-put` (options `key`, `value`), `kv-list`,
+//! `spy` (sleeps `ms`, then lists, reads `secret` and writes `planted`: run it,
+//! remove the bot, deploy another, and see whose data it reaches), `kv-churn`
+//! (overwrites and deletes a Cyrillic and a NUL key `cycles` times),
+//! `forge` (terminal escapes and forged log lines in logs, stdout and its
+//! error text), `forge-panic` (the same in a panic message), `big-rest` (a
+//! `mib` MiB body to Discord), `handles` (holds WASI pollables, never dropped), `slow-crash`
+//! (marks `marked` in kv, sleeps `ms`, panics).
 
 use appliance_sdk::{discord, kv, log, Bot, Interaction, Response, Result};
 
@@ -185,9 +194,106 @@ impl Bot for Hostile {
                 Ok(Response::message("for your eyes only").ephemeral())
             }
             "remember" | "recall" => Ok(Response::message(format!("events seen: {seen}"))),
+            "kv-put" => {
+                let key = interaction.option_str("key").unwrap_or("k");
+                let value = interaction.option_str("value").unwrap_or("");
+                kv::set(key, value.as_bytes())?;
+                Ok(Response::message("stored"))
+            }
+            "kv-list" => {
+                let keys = kv::list_keys("")?;
+                Ok(Response::message(json_text(&keys)))
+            }
+            "spy" => {
+                // Tells the test the event is running (it reads the database).
+                kv::set("spy-started", b"1")?;
+                let ms = interaction.option_i64("ms").unwrap_or(3000).max(0) as u64;
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                let listed = match kv::list_keys("") {
+                    Ok(keys) => json_text(&keys),
+                    Err(err) => format!("error: {err}"),
+                };
+                let secret = match kv::get("secret") {
+                    Ok(Some(value)) => String::from_utf8_lossy(&value).into_owned(),
+                    Ok(None) => "none".to_owned(),
+                    Err(err) => format!("error: {err}"),
+                };
+                let planted = match kv::set("planted", b"by a removed bot") {
+                    Ok(()) => "ok".to_owned(),
+                    Err(err) => format!("error: {err}"),
+                };
+                log::warn("written by an event of a bot that was removed meanwhile");
+                Ok(Response::message(format!(
+                    "listed: {listed}; secret: {secret}; planted: {planted}"
+                )))
+            }
+            "kv-churn" => {
+                let cycles = interaction.option_i64("cycles").unwrap_or(100);
+                let cyrillic = "Владимир".repeat(32);
+                let nul = format!("a\0{}", "b".repeat(510));
+                for key in [&cyrillic, &nul] {
+                    for i in 0..cycles {
+                        kv::set(key, &[1; 10])?;
+                        kv::set(key, &[2; 20])?;
+                        if i % 2 == 0 {
+                            kv::delete(key)?;
+                        }
+                    }
+                    kv::delete(key)?;
+                }
+                Ok(Response::message(format!("churned {cycles} cycles")))
+            }
+            "forge" => {
+                let escapes =
+                    "\x1b]0;pwned-title\x07\x1b[2J\x1b[31mred text\u{9b}31m\u{202e}desrever";
+                let forged =
+                    "2030-01-01T00:00:00.000Z ERROR [1] forged: the node leaked its admin token";
+                log::info(format!("{escapes}\n{forged}"));
+                println!("stdout {escapes}\r{forged}");
+                eprintln!("stderr {escapes}");
+                Err(appliance_sdk::Error::new(format!("{escapes}\n{forged}")))
+            }
+            "slow-crash" => {
+                kv::set("marked", b"started")?;
+                let ms = interaction.option_i64("ms").unwrap_or(2500).max(0) as u64;
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                panic!("hostile bot crashed after {ms} ms on purpose")
+            }
+            "forge-panic" => {
+                panic!("\x1b[2J\x1b[31mpanic\n2030-01-01T00:00:00.000Z ERROR [1] forged in a panic")
+            }
+            "big-rest" => {
+                let mib = interaction.option_i64("mib").unwrap_or(50).max(0) as usize;
+                let mut body = Vec::with_capacity(mib << 20);
+                body.extend_from_slice(br#"{"content":""#);
+                body.resize((mib << 20) - 2, b'x');
+                body.extend_from_slice(br#""}"#);
+                match discord::request("POST", "/channels/1/messages", Some(&body)) {
+                    Ok(response) => Ok(Response::message(format!(
+                        "sent: status {}",
+                        response.status
+                    ))),
+                    Err(err) => Ok(Response::message(format!("refused: {err}"))),
+                }
+            }
+            "handles" => {
+                let count = interaction.option_i64("count").unwrap_or(100_000).max(0);
+                for _ in 0..count {
+                    let pollable =
+                        wasip2::clocks::monotonic_clock::subscribe_duration(1_000_000_000);
+                    std::mem::forget(pollable);
+                }
+                Ok(Response::message(format!("holding {count} pollables")))
+            }
             other => Ok(Response::message(format!("unknown command {other:?}")).ephemeral()),
         }
     }
+}
+
+/// A list of strings as JSON text.
+fn json_text(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|item| format!("{item:?}")).collect();
+    format!("[{}]", quoted.join(","))
 }
 
 /// Whether `haystack` contains the reverse of `reversed`, compared in place.

@@ -1,0 +1,424 @@
+//! Tenant isolation under hostile timing and hostile text (issue 10): a
+//! removed bot's events never reach another bot's data, quarantine stops
+//! queued events, KV quotas are exact for any key, guest text cannot drive
+//! the operator's terminal, and a guest's host-side footprint is bounded.
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::support::fake_discord::{FakeConfig, FakeDiscord};
+use crate::support::{command, Node, Signer, BIN};
+
+const DOOMED_APP: &str = "3000000000000000001";
+const HEIR_APP: &str = "3000000000000000002";
+const REMOVED_NOTICE: &str = "This bot was removed while it was answering.";
+const QUARANTINED_NOTICE: &str = "disabled after crashing repeatedly";
+
+/// A command interaction with string (or integer) options.
+fn with_options(name: &str, options: &[(&str, Value)]) -> Value {
+    let mut body = command(name, "42");
+    body["data"]["options"] = options
+        .iter()
+        .map(|(option, value)| {
+            let kind = if value.is_i64() { 4 } else { 3 };
+            json!({ "name": option, "type": kind, "value": value })
+        })
+        .collect();
+    body
+}
+
+/// Runs `appliance invoke NAME` with `body` and returns the process output.
+fn invoke(node: &Node, name: &str, body: &Value) -> Output {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), serde_json::to_vec(body).unwrap()).unwrap();
+    node.cli(&["invoke", name, "--json", file.path().to_str().unwrap()])
+}
+
+/// The answer's message content, or the error the CLI printed.
+fn content(output: &Output) -> String {
+    if !output.status.success() {
+        return format!("error: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let answer: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+        panic!(
+            "invoke printed no JSON ({err}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    });
+    answer["data"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn db_path(node: &Node) -> PathBuf {
+    node.data_dir.join("appliance.db")
+}
+
+/// Reads the node's real SQLite file beside the running node (WAL mode
+/// allows a second reader).
+fn query<T>(node: &Node, read: impl FnOnce(&rusqlite::Connection) -> T) -> T {
+    let conn = rusqlite::Connection::open_with_flags(
+        db_path(node),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    read(&conn)
+}
+
+fn bot_id(node: &Node, name: &str) -> i64 {
+    query(node, |conn| {
+        conn.query_row("SELECT id FROM bots WHERE name = ?1", [name], |row| {
+            row.get(0)
+        })
+        .unwrap()
+    })
+}
+
+/// The keys bot `id` has stored, read from the database.
+fn stored_keys(node: &Node, id: i64) -> Vec<String> {
+    query(node, |conn| {
+        let mut stmt = conn
+            .prepare("SELECT key FROM kv WHERE bot_id = ?1 ORDER BY key")
+            .unwrap();
+        stmt.query_map([id], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    })
+}
+
+/// Waits, bounded, until `check` holds.
+fn eventually(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !check() {
+        assert!(started.elapsed() < within, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+fn deploy_hostile(node: &Node, name: &str, app_id: &str, extra: &[&str]) {
+    node.deploy_with("hostile-bot", name, app_id, &Signer::new(21), extra);
+}
+
+/// Starts `spy` on `name` in the background and returns once it runs.
+fn start_spy(node: &Arc<Node>, name: &str) -> std::thread::JoinHandle<Output> {
+    let id = bot_id(node, name);
+    let spy = {
+        let node = node.clone();
+        let name = name.to_owned();
+        std::thread::spawn(move || {
+            invoke(&node, &name, &with_options("spy", &[("ms", json!(6000))]))
+        })
+    };
+    eventually("the spy runs", Duration::from_secs(60), || {
+        stored_keys(node, id).contains(&"spy-started".to_owned())
+    });
+    spy
+}
+
+#[test]
+fn a_removed_bots_event_never_reaches_the_next_bots_data() {
+    // Whether the next bot takes a new name and application or the removed
+    // bot's very name and application, it gets a new identity.
+    for (heir, heir_app) in [("heir", HEIR_APP), ("doomed", DOOMED_APP)] {
+        let node = Arc::new(Node::start());
+        deploy_hostile(&node, "doomed", DOOMED_APP, &["--timeout-ms", "20000"]);
+        let doomed_id = bot_id(&node, "doomed");
+        let spy = start_spy(&node, "doomed");
+
+        assert_eq!(node.cli_ok(&["remove", "doomed"]).trim(), "removed doomed");
+        deploy_hostile(&node, heir, heir_app, &[]);
+        let heir_id = bot_id(&node, heir);
+        assert_ne!(
+            heir_id, doomed_id,
+            "the removed bot's id was given out again"
+        );
+        let put = with_options(
+            "kv-put",
+            &[("key", json!("secret")), ("value", json!("heir-secret"))],
+        );
+        assert_eq!(content(&invoke(&node, heir, &put)), "stored");
+
+        let late = content(&spy.join().unwrap());
+        assert_eq!(late, REMOVED_NOTICE, "the removed bot's event went on");
+        assert_eq!(stored_keys(&node, heir_id), ["secret"]);
+        assert_eq!(
+            content(&invoke(&node, heir, &command("kv-list", "42"))),
+            r#"["secret"]"#
+        );
+        assert!(stored_keys(&node, doomed_id).is_empty());
+        let logs = node.cli_ok(&["logs", heir]);
+        assert!(!logs.contains("removed meanwhile"), "{logs}");
+    }
+}
+
+#[test]
+fn queued_events_of_a_removed_bot_never_run() {
+    let node = Arc::new(Node::start());
+    deploy_hostile(
+        &node,
+        "doomed",
+        DOOMED_APP,
+        &["--timeout-ms", "20000", "--instances", "1"],
+    );
+    let spy = start_spy(&node, "doomed");
+    // The one instance is busy: these wait for it.
+    let queued: Vec<_> = (0..3)
+        .map(|i| {
+            let node = node.clone();
+            std::thread::spawn(move || {
+                let put = with_options("kv-put", &[("key", json!(format!("queued-{i}")))]);
+                invoke(&node, "doomed", &put)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    node.cli_ok(&["remove", "doomed"]);
+    assert_eq!(content(&spy.join().unwrap()), REMOVED_NOTICE);
+    let answers: Vec<String> = queued
+        .into_iter()
+        .map(|thread| content(&thread.join().unwrap()))
+        .collect();
+    for answer in &answers {
+        // One that reached the node after the removal finds no bot at all.
+        assert!(
+            answer == REMOVED_NOTICE || answer.contains("no bot named"),
+            "a queued event of a removed bot ran: {answers:?}"
+        );
+    }
+    assert!(
+        answers.iter().any(|a| a == REMOVED_NOTICE),
+        "no event was queued when the bot was removed: {answers:?}"
+    );
+}
+
+#[test]
+fn events_queued_when_a_bot_is_quarantined_get_the_notice_without_running() {
+    let node = Arc::new(Node::start());
+    deploy_hostile(&node, "crashy", DOOMED_APP, &["--instances", "1"]);
+    let id = bot_id(&node, "crashy");
+    // Four crashes in a row (waiting out each back-off), then a slow fifth.
+    let mut crashes = 0;
+    let started = Instant::now();
+    while crashes < 4 {
+        let answer = content(&invoke(&node, "crashy", &command("panic", "42")));
+        if answer.contains("ran into a problem") {
+            crashes += 1;
+        } else {
+            assert!(answer.contains("restarting"), "{answer}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "no crash loop");
+    }
+    let fifth = {
+        let node = node.clone();
+        std::thread::spawn(move || loop {
+            let answer = content(&invoke(&node, "crashy", &command("slow-crash", "42")));
+            if !answer.contains("restarting") {
+                return answer;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        })
+    };
+    eventually("the fifth crash runs", Duration::from_secs(60), || {
+        stored_keys(&node, id).contains(&"marked".to_owned())
+    });
+    let queued: Vec<_> = (0..4)
+        .map(|i| {
+            let node = node.clone();
+            std::thread::spawn(move || {
+                let put = with_options("kv-put", &[("key", json!(format!("queued-{i}")))]);
+                content(&invoke(&node, "crashy", &put))
+            })
+        })
+        .collect();
+    assert!(fifth.join().unwrap().contains("ran into a problem"));
+    for thread in queued {
+        let answer = thread.join().unwrap();
+        assert!(answer.contains(QUARANTINED_NOTICE), "{answer}");
+    }
+    assert_eq!(node.bot("crashy")["state"], "quarantined");
+    assert_eq!(
+        stored_keys(&node, id),
+        ["marked"],
+        "queued events ran after the quarantine"
+    );
+}
+
+#[test]
+fn kv_quota_accounting_is_exact_for_non_ascii_and_nul_keys() {
+    let node = Node::start();
+    deploy_hostile(&node, "churn", DOOMED_APP, &[]);
+    let id = bot_id(&node, "churn");
+    let churn = with_options("kv-churn", &[("cycles", json!(100))]);
+    assert_eq!(
+        content(&invoke(&node, "churn", &churn)),
+        "churned 100 cycles"
+    );
+    let put = with_options(
+        "kv-put",
+        &[("key", json!("user:Владимир")), ("value", json!("1"))],
+    );
+    assert_eq!(content(&invoke(&node, "churn", &put)), "stored");
+    let (recorded, truth) = query(&node, |conn| {
+        let recorded: (i64, i64) = conn
+            .query_row(
+                "SELECT keys, bytes FROM kv_usage WHERE bot_id = ?1",
+                [id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .unwrap();
+        let truth: (i64, i64) = conn
+            .query_row(
+                "SELECT COUNT(*), SUM(length(CAST(key AS BLOB)) + length(value)) FROM kv WHERE bot_id = ?1",
+                [id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .unwrap();
+        (recorded, truth)
+    });
+    assert_eq!(recorded, truth, "the bot's quota drifted from its data");
+    assert_eq!(truth, (1, "user:Владимир".len() as i64 + 1));
+}
+
+/// Characters that make a terminal act instead of print (line breaks aside).
+fn terminal_controls(text: &str) -> Vec<char> {
+    text.chars()
+        .filter(|&c| {
+            (c.is_control() && c != '\n')
+                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
+        .collect()
+}
+
+/// Every printed line is one of the CLI's own: a timestamped line or an
+/// indented crash detail line, never one a guest started.
+fn assert_no_forged_lines(output: &str) {
+    for line in output.lines() {
+        assert!(
+            !line.starts_with("2030-"),
+            "a guest forged a line: {line:?}\nin:\n{output}"
+        );
+    }
+    assert_eq!(terminal_controls(output), Vec::<char>::new(), "{output}");
+}
+
+#[test]
+fn guest_text_cannot_forge_lines_or_drive_the_operators_terminal() {
+    let node = Node::start();
+    deploy_hostile(&node, "forger", DOOMED_APP, &[]);
+    let mut follow = Command::new(BIN)
+        .args(["logs", "forger", "--follow", "--data-dir"])
+        .arg(&node.data_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    // The bot's error text comes back in the notice `invoke` prints.
+    let forged = invoke(&node, "forger", &command("forge", "42"));
+    let printed = String::from_utf8(forged.stdout).unwrap();
+    assert_eq!(terminal_controls(&printed), Vec::<char>::new(), "{printed}");
+    let answer: Value = serde_json::from_str(&printed).unwrap();
+    assert!(answer["data"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("\u{1b}]0;pwned-title"));
+    let panicked = invoke(&node, "forger", &command("forge-panic", "42"));
+    assert!(content(&panicked).contains("ran into a problem"));
+
+    let logs = node.cli_ok(&["logs", "forger"]);
+    assert!(
+        logs.contains("forged: the node leaked its admin token"),
+        "{logs}"
+    );
+    assert!(logs.contains("\\u{1b}]0;pwned-title\\u{7}"), "{logs}");
+    assert!(logs.contains("forged in a panic"), "{logs}");
+    assert_no_forged_lines(&logs);
+
+    // `logs --follow` prints the same lines, escaped the same way.
+    let reader = std::thread::spawn(move || {
+        use std::io::Read;
+        let mut stdout = follow.stdout.take().unwrap();
+        let mut seen = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let started = Instant::now();
+        let text = loop {
+            let n = stdout.read(&mut chunk).unwrap_or(0);
+            seen.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&seen).into_owned();
+            if text.contains("forged in a panic")
+                || n == 0
+                || started.elapsed() > Duration::from_secs(60)
+            {
+                break text;
+            }
+        };
+        // Stop only the process this test started, by its id.
+        let _ = follow.kill();
+        let _ = follow.wait();
+        text
+    });
+    let followed = reader.join().unwrap();
+    assert!(followed.contains("forged in a panic"), "{followed}");
+    assert_no_forged_lines(&followed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discord_request_bodies_over_the_limit_are_refused_before_sending() {
+    let fake = FakeDiscord::start(FakeConfig::default()).await;
+    let node = Node::with_fake_discord(&fake);
+    let token = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(token.path(), "token-a").unwrap();
+    deploy_hostile(
+        &node,
+        "big",
+        DOOMED_APP,
+        &[
+            "--token-file",
+            token.path().to_str().unwrap(),
+            "--memory-mib",
+            "128",
+        ],
+    );
+    let small = with_options("big-rest", &[("mib", json!(1))]);
+    let answer = content(&invoke(&node, "big", &small));
+    assert!(answer.starts_with("sent: status 2"), "{answer}");
+    let sent = fake.requests().len();
+
+    let big = with_options("big-rest", &[("mib", json!(9))]);
+    let answer = content(&invoke(&node, "big", &big));
+    assert!(answer.starts_with("refused: "), "{answer}");
+    assert!(answer.contains("the limit is 8388608"), "{answer}");
+    assert_eq!(
+        fake.requests().len(),
+        sent,
+        "the oversized body reached Discord"
+    );
+}
+
+#[test]
+fn wasi_resources_a_guest_holds_are_bounded_per_instance() {
+    let node = Node::start();
+    deploy_hostile(&node, "hoarder", DOOMED_APP, &[]);
+    let few = with_options("handles", &[("count", json!(100))]);
+    assert_eq!(
+        content(&invoke(&node, "hoarder", &few)),
+        "holding 100 pollables"
+    );
+    let many = with_options("handles", &[("count", json!(100_000))]);
+    let answer = content(&invoke(&node, "hoarder", &many));
+    assert!(answer.contains("ran into a problem"), "{answer}");
+    let logs = node.cli_ok(&["logs", "hoarder"]);
+    assert!(logs.contains("CRASH version 1: resources"), "{logs}");
+    // The instance and its resources are gone; the next event runs fresh.
+    assert_eq!(
+        content(&invoke(&node, "hoarder", &few)),
+        "holding 100 pollables"
+    );
+}
