@@ -16,8 +16,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use appliance::discord::{self, Auth};
-use appliance::dispatch::{Deferral, Dispatcher, Head};
+use appliance::dispatch::{Deferral, Dispatcher};
 use appliance::fleet::{DeployRequest, Fleet};
+use appliance::protocol::interaction::Head;
 use appliance::sandbox::{Engine, PoolConfig};
 use appliance::telemetry::Metrics;
 use bytes::Bytes;

@@ -1,29 +1,26 @@
 //! Wiring for `appliance serve`: data dir, store, sandbox engine, fleet,
 //! both listeners, and shutdown on SIGINT/SIGTERM.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
+use crate::admin::api::{NodeFile, ADMIN_TOKEN_FILE, NODE_FILE};
 use crate::admin::Admin;
 use crate::config::{Config, Tls};
 use crate::dispatch::Dispatcher;
 use crate::edge::{ConnGuard, EdgeLimits};
 use crate::fleet::Fleet;
-use crate::ingress::tls::{self, ReloadingCert, Terminator};
+use crate::http::tls::{self, ReloadingCert, Terminator};
 use crate::ingress::Ingress;
 use crate::store::Db;
 use crate::telemetry::Metrics;
 use crate::{fsutil, http, sandbox};
 
-pub const ADMIN_TOKEN_FILE: &str = "admin.token";
-pub const NODE_FILE: &str = "node.json";
 const DB_FILE: &str = "appliance.db";
 /// A live instance unused this long is dropped; the next event instantiates
 /// a fresh one from the cached artifact in microseconds.
@@ -34,16 +31,6 @@ const IDLE_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(10)
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 /// How often certificate files are checked for changes.
 const CERT_POLL_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Written to `DATA_DIR/node.json` once both listeners are bound, so the CLI
-/// (and tests) find a node started with port 0 or non-default addresses.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct NodeFile {
-    pub pid: u32,
-    pub public_addr: SocketAddr,
-    pub admin_addr: SocketAddr,
-    pub tls: bool,
-}
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let started = Instant::now();

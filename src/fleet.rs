@@ -18,8 +18,8 @@ use tracing::{info, warn};
 
 use crate::discord;
 use crate::health::Health;
-use crate::ingress::verify::parse_public_key;
 use crate::limits::Limits;
+use crate::protocol::signature::parse_public_key;
 use crate::sandbox::{self, BotEnv, CompileError, Secret};
 use crate::store::{self, BotRecord, Db, KvQuota};
 
@@ -124,6 +124,9 @@ impl From<store::Error> for Error {
 struct Live {
     by_app_id: HashMap<String, Arc<Deployed>>,
     by_name: HashMap<String, Arc<Deployed>>,
+    /// How many serving bots run each component (by hash), so a component
+    /// nobody runs any more is dropped in O(1), not by walking every bot.
+    serving: HashMap<String, usize>,
 }
 
 pub struct Fleet {
@@ -386,26 +389,42 @@ impl Fleet {
     fn install(&self, deployed: Deployed) {
         let deployed = Arc::new(deployed);
         let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(previous) = live.by_name.get(&deployed.record.name).cloned() {
-            live.by_app_id.remove(&previous.record.app_id);
-        }
+        *live.serving.entry(deployed.sha256.clone()).or_default() += 1;
         live.by_app_id
             .insert(deployed.record.app_id.clone(), deployed.clone());
-        live.by_name.insert(deployed.record.name.clone(), deployed);
-        self.forget_unused_components(&live);
+        let previous = live
+            .by_name
+            .insert(deployed.record.name.clone(), deployed.clone());
+        if let Some(previous) = previous {
+            if previous.record.app_id != deployed.record.app_id {
+                live.by_app_id.remove(&previous.record.app_id);
+            }
+            self.stop_serving(&mut live, &previous.sha256);
+        }
     }
 
-    /// Drops compiled components no serving bot runs, so replaced versions
-    /// and removed bots do not stay in memory. Events still running on them
-    /// hold their own reference; a rollback maps the artifact file again.
-    fn forget_unused_components(&self, live: &Live) {
-        let serving: std::collections::HashSet<&str> = live
-            .by_name
-            .values()
-            .map(|deployed| deployed.sha256.as_str())
-            .collect();
-        self.components()
-            .retain(|sha256, _| serving.contains(sha256.as_str()));
+    /// Drops a component loaded for a deploy or rollback that then failed,
+    /// unless a serving bot runs it.
+    fn forget_if_unused(&self, sha256: &str) {
+        let live = self.live.read().unwrap_or_else(|p| p.into_inner());
+        if !live.serving.contains_key(sha256) {
+            self.components().remove(sha256);
+        }
+    }
+
+    /// One serving bot fewer runs `sha256`; the last one drops the compiled
+    /// component, so replaced versions and removed bots do not stay in
+    /// memory. Events still running on it hold their own reference; a
+    /// rollback maps the artifact file again.
+    fn stop_serving(&self, live: &mut Live, sha256: &str) {
+        let Some(count) = live.serving.get_mut(sha256) else {
+            return;
+        };
+        *count -= 1;
+        if *count == 0 {
+            live.serving.remove(sha256);
+            self.components().remove(sha256);
+        }
     }
 
     /// Validates, compiles, stores and swaps in a new bot or version. On any
@@ -437,21 +456,32 @@ impl Fleet {
             // The operator vouches for this token: forget an earlier 401 for it.
             self.discord.reset_token(token);
         }
-        let outcome = self
-            .db
-            .deploy(store::Deploy {
-                name: request.name.clone(),
-                app_id: request.app_id,
-                public_key: request.public_key.trim().to_lowercase(),
-                limits,
-                token: request.token,
-                wasm: request.wasm,
-                sha256: sha256.clone(),
-            })
-            .await?;
-        let deployed = self
-            .prepare(outcome.bot, &component, sha256.clone())
-            .await?;
+        let stored = async {
+            let outcome = self
+                .db
+                .deploy(store::Deploy {
+                    name: request.name.clone(),
+                    app_id: request.app_id,
+                    public_key: request.public_key.trim().to_lowercase(),
+                    limits,
+                    token: request.token,
+                    wasm: request.wasm,
+                    sha256: sha256.clone(),
+                })
+                .await?;
+            let deployed = self
+                .prepare(outcome.bot.clone(), &component, sha256.clone())
+                .await?;
+            Ok::<_, Error>((outcome, deployed))
+        }
+        .await;
+        let (outcome, deployed) = match stored {
+            Ok(stored) => stored,
+            Err(err) => {
+                self.forget_if_unused(&sha256);
+                return Err(err);
+            }
+        };
         self.install(deployed);
         info!(bot = %request.name, version = outcome.version, %sha256, "deployed");
         Ok(Deployment {
@@ -498,8 +528,12 @@ impl Fleet {
         let mut candidate = record.clone();
         candidate.active_version = target;
         let (component, sha256) = self.component_for(&candidate).await?;
-        let record = self.db.set_active_version(record.id, target).await?;
-        let deployed = self.prepare(record, &component, sha256).await?;
+        let switched = async {
+            let record = self.db.set_active_version(record.id, target).await?;
+            self.prepare(record, &component, sha256.clone()).await
+        }
+        .await;
+        let deployed = switched.inspect_err(|_| self.forget_if_unused(&sha256))?;
         self.install(deployed);
         info!(bot = %name, version = target, "rolled back");
         Ok(target)
@@ -522,7 +556,9 @@ impl Fleet {
             let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
             let removed = live.by_name.remove(&record.name);
             live.by_app_id.remove(&record.app_id);
-            self.forget_unused_components(&live);
+            if let Some(removed) = &removed {
+                self.stop_serving(&mut live, &removed.sha256);
+            }
             removed
         };
         // Its rows are gone; now stop what still runs: queued and running

@@ -1,21 +1,46 @@
 //! appliance: one binary that hosts many Discord bots, each a WebAssembly
-//! component in a sandbox. See ARCHITECTURE.md for the map; modules are
-//! listed here in reading order, from the outside in.
+//! component in a sandbox. See ARCHITECTURE.md for the map. Modules are
+//! listed here in layer order, from the bottom up: each may use only the
+//! modules listed before it (`tests/it/tidy.rs` checks it). Blank lines keep
+//! rustfmt from sorting the layers alphabetically.
 
-pub mod admin;
-pub mod app;
-pub mod cli;
-pub mod config;
-pub mod discord;
-pub mod dispatch;
-pub mod edge;
-pub mod fleet;
+// Leaves: pure vocabulary and helpers that name no other module.
 pub mod fsutil;
-pub mod health;
-pub mod http;
-pub mod ingress;
 pub mod limits;
-pub mod sandbox;
+pub mod protocol;
+pub mod text;
+
+// The outside world, each behind one owner: Discord's REST API (`discord`),
+// SQLite (`store`), and the node's own counters and crash-loop bookkeeping.
+pub mod discord;
+pub mod health;
 pub mod store;
 pub mod telemetry;
-pub mod text;
+
+// Running bots: the wasmtime sandbox,
+pub mod sandbox;
+
+// the set of serving bots,
+pub mod fleet;
+
+// and the path from a verified interaction to its answer.
+pub mod dispatch;
+
+// The listeners: the edge's defences,
+pub mod edge;
+
+// the shared accept loop with TLS,
+pub mod http;
+
+// the public endpoint and the admin API.
+pub mod admin;
+pub mod ingress;
+
+// Wiring: `serve` settings,
+pub mod config;
+
+// the node itself,
+pub mod app;
+
+// and the command line.
+pub mod cli;

@@ -2,7 +2,7 @@
 //! name) and the guest's answer the host checks before sending it on.
 #![no_main]
 
-use appliance::dispatch::{check_response, Head};
+use appliance::protocol::interaction::{check_response, Head};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,8 +1,26 @@
-//! The admin API's wire format, shared by the server and the CLI client.
+//! The admin API's wire format, shared by the server and the CLI client,
+//! and the files in the data dir through which the CLI finds its node.
+
+use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::limits::Limits;
+
+/// The admin bearer token, created on first start (mode 0600).
+pub const ADMIN_TOKEN_FILE: &str = "admin.token";
+/// Where a running node says where it listens ([`NodeFile`]).
+pub const NODE_FILE: &str = "node.json";
+
+/// Written to `DATA_DIR/node.json` once both listeners are bound, so the CLI
+/// (and tests) find a node started with port 0 or non-default addresses.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NodeFile {
+    pub pid: u32,
+    pub public_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub tls: bool,
+}
 
 /// `POST /v1/bots`: create a bot or add a version to it.
 #[derive(Debug, Serialize, Deserialize)]

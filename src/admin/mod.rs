@@ -15,9 +15,10 @@ use base64::Engine as _;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 
-use crate::dispatch::{Deferral, Dispatcher, Head};
+use crate::dispatch::{Deferral, Dispatcher};
 use crate::fleet::{self, DeployRequest, Fleet};
 use crate::http::{self, Body, BodyError};
+use crate::protocol::interaction::Head;
 use crate::store::Db;
 use crate::telemetry::Metrics;
 use api::*;
@@ -108,20 +109,20 @@ impl Admin {
     }
 
     async fn list(&self) -> Response<Body> {
+        // One query for every bot's crashes; tokens are already in memory
+        // (the listing never reads secrets from the store).
+        let mut summaries = match self.db.crash_summaries().await {
+            Ok(summaries) => summaries,
+            Err(err) => return internal(err),
+        };
         let mut bots = Vec::new();
         for deployed in self.fleet.all() {
             let record = &deployed.record;
-            let (crashes, last_crash) = match self.db.crash_summary(record.id).await {
-                Ok(summary) => summary,
-                Err(err) => return internal(err),
-            };
-            let token = match self.db.bot_token(record.id).await {
-                Ok(token) => token,
-                Err(err) => return internal(err),
-            };
+            let (crashes, last_crash) = summaries.remove(&record.id).unwrap_or_default();
+            let token = deployed.bot.env().token.as_ref();
             let has_token = token.is_some();
             let discord = token.map(|token| {
-                let status = self.fleet.token_status(&token);
+                let status = self.fleet.token_status(token.expose());
                 let state = if status.revoked {
                     "revoked"
                 } else if status.paused_for.is_some() {

@@ -9,9 +9,8 @@ use anyhow::{bail, Context};
 use base64::Engine as _;
 use bytes::Bytes;
 
-use crate::admin::api::DeployRequest;
+use crate::admin::api::{DeployRequest, NodeFile, ADMIN_TOKEN_FILE, NODE_FILE};
 use crate::admin::client::Client;
-use crate::app::{NodeFile, ADMIN_TOKEN_FILE, NODE_FILE};
 use crate::cli::NodeArgs;
 use crate::config::defaults;
 use crate::text::{for_terminal, json_for_terminal};

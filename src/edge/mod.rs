@@ -1,5 +1,5 @@
-//! The public listener's defences, kept apart from the HTTP plumbing in
-//! [`crate::http`]: its limits, connection caps, per-address rejection
+//! The public listener's defences, kept apart from the HTTP plumbing (the
+//! accept loop in `http`, the layer above, uses them): its limits, connection caps, per-address rejection
 //! budgets and the idle watchdog.
 
 pub mod activity;

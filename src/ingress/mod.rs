@@ -8,8 +8,6 @@
 //! same 401, so a prober learns nothing. Details go to the log and metrics.
 
 pub mod replay;
-pub mod tls;
-pub mod verify;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,13 +19,14 @@ use hyper::header::{HeaderValue, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
 use tracing::debug;
 
-use crate::dispatch::{Deferral, Dispatcher, Head};
+use crate::dispatch::{Deferral, Dispatcher};
 use crate::edge::{EdgeLimits, Rejections};
 use crate::fleet::Fleet;
 use crate::http::{self, Body, BodyError};
+use crate::protocol::interaction::Head;
+use crate::protocol::signature::SignatureHeaders;
 use crate::telemetry::Metrics;
 use replay::ReplayGuard;
-use verify::SignatureHeaders;
 
 /// State shared by every public request.
 #[derive(Debug)]

@@ -353,10 +353,7 @@ impl interaction::Host for HostState {
                 response.len()
             ));
         }
-        let response = crate::dispatch::check_response(response).map_err(|err| match err {
-            crate::sandbox::InvokeError::Guest(message) => message,
-            other => other.to_string(),
-        })?;
+        let response = crate::protocol::interaction::check_response(response)?;
         let Some(responder) = self.event.responder.take() else {
             return Err("this interaction already has its initial response".into());
         };

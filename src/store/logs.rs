@@ -151,21 +151,28 @@ impl Db {
 }
 
 impl Db {
-    /// How many crashes the bot has on record, and the newest one's reason.
-    pub async fn crash_summary(&self, bot_id: i64) -> Result<(usize, Option<String>), Error> {
-        self.call(move |conn| {
-            let count: i64 = conn.query_row(
-                "SELECT (SELECT COUNT(*) FROM crashes WHERE bot_id = ?1) + \
-                 COALESCE((SELECT crashes_pruned FROM bots WHERE id = ?1), 0)",
-                [bot_id],
-                |row| row.get(0),
+    /// How many crashes each bot has on record (pruned ones included) and
+    /// the newest one's reason, by bot id, in one query: a listing makes no
+    /// round trip per bot.
+    pub async fn crash_summaries(
+        &self,
+    ) -> Result<std::collections::HashMap<i64, (usize, Option<String>)>, Error> {
+        self.call(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT b.id, \
+                 (SELECT COUNT(*) FROM crashes c WHERE c.bot_id = b.id) + b.crashes_pruned, \
+                 (SELECT reason FROM crashes c WHERE c.bot_id = b.id ORDER BY c.id DESC LIMIT 1) \
+                 FROM bots b",
             )?;
-            let last: Option<String> = rusqlite::OptionalExtension::optional(conn.query_row(
-                "SELECT reason FROM crashes WHERE bot_id = ?1 ORDER BY id DESC LIMIT 1",
-                [bot_id],
-                |row| row.get(0),
-            ))?;
-            Ok((count as usize, last))
+            let summaries = stmt
+                .query_map([], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        (row.get::<_, i64>(1)? as usize, row.get(2)?),
+                    ))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(summaries)
         })
         .await
     }
@@ -188,7 +195,7 @@ mod tests {
             };
             db.record_crash(bot, crash).await.unwrap();
         }
-        let (count, last) = db.crash_summary(bot).await.unwrap();
+        let (count, last) = db.crash_summaries().await.unwrap()[&bot].clone();
         assert_eq!(count as i64, total);
         assert_eq!(
             last.as_deref(),

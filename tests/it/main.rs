@@ -21,3 +21,5 @@ mod edge;
 mod capacity;
 // Tenant isolation: removal and quarantine timing, exact KV quotas, escaped guest text, host-side bounds.
 mod isolation;
+// Tidy: the layer order of src/lib.rs, and one owner per foreign engine.
+mod tidy;

@@ -1,4 +1,5 @@
-//! Verifies that an interaction really comes from Discord.
+//! Verifies that an interaction really comes from Discord, and parses the
+//! application public keys it is checked with.
 //!
 //! Discord signs `timestamp ++ raw_body` with the application's Ed25519 key
 //! and sends the signature hex-encoded in `X-Signature-Ed25519`. Discord also

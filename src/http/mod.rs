@@ -1,5 +1,8 @@
 //! Small pieces both HTTP servers (ingress and admin) share: response
-//! builders, a size-limited body reader and the accept loop.
+//! builders, a size-limited body reader, the accept loop and TLS
+//! termination (`tls`).
+
+pub mod tls;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -20,7 +23,7 @@ use tracing::{debug, warn};
 
 use crate::edge::activity::{Activity, Tracked};
 use crate::edge::{ConnGuard, EdgeLimits};
-use crate::ingress::tls::Terminator;
+use tls::Terminator;
 
 pub type Body = Full<Bytes>;
 
