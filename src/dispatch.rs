@@ -527,7 +527,6 @@ pub fn notice_text(err: &InvokeError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::{json, Value};
 
     #[test]
     fn notices_are_ephemeral_and_autocomplete_gets_no_choices() {
