@@ -11,7 +11,8 @@
 //!
 //! Flags (after `--`): `--quick` (short runs, 200 bots), `--runs N`
 //! (default 2), `--secs S` (window per measurement, default 5),
-//! `--scenario warm,fleet,trap,rest,host` (default: all), `--no-alt`.
+//! `--scenario warm,fleet,trap,rest,host,startup` (default: all), `--no-alt`,
+//! `--startup-bots 1000,10000`.
 //! See BENCHMARKS.md for what each scenario measures.
 
 #[path = "../common/mod.rs"]
@@ -38,6 +39,8 @@ pub struct Opts {
     pub window: Duration,
     pub warmup: Duration,
     pub bots: usize,
+    /// Fleet sizes the `startup` scenario deploys and restarts.
+    pub startup_bots: Vec<usize>,
     pub alt: bool,
     pub scenarios: Vec<String>,
 }
@@ -61,9 +64,23 @@ impl Opts {
             window: Duration::from_secs_f64(secs),
             warmup: Duration::from_secs_f64(if quick { 0.3 } else { 1.0 }),
             bots: if quick { 200 } else { 1000 },
+            startup_bots: value("--startup-bots")
+                .unwrap_or_else(|| {
+                    if quick {
+                        "1000".into()
+                    } else {
+                        "1000,10000".into()
+                    }
+                })
+                .split(',')
+                .map(|n| {
+                    n.parse()
+                        .expect("--startup-bots takes numbers, e.g. 1000,10000")
+                })
+                .collect(),
             alt: !args.iter().any(|a| a == "--no-alt"),
             scenarios: value("--scenario")
-                .unwrap_or_else(|| "host,warm,fleet,trap,rest".into())
+                .unwrap_or_else(|| "host,warm,fleet,trap,rest,startup".into())
                 .split(',')
                 .map(str::to_owned)
                 .collect(),
@@ -97,6 +114,7 @@ fn main() {
             "fleet" => scenarios::fleet(&opts, &ping, &mut results),
             "trap" => scenarios::trap(&opts, &ping, &hostile, &mut results),
             "rest" => scenarios::rest(&opts, &hostile, &mut results),
+            "startup" => scenarios::startup(&opts, &ping),
             other => panic!("unknown scenario {other:?}"),
         }
     }

@@ -370,3 +370,54 @@ pub fn rest(opts: &Opts, hostile: &[u8], results: &mut Vec<Measured>) {
     );
     drop(fake);
 }
+
+/// Start-up at scale (issue 11): deploy `n` bots running one component
+/// (after the first, every deploy is of known bytes: nothing to compile),
+/// then restart the node and time spawn → serving every bot, for 1,000 and
+/// 10,000 bots (`--startup-bots` to change).
+pub fn startup(opts: &Opts, ping: &[u8]) {
+    runtime().block_on(async {
+        for &n in &opts.startup_bots {
+            let apps = app_ids(5_000_000, n);
+            let mut node = Node::start(&[]);
+            let admin = node.admin();
+            let wasm = encode(ping);
+            let mut deploys = Vec::with_capacity(n);
+            let t = Instant::now();
+            for (i, app) in apps.iter().enumerate() {
+                let started = Instant::now();
+                node.deploy(&admin, &format!("bot-{i}"), app, &wasm, None)
+                    .await;
+                deploys.push(started.elapsed());
+            }
+            let total = t.elapsed();
+            // The first deploy compiled the component; the rest found it known.
+            let mut known = deploys[1..].to_vec();
+            known.sort();
+            let pick = |q: f64| known[((known.len() - 1) as f64 * q).round() as usize];
+            println!(
+                "\nstartup: {n} bots deployed in {total:.1?}; deploy of a known component p50 {:.2?} p90 {:.2?} \
+                 p99 {:.2?} (first, compiling: {:.1?})",
+                pick(0.5),
+                pick(0.9),
+                pick(0.99),
+                deploys[0]
+            );
+            let mut restarts = Vec::new();
+            for _ in 0..opts.runs.max(2) {
+                restarts.push(node.restart());
+            }
+            restarts.sort();
+            let median = restarts[restarts.len() / 2];
+            println!(
+                "startup: {n} bots, restart → serving every bot: {} (median {median:.1?}, {:.1} µs per bot)",
+                restarts
+                    .iter()
+                    .map(|d| format!("{d:.1?}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                median.as_secs_f64() * 1e6 / n as f64
+            );
+        }
+    });
+}

@@ -12,6 +12,8 @@
 //! component instance cannot be entered again.
 
 mod host;
+#[cfg(test)]
+mod tests;
 
 pub use host::LOG_LINE_MAX;
 

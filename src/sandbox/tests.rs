@@ -1,0 +1,299 @@
+//! The sandbox's limits, one hostile behaviour per test, on components
+//! written inline in WAT (the way wasmtime tests itself): milliseconds each,
+//! no guest build. The integration tests check the same limits end to end
+//! through the real binary with a Rust guest.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::*;
+use crate::limits::Limits;
+
+/// The answer every test bot gives: `{"type":4,"data":{"content":"N"}}`,
+/// where N is the digit at address 93 (a counter some bots keep).
+const ANSWER: &str = r#"{"type":4,"data":{"content":"0"}}"#;
+const ANSWER_AT: usize = 64;
+const COUNTER_AT: usize = ANSWER_AT + 29;
+
+/// A component of the `bot` world whose `handle-interaction` runs `body`
+/// (core wasm instructions) and then answers [`ANSWER`]. `extra` adds core
+/// module fields (functions, tables); `pages` sizes linear memory.
+fn bot_wat(body: &str, extra: &str, pages: u32) -> Vec<u8> {
+    assert_eq!(&ANSWER[COUNTER_AT - ANSWER_AT..][..1], "0");
+    let answer = ANSWER.replace('"', "\\\"");
+    let len = ANSWER.len();
+    let wat = format!(
+        r#"(component
+    (core module $m
+        (memory (export "memory") {pages})
+        (data (i32.const {ANSWER_AT}) "{answer}")
+        (global $heap (mut i32) (i32.const 4096))
+        {extra}
+        ;; A bump allocator: enough for the interaction the host passes in.
+        (func (export "realloc") (param i32 i32 i32 i32) (result i32)
+            (local $at i32)
+            (local.set $at (global.get $heap))
+            (global.set $heap (i32.add (global.get $heap) (local.get 3)))
+            (local.get $at))
+        (func (export "handle") (param $ptr i32) (param $len i32) (result i32)
+            {body}
+            ;; result<list<u8>, string> at 16: ok, the answer's pointer and length
+            (i32.store8 (i32.const 16) (i32.const 0))
+            (i32.store (i32.const 20) (i32.const {ANSWER_AT}))
+            (i32.store (i32.const 24) (i32.const {len}))
+            i32.const 16))
+    (core instance $i (instantiate $m))
+    (alias core export $i "memory" (core memory $memory))
+    (alias core export $i "realloc" (core func $realloc))
+    (alias core export $i "handle" (core func $handle))
+    (func (export "handle-interaction")
+        (param "interaction" (list u8))
+        (result (result (list u8) (error string)))
+        (canon lift (core func $handle) (memory $memory) (realloc $realloc))))"#
+    );
+    wat::parse_str(&wat).unwrap_or_else(|err| panic!("bad test WAT: {err}\n{wat}"))
+}
+
+/// Adds one to the counter digit in the answer.
+const COUNT: &str =
+    "(i32.store8 (i32.const 93) (i32.add (i32.load8_u (i32.const 93)) (i32.const 1)))";
+
+fn limits(fuel: u64, memory_mib: u32, timeout_ms: u64, instances: u32) -> Limits {
+    Limits {
+        fuel,
+        memory_mib,
+        timeout_ms,
+        instances,
+    }
+}
+
+fn engine(max_instances: u32) -> Engine {
+    Engine::new(PoolConfig {
+        max_instances,
+        max_memory_mib: 64,
+    })
+    .unwrap()
+}
+
+fn prepare(engine: &Engine, wasm: &[u8], limits: Limits) -> Bot {
+    let compiled = engine.compile(wasm).unwrap();
+    let env = BotEnv {
+        bot_id: 1,
+        name: "wat".into(),
+        app_id: "1".into(),
+        version: 1,
+        limits,
+        kv_quota: KvQuota::default(),
+        db: Db::open_in_memory(),
+        discord: Arc::new(crate::discord::Client::new("http://127.0.0.1:9/api/v10").unwrap()),
+        token: None,
+        retired: CancellationToken::new(),
+    };
+    engine.prepare(&compiled.component, env)
+}
+
+fn default_limits() -> Limits {
+    limits(10_000_000, 2, 5_000, 2)
+}
+
+async fn answer(bot: &Bot) -> Result<String, InvokeError> {
+    let invocation = bot.invoke(br#"{"type":2}"#, None).await;
+    invocation.result.map(|bytes| {
+        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        value["data"]["content"].as_str().unwrap().to_owned()
+    })
+}
+
+#[tokio::test]
+async fn a_healthy_instance_is_reused_and_keeps_its_memory() {
+    let engine = engine(4);
+    let bot = prepare(&engine, &bot_wat(COUNT, "", 1), default_limits());
+    assert_eq!(answer(&bot).await.unwrap(), "1");
+    assert_eq!(bot.idle_instances(), 1);
+    assert_eq!(
+        answer(&bot).await.unwrap(),
+        "2",
+        "the parked instance ran again"
+    );
+}
+
+#[tokio::test]
+async fn running_out_of_fuel_traps_and_the_instance_is_never_reused() {
+    let engine = engine(4);
+    let body =
+        format!("{COUNT} (if (i32.eq (local.get $len) (i32.const 1)) (then (loop $l (br $l))))");
+    let bot = prepare(&engine, &bot_wat(&body, "", 1), default_limits());
+    assert_eq!(answer(&bot).await.unwrap(), "1");
+    let looping = bot.invoke(b"x", None).await;
+    let err = looping.result.unwrap_err();
+    assert!(matches!(err, InvokeError::OutOfFuel(10_000_000)), "{err}");
+    assert!(err.is_crash());
+    assert!(looping.fuel_used >= 10_000_000);
+    assert_eq!(bot.idle_instances(), 0, "a trapped instance was parked");
+    // A fresh instance: the counter starts again.
+    assert_eq!(answer(&bot).await.unwrap(), "1");
+}
+
+#[tokio::test]
+async fn the_wall_clock_limit_ends_a_loop_that_fuel_would_not() {
+    let engine = engine(4);
+    let bot = prepare(
+        &engine,
+        &bot_wat("(loop $l (br $l))", "", 1),
+        limits(1_000_000_000_000_000, 2, 50, 1),
+    );
+    let err = bot.invoke(b"{}", None).await.result.unwrap_err();
+    assert!(matches!(err, InvokeError::Timeout(50)), "{err}");
+    assert_eq!(bot.idle_instances(), 0);
+}
+
+#[tokio::test]
+async fn growing_memory_past_the_limit_is_a_memory_crash() {
+    let engine = engine(4);
+    // 2 MiB allowed; ask for 3 MiB more than the one page it has.
+    let body = "(drop (memory.grow (i32.const 48)))";
+    let bot = prepare(&engine, &bot_wat(body, "", 1), default_limits());
+    let invocation = bot.invoke(b"{}", None).await;
+    let err = invocation.result.unwrap_err();
+    assert!(
+        matches!(&err, InvokeError::Memory(m) if m.contains("linear memory")),
+        "{err}"
+    );
+    assert_eq!(err.label(), "memory");
+    assert!(invocation.crash_detail.is_some());
+    // Within the limit is fine.
+    let body = "(drop (memory.grow (i32.const 16)))";
+    let bot = prepare(&engine, &bot_wat(body, "", 1), default_limits());
+    assert_eq!(answer(&bot).await.unwrap(), "0");
+}
+
+#[tokio::test]
+async fn growing_a_table_past_the_limit_is_refused() {
+    let engine = engine(4);
+    let body = "(drop (table.grow $t (ref.null func) (i32.const 200000)))";
+    let bot = prepare(
+        &engine,
+        &bot_wat(body, "(table $t 1 funcref)", 1),
+        default_limits(),
+    );
+    let err = bot.invoke(b"{}", None).await.result.unwrap_err();
+    assert!(
+        matches!(&err, InvokeError::Memory(m) if m.contains("table limit")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn unbounded_recursion_is_a_stack_overflow() {
+    let engine = engine(4);
+    let bot = prepare(
+        &engine,
+        &bot_wat("(call $recurse)", "(func $recurse (call $recurse))", 1),
+        default_limits(),
+    );
+    let err = bot.invoke(b"{}", None).await.result.unwrap_err();
+    assert!(matches!(err, InvokeError::StackOverflow), "{err}");
+}
+
+#[tokio::test]
+async fn an_oversized_answer_is_refused_without_being_copied() {
+    let engine = engine(4);
+    // Point the answer at 2 MiB of memory: over the 1 MiB limit.
+    let body = "(i32.store8 (i32.const 16) (i32.const 0)) \
+                (i32.store (i32.const 20) (i32.const 0)) \
+                (i32.store (i32.const 24) (i32.const 2097152)) \
+                (return (i32.const 16))";
+    let bot = prepare(
+        &engine,
+        &bot_wat(body, "", 40),
+        limits(10_000_000, 8, 5_000, 1),
+    );
+    let err = bot.invoke(b"{}", None).await.result.unwrap_err();
+    assert!(
+        matches!(err, InvokeError::ResponseTooLarge(2_097_152)),
+        "{err}"
+    );
+    assert!(
+        !err.is_crash(),
+        "an oversized answer is the bot's error, not a crash"
+    );
+    assert_eq!(bot.idle_instances(), 1, "the instance itself is fine");
+}
+
+#[tokio::test]
+async fn a_full_pool_evicts_another_bots_least_recently_used_parked_instance() {
+    // Room for two instances on the whole node.
+    let engine = engine(2);
+    let wasm = bot_wat(COUNT, "", 1);
+    let idle = prepare(&engine, &wasm, default_limits());
+    idle.prewarm().await.unwrap();
+    idle.prewarm().await.unwrap();
+    assert_eq!(idle.idle_instances(), 2);
+    let busy = prepare(&engine, &wasm, default_limits());
+    assert_eq!(answer(&busy).await.unwrap(), "1", "a tenant was locked out");
+    assert_eq!(idle.idle_instances(), 1, "one parked instance made room");
+}
+
+#[tokio::test]
+async fn a_removed_bot_stops_queued_and_running_events() {
+    let engine = engine(4);
+    let bot = Arc::new(prepare(
+        &engine,
+        &bot_wat("(loop $l (br $l))", "", 1),
+        limits(1_000_000_000_000_000, 2, 60_000, 1),
+    ));
+    let running = tokio::spawn({
+        let bot = bot.clone();
+        async move { bot.invoke(b"{}", None).await.result }
+    });
+    let queued = tokio::spawn({
+        let bot = bot.clone();
+        async move { bot.invoke(b"{}", None).await.result }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    bot.retire();
+    for event in [running, queued] {
+        let result = tokio::time::timeout(Duration::from_secs(10), event)
+            .await
+            .expect("a removed bot's event kept going")
+            .unwrap();
+        assert!(matches!(result, Err(InvokeError::Removed)), "{result:?}");
+    }
+    assert_eq!(bot.idle_instances(), 0);
+}
+
+#[tokio::test]
+async fn a_halted_bot_refuses_queued_events_and_lets_running_ones_finish() {
+    let engine = engine(4);
+    // Busy for a while (about 100 M iterations), then answers.
+    let body = "(local $n i32) (local.set $n (i32.const 100000000)) \
+                (loop $l (local.set $n (i32.sub (local.get $n) (i32.const 1))) \
+                         (br_if $l (local.get $n)))";
+    let bot = Arc::new(prepare(
+        &engine,
+        &bot_wat(body, "", 1),
+        limits(1_000_000_000_000_000, 2, 60_000, 1),
+    ));
+    let first = tokio::spawn({
+        let bot = bot.clone();
+        async move { bot.invoke(b"{}", None).await.result }
+    });
+    // The first event holds the only instance; the second waits for it.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let queued = tokio::spawn({
+        let bot = bot.clone();
+        async move { bot.invoke(b"{}", None).await.result }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(
+        !first.is_finished(),
+        "the first event ended too soon to test a queue"
+    );
+    bot.halt();
+    let queued = queued.await.unwrap();
+    assert!(
+        matches!(queued, Err(InvokeError::Quarantined)),
+        "{queued:?}"
+    );
+    assert!(first.await.unwrap().is_ok());
+}
