@@ -36,7 +36,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let started = Instant::now();
     let data_dir = &config.data_dir;
     create_private_dir(data_dir)?;
-    let db = Db::open(&data_dir.join(DB_FILE))
+    // Opening runs the migrations: off the async executor.
+    let db_path = data_dir.join(DB_FILE);
+    let db = tokio::task::spawn_blocking(move || Db::open(&db_path))
+        .await?
         .with_context(|| format!("failed to open database in {}", data_dir.display()))?;
     let token = admin_token(data_dir)?;
 

@@ -119,7 +119,9 @@ fn spawn(data_dir: &PathBuf, extra: &[String]) -> (Child, SocketAddr, SocketAddr
         .open(data_dir.with_file_name("node.log"))
         .unwrap();
     let started = Instant::now();
-    let mut child = Command::new(BIN)
+    // `APPLIANCE_BENCH_BIN` runs another build (a baseline) through the same scenarios.
+    let bin = std::env::var("APPLIANCE_BENCH_BIN").unwrap_or_else(|_| BIN.to_owned());
+    let mut child = Command::new(bin)
         .arg("serve")
         .arg("--data-dir")
         .arg(data_dir)

@@ -88,8 +88,8 @@ impl Db {
     /// Creates the bot or adds a version to it, and makes that version active,
     /// in one transaction: either all of it is stored or none of it.
     pub async fn deploy(&self, deploy: Deploy) -> Result<DeployOutcome, Error> {
-        self.call(move |conn| {
-            let tx = conn.transaction()?;
+        self.write(move |conn| {
+            let tx = conn.savepoint()?;
             let now = now_ms();
             let existing = bot_by_name(&tx, &deploy.name)?;
             let owner_of_app: Option<String> = tx
@@ -187,7 +187,7 @@ impl Db {
     }
 
     pub async fn list_bots(&self) -> Result<Vec<BotRecord>, Error> {
-        self.call(|conn| {
+        self.read(|conn| {
             let mut stmt =
                 conn.prepare(&format!("SELECT {BOT_COLUMNS} FROM bots ORDER BY name"))?;
             let bots = stmt
@@ -200,12 +200,12 @@ impl Db {
 
     pub async fn bot_by_name(&self, name: &str) -> Result<Option<BotRecord>, Error> {
         let name = name.to_owned();
-        self.call(move |conn| Ok(bot_by_name(conn, &name)?)).await
+        self.read(move |conn| Ok(bot_by_name(conn, &name)?)).await
     }
 
     /// The component bytes of one version.
     pub async fn version_wasm(&self, bot_id: i64, version: i64) -> Result<Vec<u8>, Error> {
-        self.call(move |conn| {
+        self.read(move |conn| {
             conn.query_row(
                 "SELECT c.wasm FROM bot_versions v JOIN components c ON c.sha256 = v.sha256 \
                  WHERE v.bot_id = ?1 AND v.version = ?2",
@@ -219,7 +219,7 @@ impl Db {
     }
 
     pub async fn versions(&self, bot_id: i64) -> Result<Vec<VersionRecord>, Error> {
-        self.call(move |conn| {
+        self.read(move |conn| {
             let mut stmt = conn.prepare(
                 "SELECT v.version, v.sha256, length(c.wasm), v.created_at_ms FROM bot_versions v \
                  JOIN components c ON c.sha256 = v.sha256 WHERE v.bot_id = ?1 ORDER BY v.version",
@@ -242,8 +242,8 @@ impl Db {
     /// Deletes the bot with everything it owns (versions, secrets, KV, logs).
     pub async fn remove_bot(&self, name: &str) -> Result<BotRecord, Error> {
         let name = name.to_owned();
-        self.call(move |conn| {
-            let tx = conn.transaction()?;
+        self.write(move |conn| {
+            let tx = conn.savepoint()?;
             let bot = bot_by_name(&tx, &name)?
                 .ok_or_else(|| Error::NotFound(format!("no bot named {name:?}")))?;
             tx.execute("DELETE FROM bots WHERE id = ?1", [bot.id])?;
@@ -260,8 +260,8 @@ impl Db {
 
     /// Makes an earlier version active again and lifts any quarantine.
     pub async fn set_active_version(&self, bot_id: i64, version: i64) -> Result<BotRecord, Error> {
-        self.call(move |conn| {
-            let tx = conn.transaction()?;
+        self.write(move |conn| {
+            let tx = conn.savepoint()?;
             let exists: bool = tx.query_row(
                 "SELECT EXISTS (SELECT 1 FROM bot_versions WHERE bot_id = ?1 AND version = ?2)",
                 params![bot_id, version],
@@ -290,7 +290,7 @@ impl Db {
     /// still the active one: a crash loop of a version that was replaced
     /// while its events ran must not disable its successor.
     pub async fn quarantine(&self, bot_id: i64, version: i64, reason: String) -> Result<(), Error> {
-        self.call(move |conn| {
+        self.write(move |conn| {
             conn.execute(
                 "UPDATE bots SET quarantined_at_ms = ?3, quarantine_reason = ?4 \
                  WHERE id = ?1 AND active_version = ?2",
@@ -303,7 +303,7 @@ impl Db {
 
     /// The bot's Discord token, for the host's REST client only.
     pub async fn bot_token(&self, bot_id: i64) -> Result<Option<String>, Error> {
-        self.call(move |conn| {
+        self.read(move |conn| {
             Ok(conn
                 .query_row(
                     "SELECT token FROM bot_secrets WHERE bot_id = ?1",

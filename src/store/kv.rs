@@ -110,7 +110,7 @@ fn removed_bot(err: Error) -> KvError {
 impl Db {
     pub async fn kv_get(&self, bot_id: i64, key: String) -> Result<Option<Vec<u8>>, KvError> {
         Ok(self
-            .call(move |conn| {
+            .read(move |conn| {
                 Ok(conn
                     .query_row(
                         "SELECT value FROM kv WHERE bot_id = ?1 AND key = ?2",
@@ -137,8 +137,8 @@ impl Db {
                 quota.max_value_bytes
             )));
         }
-        self.call(move |conn| {
-            let tx = conn.transaction()?;
+        self.write(move |conn| {
+            let tx = conn.savepoint()?;
             let old = entry_size(&tx, bot_id, &key)?;
             let (keys, bytes) = usage(&tx, bot_id)?;
             let new_keys = keys + u64::from(old.is_none());
@@ -169,8 +169,8 @@ impl Db {
     }
 
     pub async fn kv_delete(&self, bot_id: i64, key: String) -> Result<(), KvError> {
-        self.call(move |conn| {
-            let tx = conn.transaction()?;
+        self.write(move |conn| {
+            let tx = conn.savepoint()?;
             if let Some(size) = entry_size(&tx, bot_id, &key)? {
                 tx.execute(
                     "DELETE FROM kv WHERE bot_id = ?1 AND key = ?2",
@@ -194,7 +194,7 @@ impl Db {
     /// Keys starting with `prefix`, in byte order, at most [`LIST_LIMIT`].
     pub async fn kv_list_keys(&self, bot_id: i64, prefix: String) -> Result<Vec<String>, KvError> {
         Ok(self
-            .call(move |conn| {
+            .read(move |conn| {
                 // The prefix is compared as bytes: LIKE would treat `%` and `_`
                 // as wildcards, and TEXT `substr`/`length` count characters and
                 // stop at a NUL. Keys sort by BINARY collation, i.e. byte order,
@@ -292,18 +292,19 @@ mod tests {
     }
 
     /// The bot's usage row, and what its stored data really measures in bytes.
-    fn usage_and_truth(db: &Db, bot: i64) -> ((u64, u64), (u64, u64)) {
-        let conn = db.conn.lock().unwrap();
-        let recorded = usage(&conn, bot).unwrap();
-        let truth = conn
-            .query_row(
+    async fn usage_and_truth(db: &Db, bot: i64) -> ((u64, u64), (u64, u64)) {
+        db.read(move |conn| {
+            let recorded = usage(conn, bot)?;
+            let truth = conn.query_row(
                 "SELECT COUNT(*), COALESCE(SUM(length(CAST(key AS BLOB)) + length(value)), 0) \
                  FROM kv WHERE bot_id = ?1",
                 [bot],
                 |row| Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64)),
-            )
-            .unwrap();
-        (recorded, truth)
+            )?;
+            Ok((recorded, truth))
+        })
+        .await
+        .unwrap()
     }
 
     #[tokio::test]
@@ -325,14 +326,14 @@ mod tests {
                 if cycle % 2 == 0 {
                     db.kv_delete(bot, key.clone()).await.unwrap();
                 }
-                let (recorded, truth) = usage_and_truth(&db, bot);
+                let (recorded, truth) = usage_and_truth(&db, bot).await;
                 assert_eq!(recorded, truth, "key {key:?}, cycle {cycle}");
             }
         }
         for key in [&cyrillic, &nul, &emoji.to_owned()] {
             db.kv_delete(bot, key.clone()).await.unwrap();
         }
-        assert_eq!(usage_and_truth(&db, bot).0, (0, 0), "quota leaked");
+        assert_eq!(usage_and_truth(&db, bot).await.0, (0, 0), "quota leaked");
     }
 
     #[tokio::test]

@@ -1,11 +1,14 @@
 //! Per-bot log lines and crash records, as shown by `appliance logs`.
 
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 
 use crate::store::{Db, Error};
 
-/// Log lines kept per bot; older ones are pruned as new ones arrive.
+/// Log lines kept per bot; older ones are pruned as new ones arrive (a bot
+/// holds at most this many plus [`PRUNE_EVERY`]).
 pub const KEEP_LINES_PER_BOT: i64 = 10_000;
+/// Lines a bot appends between two prunes of its log.
+pub const PRUNE_EVERY: i64 = 500;
 /// Crash records kept per bot (each up to 16 KiB of detail); older ones are
 /// pruned but still counted.
 pub const KEEP_CRASHES_PER_BOT: i64 = 200;
@@ -46,8 +49,8 @@ impl Db {
         if lines.is_empty() {
             return Ok(());
         }
-        self.call(move |conn| {
-            let tx = conn.transaction()?;
+        self.write(move |conn| {
+            let tx = conn.savepoint()?;
             {
                 let mut insert = tx.prepare_cached(
                     "INSERT INTO logs (bot_id, at_ms, level, interaction_id, message) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -62,11 +65,27 @@ impl Db {
                     ])?;
                 }
             }
-            tx.execute(
-                "DELETE FROM logs WHERE bot_id = ?1 AND id <= \
-                 (SELECT id FROM logs WHERE bot_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
-                params![bot_id, KEEP_LINES_PER_BOT],
-            )?;
+            // Pruning walks the bot's newest lines to find the cut: do it once
+            // per PRUNE_EVERY lines appended rather than on every append.
+            let since_prune: Option<i64> = tx
+                .query_row(
+                    "UPDATE bots SET logs_since_prune = logs_since_prune + ?2 WHERE id = ?1 \
+                     RETURNING logs_since_prune",
+                    params![bot_id, lines.len() as i64],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            if since_prune.is_some_and(|n| n >= PRUNE_EVERY) {
+                tx.execute(
+                    "DELETE FROM logs WHERE bot_id = ?1 AND id <= \
+                     (SELECT id FROM logs WHERE bot_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+                    params![bot_id, KEEP_LINES_PER_BOT],
+                )?;
+                tx.execute(
+                    "UPDATE bots SET logs_since_prune = 0 WHERE id = ?1",
+                    [bot_id],
+                )?;
+            }
             tx.commit()?;
             Ok(())
         })
@@ -80,7 +99,7 @@ impl Db {
         after_id: i64,
         lines: i64,
     ) -> Result<Vec<LogLine>, Error> {
-        self.call(move |conn| {
+        self.read(move |conn| {
             let mut stmt = conn.prepare(
                 "SELECT id, at_ms, level, interaction_id, message FROM \
                  (SELECT * FROM logs WHERE bot_id = ?1 AND id > ?2 ORDER BY id DESC LIMIT ?3) ORDER BY id",
@@ -104,8 +123,8 @@ impl Db {
     /// Stores a crash, pruning the bot's oldest records past
     /// [`KEEP_CRASHES_PER_BOT`] (they stay in its crash count).
     pub async fn record_crash(&self, bot_id: i64, crash: CrashRecord) -> Result<(), Error> {
-        self.call(move |conn| {
-            let tx = conn.transaction()?;
+        self.write(move |conn| {
+            let tx = conn.savepoint()?;
             tx.execute(
                 "INSERT INTO crashes (bot_id, version, at_ms, reason, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![bot_id, crash.version, crash.at_ms, crash.reason, crash.detail],
@@ -129,7 +148,7 @@ impl Db {
 
     /// The most recent crashes, newest last.
     pub async fn recent_crashes(&self, bot_id: i64, limit: i64) -> Result<Vec<CrashRecord>, Error> {
-        self.call(move |conn| {
+        self.read(move |conn| {
             let mut stmt = conn.prepare(
                 "SELECT at_ms, version, reason, detail FROM \
                  (SELECT * FROM crashes WHERE bot_id = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id",
@@ -157,7 +176,7 @@ impl Db {
     pub async fn crash_summaries(
         &self,
     ) -> Result<std::collections::HashMap<i64, (usize, Option<String>)>, Error> {
-        self.call(|conn| {
+        self.read(|conn| {
             let mut stmt = conn.prepare(
                 "SELECT b.id, \
                  (SELECT COUNT(*) FROM crashes c WHERE c.bot_id = b.id) + b.crashes_pruned, \

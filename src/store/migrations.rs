@@ -98,6 +98,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     INSERT INTO kv_usage (bot_id, keys, bytes)
         SELECT bot_id, COUNT(*), SUM(length(CAST(key AS BLOB)) + length(value)) FROM kv GROUP BY bot_id;
     "#,
+    // 5: log lines appended since the bot's log was last pruned, so pruning
+    // (a walk over the newest 10,000 lines) runs once per few hundred lines.
+    r#"
+    ALTER TABLE bots ADD COLUMN logs_since_prune INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Brings the database up to the newest schema.

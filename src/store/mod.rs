@@ -1,10 +1,16 @@
 //! The node's durable state in one SQLite file: bots, their versions and
 //! secrets, per-bot key-value data, logs and crash records.
 //!
-//! This is the only module that names rusqlite. All access goes through one
-//! connection behind a mutex, on tokio's blocking pool, so SQLite never blocks
-//! the async executor. The database runs in WAL mode with `synchronous=FULL`:
-//! a write that returned `Ok` survives `kill -9` and power loss.
+//! This is the only module that names rusqlite. The database runs in WAL
+//! mode with `synchronous=FULL`: a write that returned `Ok` survives
+//! `kill -9` and power loss.
+//!
+//! Writes go to one writer thread through a bounded queue. It takes every
+//! write waiting in the queue, runs each in its own savepoint inside one
+//! transaction, and commits them together: one fsync for many events (group
+//! commit), and a write is acknowledged only once the commit holding it is
+//! durable. Reads run on a few read-only WAL connections on tokio's blocking
+//! pool, so a bot's `kv.get` never waits behind other bots' log appends.
 
 mod bots;
 mod kv;
@@ -12,9 +18,11 @@ mod logs;
 pub(crate) mod migrations;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 pub use bots::{BotRecord, Deploy, DeployOutcome, VersionRecord};
 pub use kv::{KvError, KvQuota};
@@ -34,33 +42,86 @@ pub enum Error {
     Worker(String),
 }
 
+/// Writes waiting for the writer at most; a caller past this waits its turn.
+const WRITE_QUEUE: usize = 1024;
+/// Writes one commit holds at most.
+const MAX_BATCH: usize = 256;
+/// Read-only connections; reads beyond this many at once wait for one.
+const READERS: usize = 4;
+
+/// One write: runs on the writer's connection inside the batch's
+/// transaction and returns how to deliver its result once the batch's
+/// commit is known.
+type Job = Box<dyn FnOnce(&mut Connection) -> Delivery + Send>;
+type Delivery = Box<dyn FnOnce(Result<(), String>) + Send>;
+
 /// Handle to the database; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Db {
-    conn: Arc<Mutex<Connection>>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    writes: mpsc::Sender<Job>,
+    readers: Mutex<Vec<Connection>>,
+    reader_permits: Semaphore,
+    /// Commits the writer made (each one fsync), for benchmarks and tests.
+    commits: Arc<AtomicU64>,
+    /// Keeps a test database's directory alive as long as the database.
+    #[cfg(test)]
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").finish_non_exhaustive()
+    }
 }
 
 impl Db {
-    /// Opens (creating if needed) the database at `path` and migrates it.
+    /// Opens (creating if needed) the database at `path`, migrates it and
+    /// starts its writer thread. Blocking: call it off the async executor.
     pub fn open(path: &Path) -> Result<Db, Error> {
-        let mut conn = Connection::open(path)?;
-        Self::configure(&mut conn)?;
+        let mut writer = Connection::open(path)?;
+        Self::configure(&mut writer)?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let reader = Connection::open(path)?;
+            reader.busy_timeout(std::time::Duration::from_secs(5))?;
+            // Reads only: a bug that writes through a reader fails loudly.
+            reader.pragma_update(None, "query_only", true)?;
+            readers.push(reader);
+        }
+        let (writes, queue) = mpsc::channel(WRITE_QUEUE);
+        let commits = Arc::new(AtomicU64::new(0));
+        let counted = commits.clone();
+        std::thread::Builder::new()
+            .name("db-writer".into())
+            .spawn(move || write_loop(writer, queue, counted))
+            .map_err(|e| Error::Worker(format!("cannot start the database writer: {e}")))?;
         Ok(Db {
-            conn: Arc::new(Mutex::new(conn)),
+            inner: Arc::new(Inner {
+                writes,
+                readers: Mutex::new(readers),
+                reader_permits: Semaphore::new(READERS),
+                commits,
+                #[cfg(test)]
+                _temp: None,
+            }),
         })
     }
 
-    /// An in-memory database, for unit tests.
+    /// A database in a fresh temporary directory, for unit tests (a real
+    /// file: the writer and the readers are separate connections).
     #[cfg(test)]
     pub fn open_in_memory() -> Db {
-        let mut conn = Connection::open_in_memory().unwrap();
-        Self::configure(&mut conn).unwrap();
-        Db {
-            conn: Arc::new(Mutex::new(conn)),
-        }
+        let temp = tempfile::tempdir().unwrap();
+        let mut db = Db::open(&temp.path().join("test.db")).unwrap();
+        Arc::get_mut(&mut db.inner).unwrap()._temp = Some(temp);
+        db
     }
 
-    /// An in-memory database holding one deployed bot, and the bot's id.
+    /// A test database holding one deployed bot, and the bot's id.
     #[cfg(test)]
     pub async fn in_memory_with_bot() -> (Db, i64) {
         let db = Db::open_in_memory();
@@ -89,21 +150,109 @@ impl Db {
         migrations::migrate(conn)
     }
 
-    /// Runs `f` with the connection on the blocking pool.
-    async fn call<T, F>(&self, f: F) -> Result<T, Error>
+    /// Commits the writer has made so far.
+    pub fn commits(&self) -> u64 {
+        self.inner.commits.load(Ordering::Relaxed)
+    }
+
+    /// Runs `f` on the writer's connection, inside a transaction it may
+    /// share with other writes; `f` opens a savepoint for its own
+    /// all-or-nothing part. Returns once the transaction is committed.
+    async fn write<T, F>(&self, f: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, Error> + Send + 'static,
     {
-        let conn = self.conn.clone();
+        let (done, result) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            // A panic in one write must not take the writer (and every
+            // later write) down; its savepoint rolls back as it unwinds.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
+                .unwrap_or_else(|_| Err(Error::Worker("a database write panicked".into())));
+            Box::new(move |commit: Result<(), String>| {
+                let _ = done.send(match commit {
+                    Ok(()) => outcome,
+                    Err(why) => Err(Error::Worker(why)),
+                });
+            })
+        });
+        self.inner
+            .writes
+            .send(job)
+            .await
+            .map_err(|_| Error::Worker("the database writer stopped".into()))?;
+        result
+            .await
+            .map_err(|_| Error::Worker("the database writer stopped".into()))?
+    }
+
+    /// Runs `f` on a read-only connection on the blocking pool.
+    async fn read<T, F>(&self, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, Error> + Send + 'static,
+    {
+        let _permit = self
+            .inner
+            .reader_permits
+            .acquire()
+            .await
+            .map_err(|e| Error::Worker(e.to_string()))?;
+        let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            // A panic while holding the lock poisons it; the connection itself
-            // is still consistent (SQLite rolls back open transactions), so go on.
-            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            f(&mut guard)
+            let taken = inner
+                .readers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop();
+            let mut conn = taken.ok_or_else(|| Error::Worker("no free database reader".into()))?;
+            let result = f(&mut conn);
+            inner
+                .readers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(conn);
+            result
         })
         .await
         .map_err(|e| Error::Worker(e.to_string()))?
+    }
+}
+
+/// The writer thread: takes every write waiting (up to [`MAX_BATCH`]), runs
+/// them in one transaction, commits, then tells each its result. Ends when
+/// every [`Db`] handle is gone.
+fn write_loop(mut conn: Connection, mut queue: mpsc::Receiver<Job>, commits: Arc<AtomicU64>) {
+    while let Some(first) = queue.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        match conn.execute_batch("BEGIN IMMEDIATE") {
+            Ok(()) => {
+                let deliveries: Vec<Delivery> =
+                    batch.into_iter().map(|job| job(&mut conn)).collect();
+                let committed = conn.execute_batch("COMMIT").map_err(|e| {
+                    // Nothing of the batch was applied; tell every write.
+                    let _ = conn.execute_batch("ROLLBACK");
+                    format!("database commit failed: {e}")
+                });
+                commits.fetch_add(1, Ordering::Relaxed);
+                for deliver in deliveries {
+                    deliver(committed.clone());
+                }
+            }
+            Err(e) => {
+                // Each write's savepoint then commits on its own.
+                tracing::warn!(error = %e, "could not begin a group commit; writing one by one");
+                for job in batch {
+                    job(&mut conn)(Ok(()));
+                }
+            }
+        }
     }
 }
 
@@ -113,4 +262,68 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writes_share_commits_and_each_is_durable_when_acknowledged() {
+        let (db, bot) = Db::in_memory_with_bot().await;
+        let before = db.commits();
+        let writes: Vec<_> = (0..200)
+            .map(|i| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    db.append_logs(bot, vec![LogLine::new("info", None, format!("line {i}"))])
+                        .await
+                })
+            })
+            .collect();
+        for write in writes {
+            write.await.unwrap().unwrap();
+        }
+        let commits = db.commits() - before;
+        assert!(
+            commits < 200,
+            "200 concurrent appends took {commits} commits"
+        );
+        // Every acknowledged line is visible to a reader.
+        let lines = db.tail_logs(bot, 0, 1000).await.unwrap();
+        assert_eq!(lines.len(), 200);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_write_does_not_undo_its_batch_neighbours() {
+        let (db, bot) = Db::in_memory_with_bot().await;
+        let quota = KvQuota {
+            max_keys: 1,
+            ..KvQuota::default()
+        };
+        let writes: Vec<_> = (0..20)
+            .map(|i| {
+                let db = db.clone();
+                tokio::spawn(async move { db.kv_set(bot, format!("k{i}"), vec![1], quota).await })
+            })
+            .collect();
+        let mut stored = 0;
+        for write in writes {
+            match write.await.unwrap() {
+                Ok(()) => stored += 1,
+                Err(KvError::QuotaExceeded(_)) => {}
+                Err(other) => panic!("{other}"),
+            }
+        }
+        assert_eq!(stored, 1);
+        assert_eq!(db.kv_list_keys(bot, String::new()).await.unwrap().len(), 1);
+        // A write for a bot that does not exist fails alone.
+        let late = db
+            .kv_set(bot + 1000, "x".into(), vec![1], KvQuota::default())
+            .await;
+        assert!(late.is_err());
+        db.kv_set(bot, "k0".into(), vec![2], KvQuota::default())
+            .await
+            .unwrap();
+    }
 }
