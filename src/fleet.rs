@@ -234,8 +234,11 @@ impl Fleet {
     pub async fn load_all(&self) -> anyhow::Result<usize> {
         let _guard = self.changes.lock().await;
         let mut loaded = 0;
-        for record in self.db.list_bots().await? {
-            match self.load(record.clone()).await {
+        // One query for every bot, its active component and token: start-up
+        // makes no round trip per bot.
+        for stored in self.db.load_plan().await? {
+            let record = stored.record.clone();
+            match self.load(stored).await {
                 Ok(deployed) => {
                     self.install(deployed);
                     loaded += 1;
@@ -250,9 +253,13 @@ impl Fleet {
 
     /// Builds the live bot for a stored record: from the cached artifact
     /// when it is there and usable, else by compiling the stored component.
-    async fn load(&self, record: BotRecord) -> Result<Deployed, Error> {
-        let (component, sha256) = self.component_for(&record).await?;
-        self.prepare(record, &component, sha256).await
+    async fn load(&self, stored: store::StoredBot) -> Result<Deployed, Error> {
+        let component = self
+            .component_with_hash(&stored.record, &stored.sha256)
+            .await?;
+        let token = stored.token.map(Secret::new);
+        self.prepare(stored.record, &component, stored.sha256, token)
+            .await
     }
 
     /// The compiled component of the record's active version, and its hash.
@@ -270,15 +277,26 @@ impl Fleet {
                     record.active_version
                 ))
             })?;
-        if let Some(component) = self.cached_component(&version.sha256).await {
-            return Ok((component, version.sha256.clone()));
+        let component = self.component_with_hash(record, &version.sha256).await?;
+        Ok((component, version.sha256.clone()))
+    }
+
+    /// The compiled component `sha256` of the record's active version: from
+    /// memory or its artifact, else compiled from the stored bytes.
+    async fn component_with_hash(
+        &self,
+        record: &BotRecord,
+        sha256: &str,
+    ) -> Result<sandbox::Component, Error> {
+        if let Some(component) = self.cached_component(sha256).await {
+            return Ok(component);
         }
         info!(bot = %record.name, "compiling bot from its stored component");
         let wasm = self
             .db
             .version_wasm(record.id, record.active_version)
             .await?;
-        self.compile_and_cache(wasm).await
+        Ok(self.compile_and_cache(Arc::new(wasm)).await?.0)
     }
 
     /// The component with this hash from memory, or from its artifact file
@@ -318,9 +336,9 @@ impl Fleet {
         record: BotRecord,
         component: &sandbox::Component,
         sha256: String,
+        token: Option<Secret>,
     ) -> Result<Deployed, Error> {
         let public_key = parse_public_key(&record.public_key).map_err(Error::Invalid)?;
-        let token = self.db.bot_token(record.id).await?.map(Secret::new);
         // One removal signal per bot, shared by its versions, so removing
         // it stops events still running on a version it replaced.
         let retired = self
@@ -362,9 +380,9 @@ impl Fleet {
     /// so an existing file is already right).
     async fn compile_and_cache(
         &self,
-        wasm: Vec<u8>,
+        wasm: Arc<Vec<u8>>,
     ) -> Result<(sandbox::Component, String), Error> {
-        let sha256 = hex::encode(Sha256::digest(&wasm));
+        let sha256 = hex::encode(Sha256::digest(wasm.as_slice()));
         // The same bytes were compiled before (another tenant, a redeploy):
         // they are valid and their artifact is ready.
         if let Some(component) = self.cached_component(&sha256).await {
@@ -451,7 +469,10 @@ impl Fleet {
         };
         limits.validate().map_err(Error::Invalid)?;
 
-        let (component, sha256) = self.compile_and_cache(request.wasm.clone()).await?;
+        // Shared, not copied: a component is megabytes.
+        let wasm = Arc::new(request.wasm);
+        let (component, sha256) = self.compile_and_cache(wasm.clone()).await?;
+        let wasm = Arc::try_unwrap(wasm).unwrap_or_else(|shared| (*shared).clone());
         if let Some(token) = &request.token {
             // The operator vouches for this token: forget an earlier 401 for it.
             self.discord.reset_token(token);
@@ -465,12 +486,13 @@ impl Fleet {
                     public_key: request.public_key.trim().to_lowercase(),
                     limits,
                     token: request.token,
-                    wasm: request.wasm,
+                    wasm,
                     sha256: sha256.clone(),
                 })
                 .await?;
+            let token = self.db.bot_token(outcome.bot.id).await?.map(Secret::new);
             let deployed = self
-                .prepare(outcome.bot.clone(), &component, sha256.clone())
+                .prepare(outcome.bot.clone(), &component, sha256.clone(), token)
                 .await?;
             Ok::<_, Error>((outcome, deployed))
         }
@@ -530,7 +552,9 @@ impl Fleet {
         let (component, sha256) = self.component_for(&candidate).await?;
         let switched = async {
             let record = self.db.set_active_version(record.id, target).await?;
-            self.prepare(record, &component, sha256.clone()).await
+            let token = self.db.bot_token(record.id).await?.map(Secret::new);
+            self.prepare(record, &component, sha256.clone(), token)
+                .await
         }
         .await;
         let deployed = switched.inspect_err(|_| self.forget_if_unused(&sha256))?;

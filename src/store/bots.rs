@@ -75,6 +75,16 @@ fn bot_from_row(row: &Row<'_>) -> rusqlite::Result<BotRecord> {
     })
 }
 
+/// A stored bot with what a start-up needs to serve it.
+#[derive(Debug)]
+pub struct StoredBot {
+    pub record: BotRecord,
+    /// The component of its active version.
+    pub sha256: String,
+    /// Its Discord token, for the host's REST client only.
+    pub token: Option<String>,
+}
+
 fn bot_by_name(conn: &Connection, name: &str) -> rusqlite::Result<Option<BotRecord>> {
     conn.query_row(
         &format!("SELECT {BOT_COLUMNS} FROM bots WHERE name = ?1"),
@@ -159,10 +169,18 @@ impl Db {
                     (id, 1, true)
                 }
             };
-            tx.execute(
-                "INSERT INTO components (sha256, wasm) VALUES (?1, ?2) ON CONFLICT (sha256) DO NOTHING",
-                params![deploy.sha256, deploy.wasm],
+            // A known component is stored once; do not even bind its bytes again.
+            let known: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM components WHERE sha256 = ?1)",
+                [&deploy.sha256],
+                |row| row.get(0),
             )?;
+            if !known {
+                tx.execute(
+                    "INSERT INTO components (sha256, wasm) VALUES (?1, ?2)",
+                    params![deploy.sha256, deploy.wasm],
+                )?;
+            }
             tx.execute(
                 "INSERT INTO bot_versions (bot_id, version, sha256, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
                 params![bot_id, version, deploy.sha256, now],
@@ -192,6 +210,33 @@ impl Db {
                 conn.prepare(&format!("SELECT {BOT_COLUMNS} FROM bots ORDER BY name"))?;
             let bots = stmt
                 .query_map([], bot_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(bots)
+        })
+        .await
+    }
+
+    /// Every bot with its active component and token, in one query.
+    pub async fn load_plan(&self) -> Result<Vec<StoredBot>, Error> {
+        self.read(|conn| {
+            let columns: Vec<String> = BOT_COLUMNS
+                .split(',')
+                .map(|column| format!("b.{}", column.trim()))
+                .collect();
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {}, v.sha256, s.token FROM bots b \
+                 JOIN bot_versions v ON v.bot_id = b.id AND v.version = b.active_version \
+                 LEFT JOIN bot_secrets s ON s.bot_id = b.id ORDER BY b.name",
+                columns.join(", ")
+            ))?;
+            let bots = stmt
+                .query_map([], |row| {
+                    Ok(StoredBot {
+                        record: bot_from_row(row)?,
+                        sha256: row.get(13)?,
+                        token: row.get(14)?,
+                    })
+                })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(bots)
         })
@@ -346,6 +391,14 @@ mod tests {
         let err = db.deploy(deploy("other", "1")).await.unwrap_err();
         assert!(matches!(err, Error::Conflict(_)), "{err}");
         assert_eq!(db.list_bots().await.unwrap().len(), 1);
+
+        let plan = db.load_plan().await.unwrap();
+        assert_eq!(plan.len(), 1);
+        assert_eq!(plan[0].record.active_version, 2);
+        assert_eq!(
+            (plan[0].sha256.as_str(), plan[0].token.as_deref()),
+            ("abc", Some("secret"))
+        );
 
         let removed = db.remove_bot("ping").await.unwrap();
         assert_eq!(db.bot_token(removed.id).await.unwrap(), None);

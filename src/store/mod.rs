@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-pub use bots::{BotRecord, Deploy, DeployOutcome, VersionRecord};
+pub use bots::{BotRecord, Deploy, DeployOutcome, StoredBot, VersionRecord};
 pub use kv::{KvError, KvQuota};
 pub use logs::{CrashRecord, LogLine};
 
