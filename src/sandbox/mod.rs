@@ -491,8 +491,8 @@ impl Engine {
 
 struct Instance {
     store: Store<HostState>,
-    /// The `handle-interaction` export, called through its raw handle so the
-    /// answer's length is known before anything is copied out of the guest.
+    /// The `handle-interaction` export, called through its raw handle with a
+    /// typed signature (the bindings' wrapper would hide the call's errors).
     handle: wasmtime::component::Func,
     last_used: Instant,
 }
@@ -770,30 +770,30 @@ impl Bot {
 /// What the guest's export returned.
 enum Returned {
     Answer(Vec<u8>),
-    /// An answer over [`MAX_RESPONSE_BYTES`], left in the guest's memory.
+    /// An answer over [`MAX_RESPONSE_BYTES`] (its length).
     TooLarge(usize),
     /// The guest's error text, clipped to a log line.
     Error(String),
 }
 
-/// Calls `handle-interaction`. The answer is read in place first: only an
-/// answer within the limit is copied out, and an error text only up to a log
-/// line, so a guest cannot make the host allocate what its memory holds.
+/// Calls `handle-interaction` and copies its answer out. The copy is made
+/// while wasmtime lifts the result, which is the last moment the guest's
+/// memory still holds it: wasmtime 48 runs the export's post-return (where
+/// the guest frees the answer) before `call_async` returns, so a borrowed
+/// `WasmList`/`WasmStr` read afterwards reads freed memory that the guest's
+/// allocator may already have overwritten. The copy is bounded by the bot's
+/// own memory limit; an answer over [`MAX_RESPONSE_BYTES`] is then refused.
 async fn call_handle(instance: &mut Instance, interaction: &[u8]) -> wasmtime::Result<Returned> {
-    use wasmtime::component::{WasmList, WasmStr};
     let typed = instance
         .handle
-        .typed::<(&[u8],), (Result<WasmList<u8>, WasmStr>,)>(&instance.store)?;
+        .typed::<(&[u8],), (Result<Vec<u8>, String>,)>(&instance.store)?;
     let (returned,) = typed
         .call_async(&mut instance.store, (interaction,))
         .await?;
     Ok(match returned {
-        Ok(list) if list.len() > MAX_RESPONSE_BYTES => Returned::TooLarge(list.len()),
-        Ok(list) => Returned::Answer(list.as_le_slice(&instance.store).to_vec()),
-        Err(text) => {
-            let text = text.to_str(&instance.store)?;
-            Returned::Error(crate::text::clip(&text, LOG_LINE_MAX).to_owned())
-        }
+        Ok(answer) if answer.len() > MAX_RESPONSE_BYTES => Returned::TooLarge(answer.len()),
+        Ok(answer) => Returned::Answer(answer),
+        Err(text) => Returned::Error(crate::text::clip(&text, LOG_LINE_MAX).to_owned()),
     })
 }
 

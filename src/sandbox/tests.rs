@@ -19,6 +19,11 @@ const COUNTER_AT: usize = ANSWER_AT + 29;
 /// (core wasm instructions) and then answers [`ANSWER`]. `extra` adds core
 /// module fields (functions, tables); `pages` sizes linear memory.
 fn bot_wat(body: &str, extra: &str, pages: u32) -> Vec<u8> {
+    bot_wat_with(body, extra, pages, "")
+}
+
+/// [`bot_wat`] with extra canonical options on the lift (e.g. a post-return).
+fn bot_wat_with(body: &str, extra: &str, pages: u32, lift_options: &str) -> Vec<u8> {
     assert_eq!(&ANSWER[COUNTER_AT - ANSWER_AT..][..1], "0");
     let answer = ANSWER.replace('"', "\\\"");
     let len = ANSWER.len();
@@ -49,7 +54,7 @@ fn bot_wat(body: &str, extra: &str, pages: u32) -> Vec<u8> {
     (func (export "handle-interaction")
         (param "interaction" (list u8))
         (result (result (list u8) (error string)))
-        (canon lift (core func $handle) (memory $memory) (realloc $realloc))))"#
+        (canon lift (core func $handle) (memory $memory) (realloc $realloc) {lift_options})))"#
     );
     wat::parse_str(&wat).unwrap_or_else(|err| panic!("bad test WAT: {err}\n{wat}"))
 }
@@ -196,7 +201,7 @@ async fn unbounded_recursion_is_a_stack_overflow() {
 }
 
 #[tokio::test]
-async fn an_oversized_answer_is_refused_without_being_copied() {
+async fn an_oversized_answer_is_refused() {
     let engine = engine(4);
     // Point the answer at 2 MiB of memory: over the 1 MiB limit.
     let body = "(i32.store8 (i32.const 16) (i32.const 0)) \
@@ -296,4 +301,19 @@ async fn a_halted_bot_refuses_queued_events_and_lets_running_ones_finish() {
         "{queued:?}"
     );
     assert!(first.await.unwrap().is_ok());
+}
+
+#[tokio::test]
+async fn the_answer_is_read_before_the_guest_frees_it() {
+    // Like a real allocator, this guest's post-return reuses the answer's
+    // memory as soon as the host is done with the call: here it scribbles
+    // over the answer. The host must have its copy by then.
+    let extra = format!(
+        "(func (export \"post\") (param i32) (memory.fill (i32.const {ANSWER_AT}) (i32.const 255) (i32.const 16)))"
+    );
+    let wasm = bot_wat_with(COUNT, &extra, 1, "(post-return (core func $i \"post\"))");
+    let engine = engine(4);
+    let bot = prepare(&engine, &wasm, default_limits());
+    // (Only once: the scribble stays in this instance's memory.)
+    assert_eq!(answer(&bot).await.unwrap(), "1");
 }

@@ -329,6 +329,18 @@ fn guest_text_cannot_forge_lines_or_drive_the_operators_terminal() {
         .as_str()
         .unwrap()
         .contains("\u{1b}]0;pwned-title"));
+    // The same from a DM (no member, other heap use in the guest): the
+    // error text reaches the host intact, not read from freed guest memory.
+    let mut dm = command("forge", "42");
+    let user = dm["member"]["user"].clone();
+    dm.as_object_mut().unwrap().remove("member");
+    dm.as_object_mut().unwrap().remove("guild_id");
+    dm["user"] = user;
+    let in_dm = content(&invoke(&node, "forger", &dm));
+    assert!(
+        in_dm.starts_with("This bot could not answer: \u{1b}]0;pwned-title"),
+        "{in_dm}"
+    );
     let panicked = invoke(&node, "forger", &command("forge-panic", "42"));
     assert!(content(&panicked).contains("ran into a problem"));
 
