@@ -156,15 +156,15 @@ async fn main() {
         interaction("ok", "10", serde_json::json!([])),
         interaction("rest", "10", serde_json::json!([])),
     );
-    bot.bot.invoke(&ok, None).await.result.unwrap();
+    bot.bot.invoke(&ok, None, None).await.result.unwrap();
     let mut without = Vec::new();
     let mut with = Vec::new();
     for _ in 0..n / 2 {
         let t = Instant::now();
-        bot.bot.invoke(&ok, None).await.result.unwrap();
+        bot.bot.invoke(&ok, None, None).await.result.unwrap();
         without.push(t.elapsed());
         let t = Instant::now();
-        let answer = bot.bot.invoke(&rest, None).await.result.unwrap();
+        let answer = bot.bot.invoke(&rest, None, None).await.result.unwrap();
         with.push(t.elapsed());
         assert!(String::from_utf8_lossy(&answer).contains("status 200"));
     }

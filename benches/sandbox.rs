@@ -123,7 +123,7 @@ async fn main() {
         let component = engine.load_artifact(&artifact).unwrap();
         let bot = engine.prepare(&component, env(&db, "ping", Limits::default()));
         load.samples.push(t.elapsed());
-        let result = bot.invoke(&ping_body, None).await.result.unwrap();
+        let result = bot.invoke(&ping_body, None, None).await.result.unwrap();
         cold.samples.push(t.elapsed());
         assert!(String::from_utf8_lossy(&result).contains("pong"));
     }
@@ -143,11 +143,11 @@ async fn main() {
 
     // Warm call: the instance is live; includes the guest's own JSON work.
     let bot = engine.prepare(&component, env(&db, "ping", Limits::default()));
-    bot.invoke(&ping_body, None).await.result.unwrap();
+    bot.invoke(&ping_body, None, None).await.result.unwrap();
     let mut warm = Stats::new("warm call (1 KiB interaction, guest included)");
     for _ in 0..n * 5 {
         let t = Instant::now();
-        bot.invoke(&ping_body, None).await.result.unwrap();
+        bot.invoke(&ping_body, None, None).await.result.unwrap();
         warm.samples.push(t.elapsed());
     }
     warm.report();
@@ -159,11 +159,19 @@ async fn main() {
         &noop_compiled.component,
         env(&db, "noop", Limits::default()),
     );
-    noop_bot.invoke(&ping_body, None).await.result.unwrap();
+    noop_bot
+        .invoke(&ping_body, None, None)
+        .await
+        .result
+        .unwrap();
     let mut host_share = Stats::new("warm call, no-op guest (the host's own cost per event)");
     for _ in 0..n * 5 {
         let t = Instant::now();
-        noop_bot.invoke(&ping_body, None).await.result.unwrap();
+        noop_bot
+            .invoke(&ping_body, None, None)
+            .await
+            .result
+            .unwrap();
         host_share.samples.push(t.elapsed());
     }
     host_share.report();
@@ -177,19 +185,35 @@ async fn main() {
     );
     let panic_body = interaction("panic");
     let ok_body = interaction("ok");
-    hostile_bot.invoke(&ok_body, None).await.result.unwrap();
+    hostile_bot
+        .invoke(&ok_body, None, None)
+        .await
+        .result
+        .unwrap();
     let mut trap = Stats::new("trap (panic event, instance discarded)");
     let mut replacement = Stats::new("trap → replacement serving (next event)");
     let mut hostile_warm = Stats::new("  baseline: warm call, same bot");
     for _ in 0..n / 4 {
         let t = Instant::now();
-        assert!(hostile_bot.invoke(&panic_body, None).await.result.is_err());
+        assert!(hostile_bot
+            .invoke(&panic_body, None, None)
+            .await
+            .result
+            .is_err());
         trap.samples.push(t.elapsed());
         let t = Instant::now();
-        hostile_bot.invoke(&ok_body, None).await.result.unwrap();
+        hostile_bot
+            .invoke(&ok_body, None, None)
+            .await
+            .result
+            .unwrap();
         replacement.samples.push(t.elapsed());
         let t = Instant::now();
-        hostile_bot.invoke(&ok_body, None).await.result.unwrap();
+        hostile_bot
+            .invoke(&ok_body, None, None)
+            .await
+            .result
+            .unwrap();
         hostile_warm.samples.push(t.elapsed());
     }
     trap.report();
@@ -225,7 +249,12 @@ async fn main() {
     );
     // Each bot then answers once (a live instance each), then idles out.
     for deployed in fleet.all() {
-        deployed.bot.invoke(&ping_body, None).await.result.unwrap();
+        deployed
+            .bot
+            .invoke(&ping_body, None, None)
+            .await
+            .result
+            .unwrap();
     }
     let live = rss_kib();
     let evicted = fleet.evict_idle(Duration::ZERO);

@@ -22,6 +22,7 @@ use crate::protocol::interaction::{
 };
 use crate::sandbox::{Invocation, InvokeError, Responder, LOG_LINE_MAX};
 use crate::store::{self, CrashRecord, Db};
+use crate::sync::lock;
 use crate::telemetry::Metrics;
 use crate::text::clip;
 
@@ -240,7 +241,7 @@ impl Dispatcher {
         let started = Instant::now();
         let mut invocation: Invocation = deployed
             .bot
-            .invoke_with(&body, event.id.as_deref(), Some(responder))
+            .invoke(&body, event.id.as_deref(), Some(responder))
             .await;
         let result = std::mem::replace(&mut invocation.result, Ok(Vec::new()));
         let logs = std::mem::take(&mut invocation.logs);
@@ -348,17 +349,17 @@ impl Dispatcher {
         if steps.is_empty() {
             return;
         }
-        // The bot's own token when it has one, so the calls count against
-        // its limits and nobody else's. A removed bot's token is not used
-        // again: its last word (the removal notice, or an answer finished
-        // just before) needs only the interaction's own webhook token.
-        let auth = match &deployed.bot.env().token {
-            Some(token) if !deployed.is_retired() => Auth::Bot(token.expose()),
-            _ => Auth::Webhook(&event.application_id),
-        };
+        // A removed bot's token is not used again: its last word (the
+        // removal notice, or an answer finished just before) needs only the
+        // interaction's own webhook token.
+        let env = deployed.bot.env();
         let deadline = tokio::time::Instant::now() + LATE_DELIVERY_DEADLINE;
         for step in steps {
             let body = step.body.map(Bytes::from);
+            // Late steps are interaction webhooks, which always have an auth.
+            let auth = env
+                .auth(&step.path)
+                .unwrap_or(Auth::Webhook(&event.application_id));
             let result = self
                 .discord
                 .request(auth, step.method.clone(), &step.path, body, deadline)
@@ -435,10 +436,7 @@ impl Dispatcher {
         // crashes always get through, so a log flood cannot hide a crash.
         let bytes: usize = logs.iter().map(|line| line.message.len()).sum();
         let within_budget = {
-            let mut budget = deployed
-                .log_budget
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
+            let mut budget = lock(&deployed.log_budget);
             budget.take(Instant::now(), bytes)
         };
         if !within_budget {
@@ -471,7 +469,7 @@ impl Dispatcher {
             );
         }
         let crash = error.filter(InvokeError::is_crash).map(|err| CrashRecord {
-            at_ms: store::now_ms(),
+            at_ms: crate::clock::unix_ms(),
             version,
             reason: err.label().to_owned(),
             detail: crash_detail.unwrap_or_else(|| err.to_string()),

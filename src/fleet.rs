@@ -20,8 +20,10 @@ use crate::discord;
 use crate::health::Health;
 use crate::limits::Limits;
 use crate::protocol::signature::parse_public_key;
-use crate::sandbox::{self, BotEnv, CompileError, Secret};
+use crate::sandbox::{self, BotEnv, CompileError};
+use crate::secret::Secret;
 use crate::store::{self, BotRecord, Db, KvQuota};
+use crate::sync::{self, lock};
 
 /// A bot version that is serving.
 #[derive(Debug)]
@@ -63,7 +65,7 @@ impl LogBudget {
 
 impl Deployed {
     pub fn health(&self) -> std::sync::MutexGuard<'_, Health> {
-        self.health.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.health)
     }
 
     /// True once the bot was removed: its events are being stopped, and
@@ -200,26 +202,16 @@ impl Fleet {
     }
 
     pub fn by_app_id(&self, app_id: &str) -> Option<Arc<Deployed>> {
-        self.live
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .by_app_id
-            .get(app_id)
-            .cloned()
+        sync::read(&self.live).by_app_id.get(app_id).cloned()
     }
 
     pub fn by_name(&self, name: &str) -> Option<Arc<Deployed>> {
-        self.live
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .by_name
-            .get(name)
-            .cloned()
+        sync::read(&self.live).by_name.get(name).cloned()
     }
 
     /// Every serving bot, by name.
     pub fn all(&self) -> Vec<Arc<Deployed>> {
-        let live = self.live.read().unwrap_or_else(|p| p.into_inner());
+        let live = sync::read(&self.live);
         let mut bots: Vec<_> = live.by_name.values().cloned().collect();
         bots.sort_by(|a, b| a.record.name.cmp(&b.record.name));
         bots
@@ -326,7 +318,7 @@ impl Fleet {
     }
 
     fn components(&self) -> std::sync::MutexGuard<'_, HashMap<String, sandbox::Component>> {
-        self.components.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.components)
     }
 
     /// Builds the live bot; reads its token from the store, so the token
@@ -406,7 +398,7 @@ impl Fleet {
 
     fn install(&self, deployed: Deployed) {
         let deployed = Arc::new(deployed);
-        let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
+        let mut live = sync::write(&self.live);
         *live.serving.entry(deployed.sha256.clone()).or_default() += 1;
         live.by_app_id
             .insert(deployed.record.app_id.clone(), deployed.clone());
@@ -424,7 +416,7 @@ impl Fleet {
     /// Drops a component loaded for a deploy or rollback that then failed,
     /// unless a serving bot runs it.
     fn forget_if_unused(&self, sha256: &str) {
-        let live = self.live.read().unwrap_or_else(|p| p.into_inner());
+        let live = sync::read(&self.live);
         if !live.serving.contains_key(sha256) {
             self.components().remove(sha256);
         }
@@ -577,7 +569,7 @@ impl Fleet {
         let _guard = self.changes.lock().await;
         let record = self.db.remove_bot(name).await?;
         let removed = {
-            let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
+            let mut live = sync::write(&self.live);
             let removed = live.by_name.remove(&record.name);
             live.by_app_id.remove(&record.app_id);
             if let Some(removed) = &removed {

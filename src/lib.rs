@@ -5,9 +5,12 @@
 //! rustfmt from sorting the layers alphabetically.
 
 // Leaves: pure vocabulary and helpers that name no other module.
+pub mod clock;
 pub mod fsutil;
 pub mod limits;
 pub mod protocol;
+pub mod secret;
+pub mod sync;
 pub mod text;
 
 // The outside world, each behind one owner: Discord's REST API (`discord`),

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 
+use crate::sync::lock;
 use tracing_subscriber::EnvFilter;
 
 pub const DEFAULT_FILTER: &str = "appliance=info,wasmtime=warn,cranelift=warn";
@@ -34,7 +35,7 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn interaction(&self, bot: &str, outcome: &'static str) {
-        let mut map = self.interactions.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = lock(&self.interactions);
         let outcomes = match map.get_mut(bot) {
             Some(outcomes) => outcomes,
             None => map.entry(bot.to_owned()).or_default(),
@@ -44,7 +45,7 @@ impl Metrics {
 
     /// A public request turned away before reaching a bot.
     pub fn rejected(&self, reason: &'static str) {
-        let mut map = self.rejected.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = lock(&self.rejected);
         *map.entry(reason).or_default() += 1;
     }
 
@@ -62,7 +63,7 @@ impl Metrics {
             "# HELP appliance_interactions_total Interactions dispatched to bots, by outcome."
         );
         let _ = writeln!(out, "# TYPE appliance_interactions_total counter");
-        let map = self.interactions.lock().unwrap_or_else(|p| p.into_inner());
+        let map = lock(&self.interactions);
         let counts = map
             .iter()
             .flat_map(|(bot, outcomes)| outcomes.iter().map(move |(o, n)| (bot, o, n)));
@@ -79,7 +80,7 @@ impl Metrics {
             "# HELP appliance_ingress_rejected_total Public requests turned away before reaching a bot, by reason."
         );
         let _ = writeln!(out, "# TYPE appliance_ingress_rejected_total counter");
-        let rejected = self.rejected.lock().unwrap_or_else(|p| p.into_inner());
+        let rejected = lock(&self.rejected);
         for (reason, count) in rejected.iter() {
             let _ = writeln!(
                 out,

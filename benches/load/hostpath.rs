@@ -11,9 +11,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use appliance::clock::unix_secs as unix_now;
 use appliance::dispatch::{Deferral, Dispatcher};
 use appliance::fleet::{DeployRequest, Fleet};
-use appliance::ingress::replay::{unix_now, ReplayGuard};
+use appliance::ingress::replay::ReplayGuard;
 use appliance::ingress::{screen_body, screen_headers};
 use appliance::sandbox::{Engine, PoolConfig};
 use appliance::telemetry::Metrics;
@@ -133,7 +134,7 @@ pub fn run(opts: &Opts, ping: &[u8]) {
         }
         for signed in payloads.presign(n) {
             let t = Instant::now();
-            let invocation = deployed.bot.invoke(&signed.body, Some("1")).await;
+            let invocation = deployed.bot.invoke(&signed.body, Some("1"), None).await;
             invoke.push(t.elapsed());
             invocation.result.unwrap();
         }

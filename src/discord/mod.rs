@@ -12,16 +12,16 @@
 
 mod guard;
 mod ratelimit;
+mod route;
 
 /// Entry points for the fuzz targets in `fuzz/`; not an API.
 #[doc(hidden)]
 pub mod fuzzing {
     pub use super::ratelimit::fuzz_answer;
 }
-mod route;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -37,7 +37,9 @@ use tracing::{debug, warn};
 
 use crate::discord::guard::{Health, NodeGuard};
 use crate::discord::ratelimit::{Outcome, RateLimitHeaders, RateLimiter, TooManyRequests};
+pub use crate::discord::route::{is_interaction_webhook, parse_method, redact_path};
 use crate::discord::route::{Route, RouteKind};
+use crate::sync::lock;
 
 /// Discord's API base; `serve --discord-api` overrides it (tests point it at a fake).
 pub const DEFAULT_BASE_URL: &str = "https://discord.com/api/v10";
@@ -593,10 +595,6 @@ fn error_chain(err: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     message
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

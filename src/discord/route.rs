@@ -38,6 +38,36 @@ pub(crate) enum RouteKind {
     Webhook,
 }
 
+/// The HTTP method a bot names, from the methods Discord's API uses.
+pub fn parse_method(name: &str) -> Result<Method, Error> {
+    match name.to_ascii_uppercase().as_str() {
+        "GET" => Ok(Method::GET),
+        "POST" => Ok(Method::POST),
+        "PATCH" => Ok(Method::PATCH),
+        "PUT" => Ok(Method::PUT),
+        "DELETE" => Ok(Method::DELETE),
+        other => Err(Error::InvalidRequest(format!(
+            "method {other:?} is not one of GET, POST, PATCH, PUT, DELETE"
+        ))),
+    }
+}
+
+/// Interaction callbacks and webhooks, which take the interaction token in
+/// the path instead of the bot token.
+pub fn is_interaction_webhook(path: &str) -> bool {
+    path.starts_with("/webhooks/") || path.starts_with("/interactions/")
+}
+
+/// The path with webhook/interaction tokens replaced, fit for logs.
+pub fn redact_path(path: &str) -> String {
+    let mut segments: Vec<&str> = path.split('/').collect();
+    // ["", "webhooks", id, token, ...] and ["", "interactions", id, token, "callback"]
+    if is_interaction_webhook(path) && segments.len() > 3 {
+        segments[3] = ":token";
+    }
+    segments.join("/")
+}
+
 /// A route's identity for rate limiting: method and template, e.g.
 /// `PATCH /webhooks/:major/:token/messages/@original`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::ClientKey;
+use crate::sync::lock;
 
 #[derive(Debug)]
 pub struct ConnGuard {
@@ -50,7 +51,7 @@ impl ConnGuard {
     /// already holds its share.
     pub fn admit(self: &Arc<Self>, ip: IpAddr, slot: OwnedSemaphorePermit) -> Option<ConnSlot> {
         let client = ClientKey::of(ip);
-        let mut counts = self.per_client.lock().unwrap_or_else(|p| p.into_inner());
+        let mut counts = lock(&self.per_client);
         let count = counts.entry(client).or_insert(0);
         if *count >= self.max_per_client {
             drop(counts);
@@ -72,18 +73,14 @@ impl ConnGuard {
 
     /// Open connections.
     pub fn open(&self) -> usize {
-        let counts = self.per_client.lock().unwrap_or_else(|p| p.into_inner());
+        let counts = lock(&self.per_client);
         counts.values().sum()
     }
 }
 
 impl Drop for ConnSlot {
     fn drop(&mut self) {
-        let mut counts = self
-            .guard
-            .per_client
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut counts = lock(&self.guard.per_client);
         if let Some(count) = counts.get_mut(&self.client) {
             *count -= 1;
             if *count == 0 {

@@ -14,6 +14,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::ClientKey;
+use crate::sync::lock;
 
 const WINDOW: Duration = Duration::from_secs(60);
 /// Keys tracked at most; past it new keys go uncounted (memory stays bounded).
@@ -46,7 +47,7 @@ impl Rejections {
 
     /// `Err(retry_after)` while `ip` is refused for `app`.
     pub fn check(&self, ip: IpAddr, app: &str, now: Instant) -> Result<(), Duration> {
-        let budgets = self.budgets.lock().unwrap_or_else(|p| p.into_inner());
+        let budgets = lock(&self.budgets);
         let key = (ClientKey::of(ip), Box::<str>::from(app));
         match budgets.get(&key).and_then(|b| b.blocked_until) {
             Some(until) if until > now => {
@@ -59,7 +60,7 @@ impl Rejections {
 
     /// Counts one rejected request; returns true when this one starts a block.
     pub fn reject(&self, ip: IpAddr, app: &str, now: Instant) -> bool {
-        let mut budgets = self.budgets.lock().unwrap_or_else(|p| p.into_inner());
+        let mut budgets = lock(&self.budgets);
         let key = (ClientKey::of(ip), Box::<str>::from(app));
         if !budgets.contains_key(&key) && budgets.len() >= MAX_TRACKED {
             budgets.retain(|_, b| {

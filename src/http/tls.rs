@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
+use crate::sync::{self, lock};
 use anyhow::Context;
 use futures_util::StreamExt;
 use rustls::crypto::CryptoProvider;
@@ -87,26 +88,21 @@ impl ReloadingCert {
     }
 
     pub fn info(&self) -> CertInfo {
-        self.current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .1
-            .clone()
+        sync::read(&self.current).1.clone()
     }
 
     /// Whether either file changed since the last load attempt.
     pub fn changed_on_disk(&self) -> bool {
         let now = modified(&self.cert_path, &self.key_path);
-        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) != now
+        *lock(&self.seen) != now
     }
 
     /// Reads the files again; on success the new pair serves every new
     /// handshake. On failure the old pair stays.
     pub fn reload(&self) -> Result<CertInfo, CertError> {
-        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) =
-            modified(&self.cert_path, &self.key_path);
+        *lock(&self.seen) = modified(&self.cert_path, &self.key_path);
         let (key, info) = read_pair(&self.cert_path, &self.key_path, self.self_signed)?;
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = (key, info.clone());
+        *sync::write(&self.current) = (key, info.clone());
         Ok(info)
     }
 
@@ -130,13 +126,7 @@ impl ReloadingCert {
 
 impl ResolvesServerCert for ReloadingCert {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(
-            self.current
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .0
-                .clone(),
-        )
+        Some(sync::read(&self.current).0.clone())
     }
 }
 

@@ -143,7 +143,7 @@ impl Ingress {
             replay: ReplayGuard::new(
                 limits.signature_max_age(),
                 limits.replay_cache_entries,
-                replay::unix_now(),
+                crate::clock::unix_secs(),
             ),
             rejections: Rejections::new(limits.max_rejections_per_ip, limits.rejection_block()),
             limits,
@@ -240,7 +240,7 @@ impl Ingress {
             &self.replay,
             headers.get("x-signature-ed25519").map(|v| v.as_bytes()),
             headers.get("x-signature-timestamp").map(|v| v.as_bytes()),
-            replay::unix_now(),
+            crate::clock::unix_secs(),
         );
         let (signature, timestamp) = match screened {
             Ok(screened) => screened,
@@ -267,7 +267,7 @@ impl Ingress {
             &signature,
             timestamp,
             &body,
-            replay::unix_now(),
+            crate::clock::unix_secs(),
         );
         let head = match screened {
             Ok(head) => head,

@@ -15,6 +15,7 @@
 //! id can never be replayed: under a flood the window narrows, it never
 //! opens.
 
+use crate::sync::lock;
 use std::collections::hash_map::RandomState;
 use std::collections::{HashSet, VecDeque};
 use std::hash::BuildHasher;
@@ -63,7 +64,7 @@ impl ReplayGuard {
 
     /// The cheap check, before the signature: is the timestamp current?
     pub fn check_time(&self, timestamp: i64, now: i64) -> Result<(), Refusal> {
-        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let inner = lock(&self.inner);
         self.in_window(&inner, timestamp, now)
     }
 
@@ -82,7 +83,7 @@ impl ReplayGuard {
             .unwrap_or_else(|_| self.hasher.hash_one(id));
         // One lock for the window check and the memory, so the floor cannot
         // move between them.
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut inner = lock(&self.inner);
         self.in_window(&inner, timestamp, now)?;
         // Ids whose timestamp left the window cannot come back: forget them.
         while let Some(&(ts, old)) = inner.order.front() {
@@ -107,20 +108,8 @@ impl ReplayGuard {
     }
 
     pub fn remembered(&self) -> usize {
-        self.inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .seen
-            .len()
+        lock(&self.inner).seen.len()
     }
-}
-
-/// Unix seconds now.
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -102,7 +102,7 @@ fn default_limits() -> Limits {
 }
 
 async fn answer(bot: &Bot) -> Result<String, InvokeError> {
-    let invocation = bot.invoke(br#"{"type":2}"#, None).await;
+    let invocation = bot.invoke(br#"{"type":2}"#, None, None).await;
     invocation.result.map(|bytes| {
         let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         value["data"]["content"].as_str().unwrap().to_owned()
@@ -129,7 +129,7 @@ async fn running_out_of_fuel_traps_and_the_instance_is_never_reused() {
         format!("{COUNT} (if (i32.eq (local.get $len) (i32.const 1)) (then (loop $l (br $l))))");
     let bot = prepare(&engine, &bot_wat(&body, "", 1), default_limits());
     assert_eq!(answer(&bot).await.unwrap(), "1");
-    let looping = bot.invoke(b"x", None).await;
+    let looping = bot.invoke(b"x", None, None).await;
     let err = looping.result.unwrap_err();
     assert!(matches!(err, InvokeError::OutOfFuel(10_000_000)), "{err}");
     assert!(err.is_crash());
@@ -147,7 +147,7 @@ async fn the_wall_clock_limit_ends_a_loop_that_fuel_would_not() {
         &bot_wat("(loop $l (br $l))", "", 1),
         limits(1_000_000_000_000_000, 2, 50, 1),
     );
-    let err = bot.invoke(b"{}", None).await.result.unwrap_err();
+    let err = bot.invoke(b"{}", None, None).await.result.unwrap_err();
     assert!(matches!(err, InvokeError::Timeout(50)), "{err}");
     assert_eq!(bot.idle_instances(), 0);
 }
@@ -158,7 +158,7 @@ async fn growing_memory_past_the_limit_is_a_memory_crash() {
     // 2 MiB allowed; ask for 3 MiB more than the one page it has.
     let body = "(drop (memory.grow (i32.const 48)))";
     let bot = prepare(&engine, &bot_wat(body, "", 1), default_limits());
-    let invocation = bot.invoke(b"{}", None).await;
+    let invocation = bot.invoke(b"{}", None, None).await;
     let err = invocation.result.unwrap_err();
     assert!(
         matches!(&err, InvokeError::Memory(m) if m.contains("linear memory")),
@@ -181,7 +181,7 @@ async fn growing_a_table_past_the_limit_is_refused() {
         &bot_wat(body, "(table $t 1 funcref)", 1),
         default_limits(),
     );
-    let err = bot.invoke(b"{}", None).await.result.unwrap_err();
+    let err = bot.invoke(b"{}", None, None).await.result.unwrap_err();
     assert!(
         matches!(&err, InvokeError::Memory(m) if m.contains("table limit")),
         "{err}"
@@ -196,7 +196,7 @@ async fn unbounded_recursion_is_a_stack_overflow() {
         &bot_wat("(call $recurse)", "(func $recurse (call $recurse))", 1),
         default_limits(),
     );
-    let err = bot.invoke(b"{}", None).await.result.unwrap_err();
+    let err = bot.invoke(b"{}", None, None).await.result.unwrap_err();
     assert!(matches!(err, InvokeError::StackOverflow), "{err}");
 }
 
@@ -213,7 +213,7 @@ async fn an_oversized_answer_is_refused() {
         &bot_wat(body, "", 40),
         limits(10_000_000, 8, 5_000, 1),
     );
-    let err = bot.invoke(b"{}", None).await.result.unwrap_err();
+    let err = bot.invoke(b"{}", None, None).await.result.unwrap_err();
     assert!(
         matches!(err, InvokeError::ResponseTooLarge(2_097_152)),
         "{err}"
@@ -249,11 +249,11 @@ async fn a_removed_bot_stops_queued_and_running_events() {
     ));
     let running = tokio::spawn({
         let bot = bot.clone();
-        async move { bot.invoke(b"{}", None).await.result }
+        async move { bot.invoke(b"{}", None, None).await.result }
     });
     let queued = tokio::spawn({
         let bot = bot.clone();
-        async move { bot.invoke(b"{}", None).await.result }
+        async move { bot.invoke(b"{}", None, None).await.result }
     });
     tokio::time::sleep(Duration::from_millis(50)).await;
     bot.retire();
@@ -281,13 +281,13 @@ async fn a_halted_bot_refuses_queued_events_and_lets_running_ones_finish() {
     ));
     let first = tokio::spawn({
         let bot = bot.clone();
-        async move { bot.invoke(b"{}", None).await.result }
+        async move { bot.invoke(b"{}", None, None).await.result }
     });
     // The first event holds the only instance; the second waits for it.
     tokio::time::sleep(Duration::from_millis(20)).await;
     let queued = tokio::spawn({
         let bot = bot.clone();
-        async move { bot.invoke(b"{}", None).await.result }
+        async move { bot.invoke(b"{}", None, None).await.result }
     });
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert!(

@@ -3,7 +3,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::limits::Limits;
-use crate::store::{now_ms, Db, Error};
+use crate::store::{Db, Error};
 
 /// A deployed bot as stored. Never carries the bot token.
 #[derive(Debug, Clone)]
@@ -100,7 +100,7 @@ impl Db {
     pub async fn deploy(&self, deploy: Deploy) -> Result<DeployOutcome, Error> {
         self.write(move |conn| {
             let tx = conn.savepoint()?;
-            let now = now_ms();
+            let now = crate::clock::unix_ms();
             let existing = bot_by_name(&tx, &deploy.name)?;
             let owner_of_app: Option<String> = tx
                 .query_row(
@@ -318,7 +318,7 @@ impl Db {
             tx.execute(
                 "UPDATE bots SET active_version = ?2, updated_at_ms = ?3, quarantined_at_ms = NULL, \
                  quarantine_reason = NULL WHERE id = ?1",
-                params![bot_id, version, now_ms()],
+                params![bot_id, version, crate::clock::unix_ms()],
             )?;
             let bot = tx.query_row(
                 &format!("SELECT {BOT_COLUMNS} FROM bots WHERE id = ?1"),
@@ -339,7 +339,7 @@ impl Db {
             conn.execute(
                 "UPDATE bots SET quarantined_at_ms = ?3, quarantine_reason = ?4 \
                  WHERE id = ?1 AND active_version = ?2",
-                params![bot_id, version, now_ms(), reason],
+                params![bot_id, version, crate::clock::unix_ms(), reason],
             )?;
             Ok(())
         })

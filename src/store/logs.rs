@@ -27,7 +27,7 @@ impl LogLine {
     pub fn new(level: &str, interaction_id: Option<String>, message: String) -> LogLine {
         LogLine {
             id: 0,
-            at_ms: crate::store::now_ms(),
+            at_ms: crate::clock::unix_ms(),
             level: level.to_owned(),
             interaction_id,
             message,

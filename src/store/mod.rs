@@ -21,6 +21,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::sync::lock;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
@@ -200,18 +201,10 @@ impl Db {
             .map_err(|e| Error::Worker(e.to_string()))?;
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            let taken = inner
-                .readers
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .pop();
+            let taken = lock(&inner.readers).pop();
             let mut conn = taken.ok_or_else(|| Error::Worker("no free database reader".into()))?;
             let result = f(&mut conn);
-            inner
-                .readers
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(conn);
+            lock(&inner.readers).push(conn);
             result
         })
         .await
@@ -254,14 +247,6 @@ fn write_loop(mut conn: Connection, mut queue: mpsc::Receiver<Job>, commits: Arc
             }
         }
     }
-}
-
-/// Milliseconds since the Unix epoch, the time unit of every stored timestamp.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

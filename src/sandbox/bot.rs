@@ -1,0 +1,370 @@
+//! One deployed bot version: its live instances and how an event runs in one
+//! (queueing for a place, fuel and deadline, the call, and what is kept after).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use wasmtime::{Store, UpdateDeadline};
+
+use super::error::{classify, crash_detail};
+use super::host::{self, EventState, HostState};
+use super::pool::{pool_is_full, IdlePool, Parked, MAX_EVICTIONS_PER_INSTANTIATION};
+use super::{bindings, BotEnv, InvokeError, Responder, LOG_LINE_MAX, MAX_RESPONSE_BYTES};
+use crate::store::LogLine;
+use crate::sync::lock;
+
+/// A running guest yields to the async executor after this much fuel, so a
+/// busy bot cannot hold a worker thread while other requests wait.
+const FUEL_YIELD_INTERVAL: u64 = 2_000_000;
+
+/// The result of one event.
+#[derive(Debug)]
+pub struct Invocation {
+    pub result: Result<Vec<u8>, InvokeError>,
+    /// Log lines the event wrote (guest `log` calls, stdout, stderr).
+    pub logs: Vec<LogLine>,
+    /// Full error with the wasm backtrace, for crash records.
+    pub crash_detail: Option<String>,
+    pub fuel_used: u64,
+    /// The event's place among the bot's concurrent events, held until the
+    /// caller has accounted for the outcome ([`Invocation::release`]): a
+    /// crash that quarantines the bot must take effect before the next
+    /// queued event gets the place and runs.
+    slot: Option<OwnedSemaphorePermit>,
+}
+
+impl Invocation {
+    fn refused(error: InvokeError) -> Invocation {
+        Invocation {
+            result: Err(error),
+            logs: Vec::new(),
+            crash_detail: None,
+            fuel_used: 0,
+            slot: None,
+        }
+    }
+
+    /// Gives the event's place to the next queued event.
+    pub fn release(&mut self) {
+        self.slot = None;
+    }
+}
+
+pub(super) struct Instance {
+    store: Store<HostState>,
+    /// The `handle-interaction` export, called through its raw handle with a
+    /// typed signature (the bindings' wrapper would hide the call's errors).
+    handle: wasmtime::component::Func,
+    pub(super) last_used: Instant,
+}
+
+/// One deployed version of a bot, with its pool of live instances.
+pub struct Bot {
+    pre: bindings::BotPre<HostState>,
+    env: Arc<BotEnv>,
+    engine: wasmtime::Engine,
+    idle: Arc<IdlePool>,
+    parked: Arc<Parked>,
+    permits: Arc<Semaphore>,
+    /// Cancelled when the bot is quarantined: events still waiting for an
+    /// instance are refused instead of running.
+    halted: CancellationToken,
+}
+
+impl std::fmt::Debug for Bot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bot")
+            .field("env", &self.env)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Bot {
+    pub(super) fn new(
+        pre: bindings::BotPre<HostState>,
+        env: BotEnv,
+        engine: wasmtime::Engine,
+        parked: Arc<Parked>,
+    ) -> Bot {
+        let idle = Arc::new(Mutex::new(Vec::new()));
+        parked.register(&idle);
+        Bot {
+            permits: Arc::new(Semaphore::new(env.limits.instances as usize)),
+            halted: CancellationToken::new(),
+            idle,
+            parked,
+            engine,
+            env: Arc::new(env),
+            pre,
+        }
+    }
+
+    pub fn env(&self) -> &BotEnv {
+        &self.env
+    }
+
+    /// Live instances currently parked between events.
+    pub fn idle_instances(&self) -> usize {
+        lock(&self.idle).len()
+    }
+
+    /// Instantiates one instance ahead of the first event and parks it, so
+    /// that event runs warm.
+    pub async fn prewarm(&self) -> Result<(), InvokeError> {
+        let instance = self
+            .instantiate_with_room()
+            .await
+            .map_err(|err| InvokeError::Host(format!("{err:#}")))?;
+        lock(&self.idle).push(instance);
+        Ok(())
+    }
+
+    /// Refuses every event still waiting for an instance, and every later
+    /// one, with [`InvokeError::Quarantined`]; running events finish.
+    pub fn halt(&self) {
+        self.halted.cancel();
+    }
+
+    /// Stops every event of this bot, of every version, queued or running
+    /// (with [`InvokeError::Removed`]), refuses their host calls, and drops
+    /// the parked instances. For a bot that was removed.
+    pub fn retire(&self) {
+        self.env.retired.cancel();
+        lock(&self.idle).clear();
+    }
+
+    /// Drops parked instances unused for `idle` or longer; returns how many.
+    pub fn evict_idle(&self, idle: Duration) -> usize {
+        let now = Instant::now();
+        let mut pool = lock(&self.idle);
+        let before = pool.len();
+        pool.retain(|instance| now.duration_since(instance.last_used) < idle);
+        before - pool.len()
+    }
+
+    /// Runs one event: `interaction` is the interaction JSON, the result is the
+    /// guest's response JSON (not yet checked beyond its size). `responder`
+    /// takes an initial response the guest sends early through the
+    /// `interaction` import.
+    pub async fn invoke(
+        &self,
+        interaction: &[u8],
+        interaction_id: Option<&str>,
+        responder: Option<Responder>,
+    ) -> Invocation {
+        let limits = self.env.limits;
+        let wall_clock = Duration::from_millis(limits.timeout_ms);
+        let retired = &self.env.retired;
+        let waited = tokio::select! {
+            biased;
+            _ = retired.cancelled() => return Invocation::refused(InvokeError::Removed),
+            _ = self.halted.cancelled() => return Invocation::refused(InvokeError::Quarantined),
+            waited = tokio::time::timeout(wall_clock, self.permits.clone().acquire_owned()) => waited,
+        };
+        let Ok(Ok(slot)) = waited else {
+            return Invocation::refused(InvokeError::Busy(limits.instances));
+        };
+        // The place may have come free together with a removal or quarantine.
+        if retired.is_cancelled() {
+            return Invocation::refused(InvokeError::Removed);
+        }
+        if self.halted.is_cancelled() {
+            return Invocation::refused(InvokeError::Quarantined);
+        }
+        // The bot's own time starts once it has an instance: time spent
+        // queued behind its other events is bounded above (then `Busy`), and
+        // must not turn into a timeout charged to this event as a crash.
+        let deadline = Instant::now() + wall_clock;
+
+        let pooled = lock(&self.idle).pop();
+        let mut instance = match pooled {
+            Some(instance) => instance,
+            None => match self.instantiate_with_room().await {
+                Ok(instance) => instance,
+                Err(err) => {
+                    let error = if pool_is_full(&err) {
+                        InvokeError::NodeFull(format!("{err:#}"))
+                    } else {
+                        InvokeError::Host(format!("{err:#}"))
+                    };
+                    return Invocation {
+                        result: Err(error),
+                        logs: Vec::new(),
+                        crash_detail: Some(crash_detail(&err)),
+                        fuel_used: 0,
+                        slot: Some(slot),
+                    };
+                }
+            },
+        };
+
+        let store = &mut instance.store;
+        store.data_mut().event = EventState::new(interaction_id.map(str::to_owned), deadline);
+        store.data_mut().event.responder = responder;
+        store.data_mut().limiter.exceeded = None;
+        let setup = store.set_fuel(limits.fuel);
+        store.set_epoch_deadline(1);
+        // The epoch deadline only interrupts running wasm; a guest waiting in
+        // a host call (a WASI sleep, say) is cut off here instead. Dropping
+        // the call unwinds the guest's stack; the instance is then discarded.
+        // A removal ends the call the same way, wherever the guest is.
+        let mut waited_too_long = false;
+        let mut removed = false;
+        let outcome = match setup {
+            Ok(()) => {
+                let call = call_handle(&mut instance, interaction);
+                let call = tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), call);
+                tokio::select! {
+                    biased;
+                    _ = retired.cancelled() => {
+                        removed = true;
+                        Err(wasmtime::Error::msg("the bot was removed"))
+                    }
+                    called = call => match called {
+                        Ok(outcome) => outcome,
+                        Err(_) => {
+                            waited_too_long = true;
+                            Err(wasmtime::Error::msg(format!(
+                                "the wall-clock limit of {} ms passed while the bot was waiting in a host call \
+                                 (a sleep, a Discord request or storage)",
+                                limits.timeout_ms
+                            )))
+                        }
+                    },
+                }
+            }
+            Err(err) => Err(err),
+        };
+
+        let store = &mut instance.store;
+        let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+        store.data_mut().drain_output();
+        let event = std::mem::replace(&mut store.data_mut().event, EventState::new(None, deadline));
+        let mut logs = event.logs;
+        if event.dropped_log_bytes > 0 {
+            logs.push(LogLine::new(
+                "warn",
+                interaction_id.map(str::to_owned),
+                format!(
+                    "{} log bytes dropped: the limit is {} bytes per event",
+                    event.dropped_log_bytes,
+                    host::LOG_BYTES_PER_EVENT
+                ),
+            ));
+        }
+
+        let (result, crash_detail, keep) = match outcome {
+            // Whatever it returned, a removed bot's event has nothing to say.
+            _ if removed || retired.is_cancelled() => (Err(InvokeError::Removed), None, false),
+            Ok(Returned::Answer(response)) => (Ok(response), None, true),
+            Ok(Returned::TooLarge(len)) => (Err(InvokeError::ResponseTooLarge(len)), None, true),
+            Ok(Returned::Error(message)) => (Err(InvokeError::Guest(message)), None, true),
+            Err(err) => {
+                let memory = store.data().limiter.exceeded.clone();
+                let error = if waited_too_long {
+                    InvokeError::Timeout(limits.timeout_ms)
+                } else {
+                    classify(&err, memory, limits)
+                };
+                (Err(error), Some(crash_detail(&err)), false)
+            }
+        };
+        if keep {
+            instance.last_used = Instant::now();
+            lock(&self.idle).push(instance);
+        }
+        Invocation {
+            result,
+            logs,
+            crash_detail,
+            fuel_used,
+            slot: Some(slot),
+        }
+    }
+
+    /// Instantiates, first evicting other bots' least recently used parked
+    /// instances if the node's pool is full.
+    async fn instantiate_with_room(&self) -> wasmtime::Result<Instance> {
+        let mut evicted = 0;
+        loop {
+            match self.instantiate().await {
+                Err(err)
+                    if pool_is_full(&err)
+                        && evicted < MAX_EVICTIONS_PER_INSTANTIATION
+                        && self.parked.evict_least_recently_used() =>
+                {
+                    evicted += 1;
+                    tracing::debug!(evicted, "instance pool full; evicted a parked instance");
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn instantiate(&self) -> wasmtime::Result<Instance> {
+        let mut store = Store::new(&self.engine, HostState::new(self.env.clone()));
+        store.limiter(|state| &mut state.limiter);
+        store.fuel_async_yield_interval(Some(FUEL_YIELD_INTERVAL))?;
+        // Each tick: past the event's deadline, trap; otherwise yield to the
+        // executor and check again next tick.
+        store.epoch_deadline_callback(|ctx| {
+            if Instant::now() >= ctx.data().event.deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        // Instantiation runs the guest's start code, so it gets fuel and a deadline too.
+        store.set_fuel(self.env.limits.fuel)?;
+        store.data_mut().event.deadline =
+            Instant::now() + Duration::from_millis(self.env.limits.timeout_ms);
+        store.set_epoch_deadline(1);
+        let instance = self
+            .pre
+            .instance_pre()
+            .instantiate_async(&mut store)
+            .await?;
+        let handle = instance
+            .get_func(&mut store, "handle-interaction")
+            .ok_or_else(|| {
+                wasmtime::Error::msg("the component has no handle-interaction export")
+            })?;
+        Ok(Instance {
+            store,
+            handle,
+            last_used: Instant::now(),
+        })
+    }
+}
+
+/// What the guest's export returned.
+enum Returned {
+    Answer(Vec<u8>),
+    /// An answer over [`MAX_RESPONSE_BYTES`] (its length).
+    TooLarge(usize),
+    /// The guest's error text, clipped to a log line.
+    Error(String),
+}
+
+/// Calls `handle-interaction` and copies its answer out. The copy is made
+/// while wasmtime lifts the result, which is the last moment the guest's
+/// memory still holds it: wasmtime 48 runs the export's post-return (where
+/// the guest frees the answer) before `call_async` returns, so a borrowed
+/// `WasmList`/`WasmStr` read afterwards reads freed memory that the guest's
+/// allocator may already have overwritten. The copy is bounded by the bot's
+/// own memory limit; an answer over [`MAX_RESPONSE_BYTES`] is then refused.
+async fn call_handle(instance: &mut Instance, interaction: &[u8]) -> wasmtime::Result<Returned> {
+    let typed = instance
+        .handle
+        .typed::<(&[u8],), (Result<Vec<u8>, String>,)>(&instance.store)?;
+    let (returned,) = typed
+        .call_async(&mut instance.store, (interaction,))
+        .await?;
+    Ok(match returned {
+        Ok(answer) if answer.len() > MAX_RESPONSE_BYTES => Returned::TooLarge(answer.len()),
+        Ok(answer) => Returned::Answer(answer),
+        Err(text) => Returned::Error(crate::text::clip(&text, LOG_LINE_MAX).to_owned()),
+    })
+}

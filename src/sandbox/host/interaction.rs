@@ -1,0 +1,29 @@
+//! The `interaction` import: an initial response sent early, while the bot
+//! keeps running.
+
+use super::{HostState, REMOVED};
+use crate::sandbox::bindings::appliance::bot::interaction;
+use crate::sandbox::MAX_RESPONSE_BYTES;
+
+impl interaction::Host for HostState {
+    async fn respond(&mut self, response: Vec<u8>) -> Result<(), String> {
+        if self.live_env().is_none() {
+            return Err(REMOVED.into());
+        }
+        if response.len() > MAX_RESPONSE_BYTES {
+            return Err(format!(
+                "the response is {} bytes; the limit is {MAX_RESPONSE_BYTES}",
+                response.len()
+            ));
+        }
+        let response = crate::protocol::interaction::check_response(response)?;
+        let Some(responder) = self.event.responder.take() else {
+            return Err("this interaction already has its initial response".into());
+        };
+        responder.send(response).map_err(|_| {
+            "the host already answered this interaction with a deferral at its deadline; \
+             the value the bot returns will edit that answer"
+                .to_owned()
+        })
+    }
+}

@@ -1,0 +1,51 @@
+//! The `kv` import: the bot's own key-value data in the store.
+
+use std::sync::Arc;
+
+use super::{HostState, REMOVED};
+use crate::sandbox::bindings::appliance::bot::kv;
+use crate::sandbox::BotEnv;
+use crate::store;
+
+impl HostState {
+    fn kv_env(&self) -> Result<Arc<BotEnv>, kv::KvError> {
+        self.live_env()
+            .ok_or_else(|| kv::KvError::Unavailable(REMOVED.into()))
+    }
+}
+
+impl kv::Host for HostState {
+    async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, kv::KvError> {
+        let env = self.kv_env()?;
+        env.db.kv_get(env.bot_id, key).await.map_err(to_wit)
+    }
+
+    async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), kv::KvError> {
+        let env = self.kv_env()?;
+        env.db
+            .kv_set(env.bot_id, key, value, env.kv_quota)
+            .await
+            .map_err(to_wit)
+    }
+
+    async fn delete(&mut self, key: String) -> Result<(), kv::KvError> {
+        let env = self.kv_env()?;
+        env.db.kv_delete(env.bot_id, key).await.map_err(to_wit)
+    }
+
+    async fn list_keys(&mut self, prefix: String) -> Result<Vec<String>, kv::KvError> {
+        let env = self.kv_env()?;
+        env.db
+            .kv_list_keys(env.bot_id, prefix)
+            .await
+            .map_err(to_wit)
+    }
+}
+
+fn to_wit(err: store::KvError) -> kv::KvError {
+    match err {
+        store::KvError::InvalidKey(m) => kv::KvError::InvalidKey(m),
+        store::KvError::QuotaExceeded(m) => kv::KvError::QuotaExceeded(m),
+        store::KvError::Unavailable(m) => kv::KvError::Unavailable(m),
+    }
+}
