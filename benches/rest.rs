@@ -166,7 +166,7 @@ async fn main() {
         let t = Instant::now();
         let answer = bot.bot.invoke(&rest, None, None).await.result.unwrap();
         with.push(t.elapsed());
-        assert!(String::from_utf8_lossy(&answer).contains("status 200"));
+        assert!(String::from_utf8_lossy(&answer.json).contains("status 200"));
     }
     let base = report("guest event without a REST call", without);
     let call = report("guest event with one GET through the import", with);

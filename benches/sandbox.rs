@@ -125,7 +125,7 @@ async fn main() {
         load.samples.push(t.elapsed());
         let result = bot.invoke(&ping_body, None, None).await.result.unwrap();
         cold.samples.push(t.elapsed());
-        assert!(String::from_utf8_lossy(&result).contains("pong"));
+        assert!(String::from_utf8_lossy(&result.json).contains("pong"));
     }
     cold.report();
     load.report();

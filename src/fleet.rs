@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::VerifyingKey;
@@ -22,8 +22,9 @@ use crate::limits::Limits;
 use crate::protocol::signature::parse_public_key;
 use crate::sandbox::{self, BotEnv, CompileError};
 use crate::secret::Secret;
-use crate::store::{self, BotRecord, Db, KvQuota};
+use crate::store::{self, BotRecord, Db, KvQuota, LogBudget};
 use crate::sync::{self, lock};
+use crate::telemetry::BotCounters;
 
 /// A bot version that is serving.
 #[derive(Debug)]
@@ -37,30 +38,8 @@ pub struct Deployed {
     pub health: Mutex<Health>,
     /// Log bytes stored in the current minute.
     pub log_budget: Mutex<LogBudget>,
-}
-
-/// Log bytes one bot may store per minute; the rest is dropped and counted.
-pub const LOG_BYTES_PER_MINUTE: usize = 1024 * 1024;
-
-#[derive(Debug)]
-pub struct LogBudget {
-    window_start: Instant,
-    used: usize,
-}
-
-impl LogBudget {
-    /// Takes `bytes` from this minute's budget; false when it is spent.
-    pub fn take(&mut self, now: Instant, bytes: usize) -> bool {
-        if now.duration_since(self.window_start) >= Duration::from_secs(60) {
-            self.window_start = now;
-            self.used = 0;
-        }
-        if self.used + bytes > LOG_BYTES_PER_MINUTE {
-            return false;
-        }
-        self.used += bytes;
-        true
-    }
+    /// The bot's interaction counters, fetched by the first event.
+    pub counters: OnceLock<Arc<BotCounters>>,
 }
 
 impl Deployed {
@@ -361,10 +340,8 @@ impl Fleet {
             bot,
             sha256,
             health: Mutex::new(health),
-            log_budget: Mutex::new(LogBudget {
-                window_start: Instant::now(),
-                used: 0,
-            }),
+            log_budget: Mutex::new(LogBudget::new(Instant::now())),
+            counters: OnceLock::new(),
         })
     }
 

@@ -6,7 +6,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::sync::lock;
 use tracing_subscriber::EnvFilter;
@@ -24,23 +25,65 @@ pub fn init(filter: Option<&str>) {
         .try_init();
 }
 
+/// Every outcome an interaction can have, as `appliance_interactions_total`
+/// labels it: answered, turned away by the bot's health, deferred, or one
+/// of the sandbox's [`InvokeError`](crate::sandbox::InvokeError) labels.
+pub const OUTCOMES: [&str; 17] = [
+    "ok",
+    "deferred",
+    "backing_off",
+    "quarantined",
+    "out_of_fuel",
+    "timeout",
+    "memory",
+    "stack_overflow",
+    "resources",
+    "trap",
+    "guest_error",
+    "response_too_large",
+    "busy",
+    "host_error",
+    "node_full",
+    "removed",
+    "other",
+];
+
+/// One bot's interaction counters: atomics, so counting an event takes no
+/// lock (the serving bot holds its counters; see [`Metrics::bot`]).
+#[derive(Debug, Default)]
+pub struct BotCounters([AtomicU64; OUTCOMES.len()]);
+
+impl BotCounters {
+    pub fn count(&self, outcome: &str) {
+        // An outcome missing from the list is a bug; it is still counted.
+        let index = OUTCOMES
+            .iter()
+            .position(|known| *known == outcome)
+            .unwrap_or(OUTCOMES.len() - 1);
+        self.0[index].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// Counters exposed at the admin listener's `GET /metrics`.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    /// Bot name → outcome → count; nested so that counting an event for a
-    /// known bot allocates nothing.
-    interactions: Mutex<BTreeMap<String, BTreeMap<&'static str, u64>>>,
+    /// Bot name → its counters, kept across redeploys (Prometheus counters
+    /// must not go back) and looked up once per deployed version.
+    interactions: Mutex<BTreeMap<String, Arc<BotCounters>>>,
     rejected: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Metrics {
+    /// The bot's counters, created on first use.
+    pub fn bot(&self, bot: &str) -> Arc<BotCounters> {
+        lock(&self.interactions)
+            .entry(bot.to_owned())
+            .or_default()
+            .clone()
+    }
+
     pub fn interaction(&self, bot: &str, outcome: &'static str) {
-        let mut map = lock(&self.interactions);
-        let outcomes = match map.get_mut(bot) {
-            Some(outcomes) => outcomes,
-            None => map.entry(bot.to_owned()).or_default(),
-        };
-        *outcomes.entry(outcome).or_default() += 1;
+        self.bot(bot).count(outcome);
     }
 
     /// A public request turned away before reaching a bot.
@@ -64,9 +107,13 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE appliance_interactions_total counter");
         let map = lock(&self.interactions);
-        let counts = map
-            .iter()
-            .flat_map(|(bot, outcomes)| outcomes.iter().map(move |(o, n)| (bot, o, n)));
+        let counts = map.iter().flat_map(|(bot, counters)| {
+            OUTCOMES
+                .iter()
+                .zip(&counters.0)
+                .map(move |(outcome, n)| (bot, outcome, n.load(Ordering::Relaxed)))
+                .filter(|(_, _, n)| *n > 0)
+        });
         for (bot, outcome, count) in counts {
             // Bot names are [a-z0-9_-], so they need no label escaping.
             let _ = writeln!(

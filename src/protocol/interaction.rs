@@ -67,46 +67,74 @@ impl Head {
     }
 }
 
-/// Accepts the guest's answer only if it is a JSON object with a response
-/// `type` Discord knows; anything else would fail the interaction at Discord.
-/// The error says what is wrong, for the bot's author.
-pub fn check_response(response: Vec<u8>) -> Result<Vec<u8>, String> {
-    let value: serde_json::Value =
-        serde_json::from_slice(&response).map_err(|e| format!("response is not JSON: {e}"))?;
-    match value.get("type").and_then(|t| t.as_u64()) {
-        Some(t) if RESPONSE_TYPES.contains(&t) => Ok(response),
-        Some(t) => Err(format!(
-            "response type {t} is not a valid interaction response type"
-        )),
-        None => Err("response has no numeric \"type\" field".into()),
-    }
-}
-
-/// The initial response Discord got, which decides how a later answer is
-/// delivered: a deferral's "thinking..." can be edited but not made
-/// ephemeral, a component's message can be updated, a modal has no message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Initial {
+/// A bot's answer, checked once on its way out: the JSON exactly as the bot
+/// wrote it, and the two fields the host decides by. Only an answer that is
+/// a JSON object with a response `type` Discord knows is accepted; anything
+/// else would fail the interaction at Discord.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub json: Bytes,
     pub response_type: u64,
+    /// `data.flags` has the ephemeral bit: only the user sees the message.
     pub ephemeral: bool,
 }
 
-impl Initial {
-    pub fn of(response: &[u8]) -> Initial {
-        let value: serde_json::Value = serde_json::from_slice(response).unwrap_or_default();
-        Initial {
-            response_type: value.get("type").and_then(|t| t.as_u64()).unwrap_or(0),
-            ephemeral: is_ephemeral(&value),
+impl Answer {
+    /// Checks a bot's answer; the error says what is wrong, for its author.
+    pub fn parse(json: impl Into<Bytes>) -> Result<Answer, String> {
+        /// The fields read, and nothing else built (the content, embeds and
+        /// components are skipped, not allocated).
+        #[derive(Deserialize)]
+        struct Shape {
+            #[serde(rename = "type")]
+            response_type: u64,
+            #[serde(default)]
+            data: Option<ShapeData>,
+        }
+        #[derive(Deserialize)]
+        struct ShapeData {
+            #[serde(default)]
+            flags: Option<u64>,
+        }
+        let json = json.into();
+        let (response_type, flags) = match serde_json::from_slice::<Shape>(&json) {
+            Ok(shape) => (
+                shape.response_type,
+                shape.data.and_then(|data| data.flags).unwrap_or(0),
+            ),
+            // An unusual shape (or no answer at all): read it loosely, as
+            // Discord would, or say what is wrong.
+            Err(_) => {
+                let value: serde_json::Value = serde_json::from_slice(&json)
+                    .map_err(|e| format!("response is not JSON: {e}"))?;
+                let response_type = value
+                    .get("type")
+                    .and_then(|t| t.as_u64())
+                    .ok_or("response has no numeric \"type\" field")?;
+                let flags = value.pointer("/data/flags").and_then(|f| f.as_u64());
+                (response_type, flags.unwrap_or(0))
+            }
+        };
+        if !RESPONSE_TYPES.contains(&response_type) {
+            return Err(format!(
+                "response type {response_type} is not a valid interaction response type"
+            ));
+        }
+        Ok(Answer {
+            json,
+            response_type,
+            ephemeral: flags & EPHEMERAL != 0,
+        })
+    }
+
+    /// The host's own answer, whose fields it knows without parsing.
+    fn host(json: Bytes, response_type: u64, ephemeral: bool) -> Answer {
+        Answer {
+            json,
+            response_type,
+            ephemeral,
         }
     }
-}
-
-fn is_ephemeral(response: &serde_json::Value) -> bool {
-    let flags = response
-        .pointer("/data/flags")
-        .and_then(|f| f.as_u64())
-        .unwrap_or(0);
-    flags & EPHEMERAL != 0
 }
 
 /// One request of a late delivery.
@@ -118,11 +146,13 @@ pub struct Step {
 }
 
 /// How an answer that comes after the initial response reaches the user
-/// (empty: nothing to send, or nothing that can be sent).
+/// (empty: nothing to send, or nothing that can be sent). `initial` is the
+/// answer Discord got: a deferral's "thinking..." can be edited but not made
+/// ephemeral, a component's message can be updated, a modal has no message.
 pub fn late_steps(
     interaction_kind: u8,
-    initial: Initial,
-    answer: &serde_json::Value,
+    initial: &Answer,
+    answer: &Answer,
     app_id: &str,
     token: &str,
 ) -> Result<Vec<Step>, String> {
@@ -130,10 +160,12 @@ pub fn late_steps(
         // Discord already has its choices; suggestions cannot follow.
         return Ok(Vec::new());
     }
-    let response_type = answer.get("type").and_then(|t| t.as_u64()).unwrap_or(0);
-    let message = answer
-        .get("data")
-        .map_or_else(|| "{}".to_owned(), |data| data.to_string());
+    let response_type = answer.response_type;
+    // The late path is the one place that needs the message itself.
+    let message = serde_json::from_slice::<serde_json::Value>(&answer.json)
+        .ok()
+        .and_then(|value| value.get("data").map(|data| data.to_string()))
+        .unwrap_or_else(|| "{}".to_owned());
     let original = format!("/webhooks/{app_id}/{token}/messages/@original");
     let follow_up = || Step {
         method: Method::POST,
@@ -145,7 +177,7 @@ pub fn late_steps(
         path: original.clone(),
         body: Some(message.clone()),
     };
-    let private_after_public = is_ephemeral(answer) && !initial.ephemeral;
+    let private_after_public = answer.ephemeral && !initial.ephemeral;
     match (response_type, initial.response_type) {
         // A deferral at the end: the bot has said all it will say.
         (5 | 6, _) => Ok(Vec::new()),
@@ -178,26 +210,35 @@ pub fn late_steps(
 }
 
 /// The host's own answer at the deferral point (DESIGN.md's deadline rules).
-pub fn deferred_response(interaction_kind: u8) -> Bytes {
+pub fn deferred_response(interaction_kind: u8) -> Answer {
     match interaction_kind {
-        kind::MESSAGE_COMPONENT => Bytes::from_static(br#"{"type":6}"#),
+        kind::MESSAGE_COMPONENT => Answer::host(Bytes::from_static(br#"{"type":6}"#), 6, false),
         // Autocomplete cannot be deferred: an empty list is the only answer in time.
-        kind::AUTOCOMPLETE => Bytes::from_static(br#"{"type":8,"data":{"choices":[]}}"#),
-        _ => Bytes::from_static(br#"{"type":5}"#),
+        kind::AUTOCOMPLETE => no_choices(),
+        _ => Answer::host(Bytes::from_static(br#"{"type":5}"#), 5, false),
     }
+}
+
+/// An autocomplete answer with no suggestions.
+fn no_choices() -> Answer {
+    Answer::host(
+        Bytes::from_static(br#"{"type":8,"data":{"choices":[]}}"#),
+        8,
+        false,
+    )
 }
 
 /// What the user sees when the bot could not answer: an ephemeral message,
 /// or for autocomplete (which cannot show one) an empty choice list.
-pub fn notice(interaction_kind: u8, content: &str) -> Bytes {
+pub fn notice(interaction_kind: u8, content: &str) -> Answer {
     if interaction_kind == kind::AUTOCOMPLETE {
-        return Bytes::from_static(br#"{"type":8,"data":{"choices":[]}}"#);
+        return no_choices();
     }
     let body = serde_json::json!({
         "type": 4,
         "data": { "content": content, "flags": EPHEMERAL },
     });
-    Bytes::from(body.to_string())
+    Answer::host(Bytes::from(body.to_string()), 4, true)
 }
 
 #[cfg(test)]
@@ -208,16 +249,19 @@ mod tests {
     #[test]
     fn deferral_fits_the_interaction_type() {
         assert_eq!(
-            &deferred_response(kind::APPLICATION_COMMAND)[..],
+            &deferred_response(kind::APPLICATION_COMMAND).json[..],
             br#"{"type":5}"#
         );
-        assert_eq!(&deferred_response(kind::MODAL_SUBMIT)[..], br#"{"type":5}"#);
         assert_eq!(
-            &deferred_response(kind::MESSAGE_COMPONENT)[..],
+            &deferred_response(kind::MODAL_SUBMIT).json[..],
+            br#"{"type":5}"#
+        );
+        assert_eq!(
+            &deferred_response(kind::MESSAGE_COMPONENT).json[..],
             br#"{"type":6}"#
         );
         assert_eq!(
-            &deferred_response(kind::AUTOCOMPLETE)[..],
+            &deferred_response(kind::AUTOCOMPLETE).json[..],
             br#"{"type":8,"data":{"choices":[]}}"#
         );
     }
@@ -225,7 +269,9 @@ mod tests {
     #[test]
     fn late_answers_keep_their_privacy_and_target_the_right_message() {
         let steps = |kind: u8, initial: &str, answer: Value| {
-            late_steps(kind, Initial::of(initial.as_bytes()), &answer, "7", "tok").map(|steps| {
+            let initial = Answer::parse(initial.as_bytes().to_vec()).unwrap();
+            let answer = Answer::parse(answer.to_string()).unwrap();
+            late_steps(kind, &initial, &answer, "7", "tok").map(|steps| {
                 steps
                     .into_iter()
                     .map(|step| format!("{} {}", step.method, step.path))
@@ -284,9 +330,35 @@ mod tests {
 
     #[test]
     fn responses_must_be_typed_json() {
-        assert!(check_response(br#"{"type":4,"data":{"content":"hi"}}"#.to_vec()).is_ok());
-        assert!(check_response(b"hello".to_vec()).is_err());
-        assert!(check_response(br#"{"data":{}}"#.to_vec()).is_err());
-        assert!(check_response(br#"{"type":1}"#.to_vec()).is_err());
+        let parse = |json: &str| Answer::parse(json.to_owned());
+        let answer = parse(r#"{"type":4,"data":{"content":"hi","flags":64}}"#).unwrap();
+        assert_eq!((answer.response_type, answer.ephemeral), (4, true));
+        assert!(!parse(r#"{"type":7,"data":{"flags":4}}"#).unwrap().ephemeral);
+        // Loose shapes Discord takes are read too.
+        assert_eq!(
+            parse(r#"{"type":4,"data":{"flags":"x"}}"#)
+                .unwrap()
+                .response_type,
+            4
+        );
+        assert_eq!(parse(r#"{"type":5,"data":null}"#).unwrap().response_type, 5);
+        assert!(parse("hello").unwrap_err().contains("not JSON"));
+        assert!(parse(r#"{"data":{}}"#).unwrap_err().contains("\"type\""));
+        assert!(parse(r#"{"type":"4"}"#).unwrap_err().contains("\"type\""));
+        assert!(parse(r#"{"type":1}"#).unwrap_err().contains("type 1"));
+        assert!(parse("[4]").is_err());
+        // Host answers carry the fields their JSON says.
+        for kind in [
+            kind::APPLICATION_COMMAND,
+            kind::MESSAGE_COMPONENT,
+            kind::AUTOCOMPLETE,
+        ] {
+            for host in [deferred_response(kind), notice(kind, "x")] {
+                assert_eq!(
+                    parse(std::str::from_utf8(&host.json).unwrap()).unwrap(),
+                    host
+                );
+            }
+        }
     }
 }

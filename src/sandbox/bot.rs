@@ -12,6 +12,7 @@ use super::error::{classify, crash_detail};
 use super::host::{self, EventState, HostState};
 use super::pool::{pool_is_full, IdlePool, Parked, MAX_EVICTIONS_PER_INSTANTIATION};
 use super::{bindings, BotEnv, InvokeError, Responder, LOG_LINE_MAX, MAX_RESPONSE_BYTES};
+use crate::protocol::interaction::Answer;
 use crate::store::LogLine;
 use crate::sync::lock;
 
@@ -22,18 +23,24 @@ const FUEL_YIELD_INTERVAL: u64 = 2_000_000;
 /// The result of one event.
 #[derive(Debug)]
 pub struct Invocation {
-    pub result: Result<Vec<u8>, InvokeError>,
+    /// The bot's answer, checked ([`Answer::parse`]) once, here.
+    pub result: Result<Answer, InvokeError>,
     /// Log lines the event wrote (guest `log` calls, stdout, stderr).
     pub logs: Vec<LogLine>,
     /// Full error with the wasm backtrace, for crash records.
     pub crash_detail: Option<String>,
     pub fuel_used: u64,
     /// The event's place among the bot's concurrent events, held until the
-    /// caller has accounted for the outcome ([`Invocation::release`]): a
-    /// crash that quarantines the bot must take effect before the next
-    /// queued event gets the place and runs.
-    slot: Option<OwnedSemaphorePermit>,
+    /// caller has accounted for the outcome and drops it: a crash that
+    /// quarantines the bot must take effect before the next queued event
+    /// gets the place and runs.
+    pub slot: Slot,
 }
+
+/// An event's place among its bot's concurrent events; dropping it gives
+/// the place to the next queued event.
+#[derive(Debug)]
+pub struct Slot(#[allow(dead_code)] Option<OwnedSemaphorePermit>);
 
 impl Invocation {
     fn refused(error: InvokeError) -> Invocation {
@@ -42,13 +49,8 @@ impl Invocation {
             logs: Vec::new(),
             crash_detail: None,
             fuel_used: 0,
-            slot: None,
+            slot: Slot(None),
         }
-    }
-
-    /// Gives the event's place to the next queued event.
-    pub fn release(&mut self) {
-        self.slot = None;
     }
 }
 
@@ -145,7 +147,7 @@ impl Bot {
     }
 
     /// Runs one event: `interaction` is the interaction JSON, the result is the
-    /// guest's response JSON (not yet checked beyond its size). `responder`
+    /// guest's checked answer. `responder`
     /// takes an initial response the guest sends early through the
     /// `interaction` import.
     pub async fn invoke(
@@ -194,7 +196,7 @@ impl Bot {
                         logs: Vec::new(),
                         crash_detail: Some(crash_detail(&err)),
                         fuel_used: 0,
-                        slot: Some(slot),
+                        slot: Slot(Some(slot)),
                     };
                 }
             },
@@ -258,7 +260,11 @@ impl Bot {
         let (result, crash_detail, keep) = match outcome {
             // Whatever it returned, a removed bot's event has nothing to say.
             _ if removed || retired.is_cancelled() => (Err(InvokeError::Removed), None, false),
-            Ok(Returned::Answer(response)) => (Ok(response), None, true),
+            Ok(Returned::Answer(response)) => match Answer::parse(response) {
+                Ok(answer) => (Ok(answer), None, true),
+                // An answer Discord would refuse is the bot's error, not a crash.
+                Err(why) => (Err(InvokeError::Guest(why)), None, true),
+            },
             Ok(Returned::TooLarge(len)) => (Err(InvokeError::ResponseTooLarge(len)), None, true),
             Ok(Returned::Error(message)) => (Err(InvokeError::Guest(message)), None, true),
             Err(err) => {
@@ -280,7 +286,7 @@ impl Bot {
             logs,
             crash_detail,
             fuel_used,
-            slot: Some(slot),
+            slot: Slot(Some(slot)),
         }
     }
 

@@ -19,7 +19,7 @@ mod pool;
 #[cfg(test)]
 mod tests;
 
-pub use bot::{Bot, Invocation};
+pub use bot::{Bot, Invocation, Slot};
 pub use engine::{Compiled, Component, Engine, PoolConfig};
 pub use error::{CompileError, InvokeError};
 pub use host::LOG_LINE_MAX;
@@ -30,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::discord::Auth;
 use crate::limits::Limits;
+use crate::protocol::interaction::Answer;
 use crate::secret::Secret;
 use crate::store::{Db, KvQuota};
 
@@ -102,4 +103,4 @@ impl BotEnv {
 
 /// Receives the initial response a guest sends early with
 /// `interaction.respond`, while it keeps running.
-pub type Responder = tokio::sync::oneshot::Sender<Vec<u8>>;
+pub type Responder = tokio::sync::oneshot::Sender<Answer>;

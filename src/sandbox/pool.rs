@@ -46,7 +46,7 @@ impl Parked {
         let oldest = pools
             .iter()
             .filter_map(|pool| {
-                let idle = lock(&pool);
+                let idle = lock(pool);
                 idle.iter().map(|i| i.last_used).min().map(|at| (at, pool))
             })
             .min_by_key(|(at, _)| *at);
@@ -54,7 +54,7 @@ impl Parked {
             return false;
         };
         let evicted = {
-            let mut idle = lock(&pool);
+            let mut idle = lock(pool);
             let index = (0..idle.len()).min_by_key(|&i| idle[i].last_used);
             index.map(|i| idle.swap_remove(i))
         };

@@ -104,7 +104,7 @@ fn default_limits() -> Limits {
 async fn answer(bot: &Bot) -> Result<String, InvokeError> {
     let invocation = bot.invoke(br#"{"type":2}"#, None, None).await;
     invocation.result.map(|bytes| {
-        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&bytes.json).unwrap();
         value["data"]["content"].as_str().unwrap().to_owned()
     })
 }
@@ -316,4 +316,29 @@ async fn the_answer_is_read_before_the_guest_frees_it() {
     let bot = prepare(&engine, &wasm, default_limits());
     // (Only once: the scribble stays in this instance's memory.)
     assert_eq!(answer(&bot).await.unwrap(), "1");
+}
+
+#[test]
+fn every_failure_is_a_metrics_outcome() {
+    use crate::telemetry::OUTCOMES;
+    let failures = [
+        InvokeError::OutOfFuel(1),
+        InvokeError::Timeout(1),
+        InvokeError::Memory(String::new()),
+        InvokeError::StackOverflow,
+        InvokeError::Resources(1),
+        InvokeError::Trap(String::new()),
+        InvokeError::Guest(String::new()),
+        InvokeError::ResponseTooLarge(1),
+        InvokeError::Busy(1),
+        InvokeError::Host(String::new()),
+        InvokeError::NodeFull(String::new()),
+        InvokeError::Removed,
+        InvokeError::Quarantined,
+    ];
+    for failure in failures {
+        // "other" is the catch-all for a label missing from the list.
+        assert_ne!(failure.label(), "other");
+        assert!(OUTCOMES.contains(&failure.label()), "{failure:?}");
+    }
 }

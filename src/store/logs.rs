@@ -1,5 +1,7 @@
 //! Per-bot log lines and crash records, as shown by `appliance logs`.
 
+use std::time::{Duration, Instant};
+
 use rusqlite::{params, OptionalExtension};
 
 use crate::store::{Db, Error};
@@ -194,6 +196,37 @@ impl Db {
             Ok(summaries)
         })
         .await
+    }
+}
+
+/// Log bytes one bot may store per minute; the rest is dropped and counted.
+pub const LOG_BYTES_PER_MINUTE: usize = 1024 * 1024;
+
+#[derive(Debug)]
+pub struct LogBudget {
+    window_start: Instant,
+    used: usize,
+}
+
+impl LogBudget {
+    pub fn new(now: Instant) -> LogBudget {
+        LogBudget {
+            window_start: now,
+            used: 0,
+        }
+    }
+
+    /// Takes `bytes` from this minute's budget; false when it is spent.
+    pub fn take(&mut self, now: Instant, bytes: usize) -> bool {
+        if now.duration_since(self.window_start) >= Duration::from_secs(60) {
+            self.window_start = now;
+            self.used = 0;
+        }
+        if self.used + bytes > LOG_BYTES_PER_MINUTE {
+            return false;
+        }
+        self.used += bytes;
+        true
     }
 }
 

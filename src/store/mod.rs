@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 
 pub use bots::{BotRecord, Deploy, DeployOutcome, StoredBot, VersionRecord};
 pub use kv::{KvError, KvQuota};
-pub use logs::{CrashRecord, LogLine};
+pub use logs::{CrashRecord, LogBudget, LogLine, LOG_BYTES_PER_MINUTE};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

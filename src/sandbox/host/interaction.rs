@@ -2,6 +2,7 @@
 //! keeps running.
 
 use super::{HostState, REMOVED};
+use crate::protocol::interaction::Answer;
 use crate::sandbox::bindings::appliance::bot::interaction;
 use crate::sandbox::MAX_RESPONSE_BYTES;
 
@@ -16,7 +17,7 @@ impl interaction::Host for HostState {
                 response.len()
             ));
         }
-        let response = crate::protocol::interaction::check_response(response)?;
+        let response = Answer::parse(response)?;
         let Some(responder) = self.event.responder.take() else {
             return Err("this interaction already has its initial response".into());
         };

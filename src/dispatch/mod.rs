@@ -1,0 +1,229 @@
+//! From a verified interaction body to the answer Discord gets: PING is
+//! answered here, everything else runs in the bot's sandbox, and every
+//! failure becomes a response the user can see (never a hung interaction).
+//!
+//! Deadline rules (DESIGN.md): a crash, timeout or invalid answer becomes an
+//! ephemeral notice (`flags: 64`); autocomplete, which cannot show one, gets
+//! an empty choice list. Logs and crash records are written after the answer
+//! is on its way, off the response path.
+
+mod journal;
+mod late;
+mod notice;
+mod outcome;
+
+pub use notice::notice_text;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio_util::task::TaskTracker;
+use tracing::{field, info_span, Instrument};
+
+use crate::discord;
+use crate::fleet::Deployed;
+use crate::health::Gate;
+use crate::protocol::interaction::{deferred_response, kind, notice, Answer, Head};
+use crate::store::Db;
+use crate::telemetry::{BotCounters, Metrics};
+use notice::{BACKING_OFF_NOTICE, FAILED_NOTICE, QUARANTINED_NOTICE};
+
+#[derive(Debug, Clone)]
+pub struct Dispatcher {
+    db: Db,
+    metrics: Arc<Metrics>,
+    discord: Arc<discord::Client>,
+    defer_after: Duration,
+    /// Every task the dispatcher starts (bot runs, late deliveries, log
+    /// writes), so a graceful shutdown can wait for them.
+    tasks: TaskTracker,
+}
+
+/// Whether a slow bot gets a deferred answer in time (Discord's requests)
+/// or is simply awaited (`appliance invoke`, where nobody has a deadline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deferral {
+    /// The deferral point is `defer_after` past this instant: when the
+    /// request arrived, since Discord's 3 s count from then.
+    CountingFrom(Instant),
+    Never,
+}
+
+/// One interaction as the dispatcher tracks it.
+#[derive(Debug, Clone)]
+struct Event {
+    kind: u8,
+    id: Option<String>,
+    /// The interaction token: the key to its webhook for late answers.
+    token: Option<String>,
+    application_id: String,
+    received: Instant,
+}
+
+/// The task's answer, or a notice if the task itself failed (a host bug).
+fn answer_or_notice(
+    result: Result<Answer, tokio::task::JoinError>,
+    interaction_kind: u8,
+) -> Answer {
+    result.unwrap_or_else(|err| {
+        tracing::error!(error = %err, "dispatch task failed");
+        notice(interaction_kind, FAILED_NOTICE)
+    })
+}
+
+impl Dispatcher {
+    pub fn new(
+        db: Db,
+        metrics: Arc<Metrics>,
+        discord: Arc<discord::Client>,
+        defer_after: Duration,
+    ) -> Dispatcher {
+        Dispatcher {
+            db,
+            metrics,
+            discord,
+            defer_after,
+            tasks: TaskTracker::new(),
+        }
+    }
+
+    /// Stops taking new work and waits for every task already started:
+    /// running bots, answers still to be delivered, logs still to be written.
+    pub async fn drain(&self) {
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+
+    /// Answers one interaction whose signature (if any) has been checked;
+    /// `head` is [`Head::parse`] of `body`.
+    pub async fn dispatch(
+        &self,
+        deployed: Arc<Deployed>,
+        head: Head,
+        body: Bytes,
+        deferral: Deferral,
+    ) -> Bytes {
+        if head.kind == kind::PING {
+            return Bytes::from_static(br#"{"type":1}"#);
+        }
+        let interaction_id = head.id();
+        let data = head.data.unwrap_or_default();
+        let span = info_span!(
+            "interaction",
+            bot = %deployed.record.name,
+            version = deployed.record.active_version,
+            interaction.id = interaction_id.as_deref().unwrap_or(""),
+            interaction.kind = head.kind,
+            command = data.name.as_deref(),
+            custom_id = data.custom_id.as_deref(),
+            outcome = field::Empty,
+            deferred = field::Empty,
+            responded_early = field::Empty,
+            fuel.used = field::Empty,
+            latency_us = field::Empty,
+        );
+        let received = match deferral {
+            Deferral::CountingFrom(arrived) => arrived,
+            Deferral::Never => Instant::now(),
+        };
+        let event = Event {
+            kind: head.kind,
+            id: interaction_id,
+            token: head.token,
+            application_id: deployed.record.app_id.clone(),
+            received,
+        };
+        self.run(deployed, event, body, deferral)
+            .instrument(span)
+            .await
+    }
+
+    async fn run(
+        &self,
+        deployed: Arc<Deployed>,
+        event: Event,
+        body: Bytes,
+        deferral: Deferral,
+    ) -> Bytes {
+        let span = tracing::Span::current();
+
+        // A bot backing off or quarantined answers at once, without running.
+        let gate = deployed.health().gate(Instant::now());
+        let refusal = match gate {
+            Gate::Open => None,
+            Gate::BackingOff { .. } => Some(("backing_off", BACKING_OFF_NOTICE)),
+            Gate::Quarantined { .. } => Some(("quarantined", QUARANTINED_NOTICE)),
+        };
+        if let Some((outcome, text)) = refusal {
+            self.counters(&deployed).count(outcome);
+            span.record("outcome", outcome);
+            return notice(event.kind, text).json;
+        }
+
+        // The bot runs in its own task so that, past the deferral point (or
+        // once the bot sends its initial response early), the HTTP answer can
+        // go out while the bot keeps working.
+        let (responder, mut early) = tokio::sync::oneshot::channel();
+        let mut worker = {
+            let this = self.clone();
+            let event = event.clone();
+            let deployed = deployed.clone();
+            self.tasks.spawn(
+                async move { this.invoke(deployed, &event, body, responder).await }
+                    .in_current_span(),
+            )
+        };
+        let kind = event.kind;
+        if deferral == Deferral::Never {
+            // Nobody waits on a deadline: the bot's final answer is the one
+            // shown; an early response is accepted and superseded by it.
+            let answer = answer_or_notice(worker.await, kind);
+            drop(early);
+            return answer.json;
+        }
+        let defer_at = tokio::time::Instant::from_std(event.received + self.defer_after);
+        let early_response = tokio::select! {
+            // An early response goes first even if the bot has finished by
+            // now: its final answer is meant to follow it, and may be a
+            // deferral that would leave "thinking..." on its own.
+            biased;
+            Ok(response) = &mut early => Some(response),
+            result = &mut worker => return answer_or_notice(result, kind).json,
+            _ = tokio::time::sleep_until(defer_at) => {
+                // Refuse later `respond` calls, but keep one that got in first.
+                early.close();
+                early.try_recv().ok()
+            }
+        };
+        let answer = match early_response {
+            Some(response) => {
+                span.record("responded_early", true);
+                response
+            }
+            None => {
+                span.record("deferred", true);
+                self.counters(&deployed).count("deferred");
+                deferred_response(kind)
+            }
+        };
+        let initial = answer.clone();
+        let this = self.clone();
+        self.tasks.spawn(
+            async move {
+                let late = answer_or_notice(worker.await, kind);
+                this.deliver_late(&deployed, &event, initial, late).await;
+            }
+            .in_current_span(),
+        );
+        answer.json
+    }
+
+    /// The bot's interaction counters; the node-wide map is consulted once
+    /// per deployed version, not per event.
+    fn counters<'a>(&self, deployed: &'a Deployed) -> &'a BotCounters {
+        deployed
+            .counters
+            .get_or_init(|| self.metrics.bot(&deployed.record.name))
+    }
+}

@@ -1,0 +1,106 @@
+//! Running the bot for one event, and what its outcome does: the metrics,
+//! the bot's crash-loop health, its place released for the next event, a
+//! replacement instance after a crash, and the logs and crash record.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use tracing::{debug, warn, Instrument};
+
+use super::{notice_text, Dispatcher, Event};
+use crate::fleet::Deployed;
+use crate::protocol::interaction::{notice, Answer};
+use crate::sandbox::{Invocation, InvokeError, Responder, LOG_LINE_MAX};
+use crate::text::clip;
+
+impl Dispatcher {
+    /// Runs the bot and turns the result into the answer for the user (the
+    /// bot's JSON or a notice), updating health, metrics, logs and crashes.
+    pub(super) async fn invoke(
+        &self,
+        deployed: Arc<Deployed>,
+        event: &Event,
+        body: Bytes,
+        responder: Responder,
+    ) -> Answer {
+        let started = Instant::now();
+        let Invocation {
+            result,
+            logs,
+            crash_detail,
+            fuel_used,
+            slot,
+        } = deployed
+            .bot
+            .invoke(&body, event.id.as_deref(), Some(responder))
+            .await;
+
+        let outcome = result.as_ref().map_or_else(|e| e.label(), |_| "ok");
+        self.counters(&deployed).count(outcome);
+        let span = tracing::Span::current();
+        span.record("outcome", outcome);
+        span.record("fuel.used", fuel_used);
+        span.record("latency_us", started.elapsed().as_micros() as u64);
+
+        let (answer, error) = match result {
+            Ok(answer) => (answer, None),
+            Err(err) => {
+                warn!(
+                    error = clip(&err.to_string(), LOG_LINE_MAX),
+                    "bot did not answer"
+                );
+                (notice(event.kind, &notice_text(&err)), Some(err))
+            }
+        };
+        let quarantine = match &error {
+            Some(err) if err.is_crash() => deployed.health().on_crash(Instant::now(), err.label()),
+            // Busy, a host failure, or an event stopped from outside says
+            // nothing about the bot's own health: neither a crash nor a
+            // success (which would reset a crash loop).
+            Some(
+                InvokeError::Busy(_)
+                | InvokeError::NodeFull(_)
+                | InvokeError::Host(_)
+                | InvokeError::Removed
+                | InvokeError::Quarantined,
+            ) => None,
+            // A guest error is the bot answering; only crashes count toward a loop.
+            _ => {
+                deployed.health().on_success();
+                None
+            }
+        };
+        if quarantine.is_some() {
+            // Events queued behind this one get the notice without running.
+            deployed.bot.halt();
+        }
+        // Only now may the next queued event take this one's place.
+        drop(slot);
+        // DESIGN's rule 3: the crashed instance is replaced before the next
+        // event, in the background, so that event runs warm.
+        if error.as_ref().is_some_and(InvokeError::is_crash) && quarantine.is_none() {
+            let deployed = deployed.clone();
+            self.tasks.spawn(
+                async move {
+                    if deployed.bot.idle_instances() == 0 && !deployed.is_retired() {
+                        if let Err(err) = deployed.bot.prewarm().await {
+                            debug!(error = %err, "no replacement instance after the crash");
+                        }
+                    }
+                }
+                .in_current_span(),
+            );
+        }
+        self.persist(
+            &deployed,
+            event.id.clone(),
+            logs,
+            error,
+            crash_detail,
+            quarantine,
+        )
+        .await;
+        answer
+    }
+}
