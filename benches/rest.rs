@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use appliance::discord::{self, Auth};
 use appliance::dispatch::{Deferral, Dispatcher};
-use appliance::fleet::{DeployRequest, Fleet};
+use appliance::fleet::{DeploySpec, Fleet};
 use appliance::protocol::interaction::Head;
 use appliance::sandbox::{Engine, PoolConfig};
 use appliance::telemetry::Metrics;
@@ -179,7 +179,7 @@ async fn main() {
     // Deferral punctuality: 40 slow interactions at once, each timed from arrival.
     let slow = std::fs::read(guests.join("slow_bot.wasm")).unwrap();
     let mut request = deploy("slow", "11", slow);
-    request.instances = Some(64);
+    request.limits.instances = Some(64);
     fleet.deploy(request).await.unwrap();
     let slow_bot = fleet.by_name("slow").unwrap();
     let dispatcher = Dispatcher::new(
@@ -218,16 +218,13 @@ async fn main() {
     tokio::time::sleep(Duration::from_millis(1000)).await;
 }
 
-fn deploy(name: &str, app_id: &str, wasm: Vec<u8>) -> DeployRequest {
-    DeployRequest {
+fn deploy(name: &str, app_id: &str, wasm: Vec<u8>) -> DeploySpec {
+    DeploySpec {
         name: name.into(),
         app_id: app_id.into(),
         public_key: KEY.into(),
         token: None,
-        fuel: None,
-        memory_mib: None,
-        timeout_ms: None,
-        instances: None,
+        limits: Default::default(),
         wasm,
     }
 }

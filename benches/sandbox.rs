@@ -10,7 +10,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use appliance::fleet::{DeployRequest, Fleet};
+use appliance::fleet::{DeploySpec, Fleet};
 use appliance::limits::Limits;
 use appliance::sandbox::{self, BotEnv, Engine, PoolConfig};
 use appliance::store::{Db, KvQuota};
@@ -269,16 +269,13 @@ async fn main() {
     let _ = sandbox::MAX_RESPONSE_BYTES;
 }
 
-fn request(name: &str, i: usize, wasm: &[u8]) -> DeployRequest {
-    DeployRequest {
+fn request(name: &str, i: usize, wasm: &[u8]) -> DeploySpec {
+    DeploySpec {
         name: name.into(),
         app_id: format!("{}", 1_000_000 + i),
         public_key: KEY.into(),
         token: None,
-        fuel: None,
-        memory_mib: None,
-        timeout_ms: None,
-        instances: None,
+        limits: Default::default(),
         wasm: wasm.to_vec(),
     }
 }

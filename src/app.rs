@@ -35,6 +35,26 @@ const CERT_POLL_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let started = Instant::now();
     let data_dir = &config.data_dir;
+    // What an operator named is checked before anything is created: a typo
+    // in a certificate path or a port in use must not leave a half-made data
+    // dir behind on a first start.
+    let named_cert = match &config.tls {
+        Tls::Files { cert, key } => Some(Terminator::files(Arc::new(ReloadingCert::load(
+            cert, key, false,
+        )?))?),
+        _ => None,
+    };
+    let public = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("failed to listen on {} (--listen)", config.listen))?;
+    let admin = TcpListener::bind(config.admin_listen)
+        .await
+        .with_context(|| {
+            format!(
+                "failed to listen on {} (--admin-listen)",
+                config.admin_listen
+            )
+        })?;
     create_private_dir(data_dir)?;
     // Opening runs the migrations: off the async executor.
     let db_path = data_dir.join(DB_FILE);
@@ -58,24 +78,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let fleet = Arc::new(Fleet::new(engine, db.clone(), artifacts, discord.clone()));
     let loaded = fleet.load_all().await?;
 
-    let public = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("failed to listen on {} (--listen)", config.listen))?;
-    let admin = TcpListener::bind(config.admin_listen)
-        .await
-        .with_context(|| {
-            format!(
-                "failed to listen on {} (--admin-listen)",
-                config.admin_listen
-            )
-        })?;
     let public_addr = public.local_addr()?;
     let admin_addr = admin.local_addr()?;
     if !admin_addr.ip().is_loopback() {
         warn!(%admin_addr, "the admin API listens beyond loopback; protect its port and token");
     }
 
-    let terminator = tls_terminator(&config)?.map(Arc::new);
+    let terminator = tls_terminator(&config, named_cert)?.map(Arc::new);
     if let Some(cert) = terminator.as_ref().and_then(|t| t.reloading()) {
         let info = cert.info();
         info!(
@@ -201,20 +210,27 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 }
 
 /// The TLS terminator the config asks for; `None` for plain HTTP.
-fn tls_terminator(config: &Config) -> anyhow::Result<Option<Terminator>> {
+/// The public listener's TLS; `named_cert` is the operator's certificate
+/// (`--tls-cert`/`--tls-key`), already loaded and checked.
+fn tls_terminator(
+    config: &Config,
+    named_cert: Option<Terminator>,
+) -> anyhow::Result<Option<Terminator>> {
     let data_dir = &config.data_dir;
-    let files =
-        |cert: &Path, key: &Path, self_signed: bool| -> anyhow::Result<Option<Terminator>> {
-            let cert = ReloadingCert::load(cert, key, self_signed)?;
-            Ok(Some(Terminator::files(Arc::new(cert))?))
-        };
+    if named_cert.is_some() {
+        return Ok(named_cert);
+    }
     match &config.tls {
         Tls::Plain => Ok(None),
         Tls::SelfSigned => {
             let (cert, key) = tls::ensure_self_signed(&data_dir.join("tls"))?;
-            files(&cert, &key, true)
+            let cert = ReloadingCert::load(&cert, &key, true)?;
+            Ok(Some(Terminator::files(Arc::new(cert))?))
         }
-        Tls::Files { cert, key } => files(cert, key, false),
+        Tls::Files { cert, key } => {
+            let cert = ReloadingCert::load(cert, key, false)?;
+            Ok(Some(Terminator::files(Arc::new(cert))?))
+        }
         Tls::Acme {
             domains,
             contact,

@@ -18,7 +18,7 @@ use tracing::{info, warn};
 
 use crate::discord;
 use crate::health::Health;
-use crate::limits::Limits;
+use crate::limits::LimitOverrides;
 use crate::protocol::signature::parse_public_key;
 use crate::sandbox::{self, BotEnv, CompileError};
 use crate::secret::Secret;
@@ -57,15 +57,12 @@ impl Deployed {
 /// What an operator asks for in a deploy; unset limits keep the bot's
 /// current values (or the defaults for a new bot).
 #[derive(Debug)]
-pub struct DeployRequest {
+pub struct DeploySpec {
     pub name: String,
     pub app_id: String,
     pub public_key: String,
     pub token: Option<String>,
-    pub fuel: Option<u64>,
-    pub memory_mib: Option<u32>,
-    pub timeout_ms: Option<u64>,
-    pub instances: Option<u32>,
+    pub limits: LimitOverrides,
     pub wasm: Vec<u8>,
 }
 
@@ -416,7 +413,7 @@ impl Fleet {
 
     /// Validates, compiles, stores and swaps in a new bot or version. On any
     /// error nothing is stored and the serving version is untouched.
-    pub async fn deploy(&self, request: DeployRequest) -> Result<Deployment, Error> {
+    pub async fn deploy(&self, request: DeploySpec) -> Result<Deployment, Error> {
         validate_name(&request.name)?;
         validate_app_id(&request.app_id)?;
         parse_public_key(&request.public_key).map_err(Error::Invalid)?;
@@ -430,12 +427,7 @@ impl Fleet {
         let _guard = self.changes.lock().await;
         let current = self.db.bot_by_name(&request.name).await?;
         let base = current.as_ref().map(|bot| bot.limits).unwrap_or_default();
-        let limits = Limits {
-            fuel: request.fuel.unwrap_or(base.fuel),
-            memory_mib: request.memory_mib.unwrap_or(base.memory_mib),
-            timeout_ms: request.timeout_ms.unwrap_or(base.timeout_ms),
-            instances: request.instances.unwrap_or(base.instances),
-        };
+        let limits = base.with(request.limits);
         limits.validate().map_err(Error::Invalid)?;
 
         // Shared, not copied: a component is megabytes.

@@ -43,7 +43,40 @@ impl Default for Limits {
     }
 }
 
+/// The limits an operator sets at a deploy; an unset one keeps the bot's
+/// current value (or the default, for a new bot). One type from end to end:
+/// the CLI's flags, the admin API's JSON fields, the fleet's input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::Args)]
+pub struct LimitOverrides {
+    /// Fuel (CPU budget) per event [default: 2000000000, or the bot's current value]
+    #[arg(long, value_name = "N")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fuel: Option<u64>,
+    /// Linear memory per instance in MiB [default: 64]
+    #[arg(long, value_name = "N")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mib: Option<u32>,
+    /// Wall-clock limit per event in ms, from when it gets an instance (also the longest wait for one) [default: 10000]
+    #[arg(long, value_name = "N")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// Concurrent instances [default: 4]
+    #[arg(long, value_name = "N")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances: Option<u32>,
+}
+
 impl Limits {
+    /// These limits with the operator's overrides applied (not yet validated).
+    pub fn with(self, overrides: LimitOverrides) -> Limits {
+        Limits {
+            fuel: overrides.fuel.unwrap_or(self.fuel),
+            memory_mib: overrides.memory_mib.unwrap_or(self.memory_mib),
+            timeout_ms: overrides.timeout_ms.unwrap_or(self.timeout_ms),
+            instances: overrides.instances.unwrap_or(self.instances),
+        }
+    }
+
     /// Checks every field against its allowed range; the message names the flag.
     pub fn validate(&self) -> Result<(), String> {
         if self.fuel == 0 {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use appliance::clock::unix_secs as unix_now;
 use appliance::dispatch::{Deferral, Dispatcher};
-use appliance::fleet::{DeployRequest, Fleet};
+use appliance::fleet::{DeploySpec, Fleet};
 use appliance::ingress::replay::ReplayGuard;
 use appliance::ingress::{screen_body, screen_headers};
 use appliance::sandbox::{Engine, PoolConfig};
@@ -62,15 +62,12 @@ pub fn run(opts: &Opts, ping: &[u8]) {
             Arc::new(appliance::discord::Client::new("http://127.0.0.1:9/api/v10").unwrap());
         let fleet = Fleet::new(engine, db.clone(), temp.path().to_path_buf(), discord.clone());
         fleet
-            .deploy(DeployRequest {
+            .deploy(DeploySpec {
                 name: "ping".into(),
                 app_id: APP.into(),
                 public_key: crate::common::KEY.into(),
                 token: None,
-                fuel: None,
-                memory_mib: None,
-                timeout_ms: None,
-                instances: None,
+                limits: Default::default(),
                 wasm: ping,
             })
             .await

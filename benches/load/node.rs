@@ -89,10 +89,7 @@ impl Node {
                 app_id: app_id.into(),
                 public_key: crate::common::KEY.into(),
                 token,
-                fuel: None,
-                memory_mib: None,
-                timeout_ms: None,
-                instances: None,
+                limits: Default::default(),
                 wasm_base64: wasm_base64.into(),
             })
             .await

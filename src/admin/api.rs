@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::limits::Limits;
+use crate::limits::{LimitOverrides, Limits};
 
 /// The admin bearer token, created on first start (mode 0600).
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";
@@ -31,14 +31,8 @@ pub struct DeployRequest {
     /// Discord bot token; `None` keeps the token an existing bot has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
-    #[serde(default)]
-    pub fuel: Option<u64>,
-    #[serde(default)]
-    pub memory_mib: Option<u32>,
-    #[serde(default)]
-    pub timeout_ms: Option<u64>,
-    #[serde(default)]
-    pub instances: Option<u32>,
+    #[serde(flatten)]
+    pub limits: LimitOverrides,
     /// The component, base64 (standard alphabet, padded).
     pub wasm_base64: String,
 }

@@ -16,7 +16,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 
 use crate::dispatch::{Deferral, Dispatcher};
-use crate::fleet::{self, DeployRequest, Fleet};
+use crate::fleet::{self, DeploySpec, Fleet};
 use crate::http::{self, Body, BodyError};
 use crate::protocol::interaction::Head;
 use crate::store::Db;
@@ -161,7 +161,7 @@ impl Admin {
             Ok(body) => body,
             Err(err) => return body_error(err),
         };
-        let request: DeployRequest_ = match serde_json::from_slice(&body) {
+        let request: api::DeployRequest = match serde_json::from_slice(&body) {
             Ok(request) => request,
             Err(err) => {
                 return http::error(
@@ -181,15 +181,12 @@ impl Admin {
         };
         let outcome = self
             .fleet
-            .deploy(DeployRequest {
+            .deploy(DeploySpec {
                 name: request.name,
                 app_id: request.app_id,
                 public_key: request.public_key,
                 token: request.token,
-                fuel: request.fuel,
-                memory_mib: request.memory_mib,
-                timeout_ms: request.timeout_ms,
-                instances: request.instances,
+                limits: request.limits,
                 wasm,
             })
             .await;
@@ -330,9 +327,6 @@ impl Admin {
         http::json_bytes(StatusCode::OK, answer)
     }
 }
-
-/// The wire type, renamed here so `DeployRequest` can mean the fleet's.
-type DeployRequest_ = api::DeployRequest;
 
 fn body_error(err: BodyError) -> Response<Body> {
     match err {

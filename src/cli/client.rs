@@ -13,6 +13,7 @@ use crate::admin::api::{DeployRequest, NodeFile, ADMIN_TOKEN_FILE, NODE_FILE};
 use crate::admin::client::Client;
 use crate::cli::NodeArgs;
 use crate::config::defaults;
+use crate::limits::LimitOverrides;
 use crate::text::{for_terminal, json_for_terminal};
 
 #[derive(clap::Args, Debug)]
@@ -35,18 +36,8 @@ pub struct DeployArgs {
     /// Read the bot token from this file
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
-    /// Fuel (CPU budget) per event [default: 2000000000, or the bot's current value]
-    #[arg(long, value_name = "N")]
-    pub fuel: Option<u64>,
-    /// Linear memory per instance in MiB [default: 64]
-    #[arg(long, value_name = "N")]
-    pub memory_mib: Option<u32>,
-    /// Wall-clock limit per event in ms, from when it gets an instance (also the longest wait for one) [default: 10000]
-    #[arg(long, value_name = "N")]
-    pub timeout_ms: Option<u64>,
-    /// Concurrent instances [default: 4]
-    #[arg(long, value_name = "N")]
-    pub instances: Option<u32>,
+    #[command(flatten)]
+    pub limits: LimitOverrides,
     #[command(flatten)]
     pub node: NodeArgs,
 }
@@ -183,10 +174,7 @@ pub async fn deploy(client: Client, args: DeployArgs) -> anyhow::Result<()> {
         app_id: args.app_id.clone(),
         public_key: args.public_key,
         token,
-        fuel: args.fuel,
-        memory_mib: args.memory_mib,
-        timeout_ms: args.timeout_ms,
-        instances: args.instances,
+        limits: args.limits,
         wasm_base64: base64::engine::general_purpose::STANDARD.encode(&wasm),
     };
     let deployed = client.deploy(&request).await?;

@@ -97,14 +97,21 @@ impl Answer {
             flags: Option<u64>,
         }
         let json = json.into();
-        let (response_type, flags) = match serde_json::from_slice::<Shape>(&json) {
-            Ok(shape) => (
+        // serde's derive would also take `[4]` for a struct; Discord wants an object.
+        let object = json.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+        let typed = if object {
+            serde_json::from_slice::<Shape>(&json).ok()
+        } else {
+            None
+        };
+        let (response_type, flags) = match typed {
+            Some(shape) => (
                 shape.response_type,
                 shape.data.and_then(|data| data.flags).unwrap_or(0),
             ),
             // An unusual shape (or no answer at all): read it loosely, as
             // Discord would, or say what is wrong.
-            Err(_) => {
+            None => {
                 let value: serde_json::Value = serde_json::from_slice(&json)
                     .map_err(|e| format!("response is not JSON: {e}"))?;
                 let response_type = value

@@ -21,5 +21,7 @@ mod edge;
 mod capacity;
 // Tenant isolation: removal and quarantine timing, exact KV quotas, escaped guest text, host-side bounds.
 mod isolation;
+// Start-up: a failed first start leaves nothing behind.
+mod startup;
 // Tidy: the layer order of src/lib.rs, and one owner per foreign engine.
 mod tidy;
