@@ -17,6 +17,10 @@
 //!
 //! See: <https://discord.com/developers/docs/topics/rate-limits>
 
+mod bucket;
+mod headers;
+mod window;
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +29,12 @@ use hyper::HeaderMap;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{debug, warn};
+
+pub(crate) use bucket::Bucket;
+pub(crate) use headers::{RateLimitHeaders, TooManyRequests};
+#[cfg(test)]
+use headers::{Scope, DEFAULT_RETRY_AFTER, MAX_WAIT};
+pub(crate) use window::GlobalWindow;
 
 use crate::discord::route::{Route, RouteKey, RouteKind};
 use crate::discord::Error;
@@ -38,134 +48,6 @@ pub(crate) const GLOBAL_WINDOW: Duration = Duration::from_millis(1100);
 /// Bounds on the learned state, which guest-supplied paths could otherwise grow.
 const MAX_ROUTES: usize = 4096;
 const MAX_BUCKETS: usize = 8192;
-/// The longest wait we believe from a header (a broken or hostile value must
-/// not park a bot forever; Cloudflare bans last about an hour).
-const MAX_WAIT: Duration = Duration::from_secs(2 * 60 * 60);
-/// When a 429 says nothing about how long to wait.
-const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
-
-const LIMIT: &str = "x-ratelimit-limit";
-const REMAINING: &str = "x-ratelimit-remaining";
-const RESET_AFTER: &str = "x-ratelimit-reset-after";
-const BUCKET: &str = "x-ratelimit-bucket";
-const GLOBAL: &str = "x-ratelimit-global";
-const SCOPE: &str = "x-ratelimit-scope";
-const RETRY_AFTER: &str = "retry-after";
-
-/// `X-RateLimit-Scope` of a 429.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Scope {
-    User,
-    Global,
-    /// A per-resource limit shared by everyone: not this bot's fault, and
-    /// not counted as an invalid request.
-    Shared,
-}
-
-/// The rate-limit headers of one response.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct RateLimitHeaders {
-    pub limit: Option<u32>,
-    pub remaining: Option<u32>,
-    pub reset_after: Option<Duration>,
-    pub bucket: Option<Arc<str>>,
-    pub global: bool,
-    pub scope: Option<Scope>,
-    pub retry_after: Option<Duration>,
-}
-
-impl RateLimitHeaders {
-    /// Reads the headers; a malformed value counts as absent.
-    pub fn parse(headers: &HeaderMap) -> RateLimitHeaders {
-        let text = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::trim)
-        };
-        RateLimitHeaders {
-            limit: text(LIMIT).and_then(|v| v.parse().ok()),
-            remaining: text(REMAINING).and_then(|v| v.parse().ok()),
-            reset_after: text(RESET_AFTER).and_then(parse_seconds),
-            bucket: text(BUCKET)
-                .filter(|v| !v.is_empty() && v.len() <= 128)
-                .map(Arc::from),
-            global: text(GLOBAL).is_some_and(|v| v.eq_ignore_ascii_case("true")),
-            scope: text(SCOPE).and_then(|v| match v {
-                "user" => Some(Scope::User),
-                "global" => Some(Scope::Global),
-                "shared" => Some(Scope::Shared),
-                _ => None,
-            }),
-            retry_after: text(RETRY_AFTER).and_then(parse_seconds),
-        }
-    }
-
-    /// Whether the response carried any of Discord's rate-limit headers.
-    /// Cloudflare's own 429s carry none.
-    pub fn is_from_discord(&self) -> bool {
-        self.bucket.is_some() || self.scope.is_some() || self.limit.is_some() || self.global
-    }
-}
-
-/// What a 429 asks of us.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct TooManyRequests {
-    pub retry_after: Duration,
-    /// Every request with this token must wait, not only this bucket.
-    pub global: bool,
-    pub shared: bool,
-    /// Not from Discord's API but from its edge (Cloudflare, `text/plain`):
-    /// a ban of this node's IP address, which every token shares.
-    pub edge: bool,
-}
-
-impl TooManyRequests {
-    /// Reads a 429: the JSON body's `retry_after` (seconds, float) when the
-    /// body is JSON, else `Retry-After`, else `X-RateLimit-Reset-After`.
-    /// Never assumes the body is JSON.
-    pub fn parse(
-        headers: &RateLimitHeaders,
-        content_type: Option<&str>,
-        body: &[u8],
-    ) -> TooManyRequests {
-        #[derive(serde::Deserialize)]
-        struct Body {
-            retry_after: Option<f64>,
-            #[serde(default)]
-            global: bool,
-        }
-        let is_json = content_type.is_some_and(|v| v.trim_start().starts_with("application/json"));
-        let json = is_json
-            .then(|| serde_json::from_slice::<Body>(body).ok())
-            .flatten();
-        let from_body = json.as_ref().and_then(|b| b.retry_after).and_then(seconds);
-        let retry_after = from_body
-            .or(headers.retry_after)
-            .or(headers.reset_after)
-            .unwrap_or(DEFAULT_RETRY_AFTER);
-        TooManyRequests {
-            retry_after,
-            global: headers.global
-                || headers.scope == Some(Scope::Global)
-                || json.as_ref().is_some_and(|b| b.global),
-            shared: headers.scope == Some(Scope::Shared),
-            edge: json.is_none() && !headers.is_from_discord(),
-        }
-    }
-}
-
-fn parse_seconds(value: &str) -> Option<Duration> {
-    seconds(value.parse().ok()?)
-}
-
-/// A non-negative number of seconds, capped at [`MAX_WAIT`].
-fn seconds(value: f64) -> Option<Duration> {
-    if value.is_nan() || value < 0.0 {
-        return None;
-    }
-    Duration::try_from_secs_f64(value.min(MAX_WAIT.as_secs_f64())).ok()
-}
 
 /// What became of a permitted request, reported to the limiter.
 #[derive(Debug)]
@@ -183,156 +65,6 @@ pub(crate) enum Outcome {
     /// No answer (connection error, timeout, cancelled): Discord may or may
     /// not have counted the request.
     NoResponse,
-}
-
-/// Sliding log of send times: no window of [`GLOBAL_WINDOW`] ever holds more
-/// than [`GLOBAL_LIMIT`] requests.
-#[derive(Debug)]
-pub(crate) struct GlobalWindow {
-    limit: usize,
-    window: Duration,
-    sent: VecDeque<Instant>,
-    paused_until: Option<Instant>,
-}
-
-impl GlobalWindow {
-    pub fn new(limit: usize, window: Duration) -> GlobalWindow {
-        GlobalWindow {
-            limit,
-            window,
-            sent: VecDeque::with_capacity(limit),
-            paused_until: None,
-        }
-    }
-
-    /// How many requests may start now.
-    pub fn available(&mut self, now: Instant) -> usize {
-        while self.sent.front().is_some_and(|t| *t + self.window <= now) {
-            self.sent.pop_front();
-        }
-        if self.paused_until.is_some_and(|t| t > now) {
-            return 0;
-        }
-        self.limit - self.sent.len()
-    }
-
-    /// The earliest time a request could start (call after `available`).
-    pub fn ready_at(&self, now: Instant) -> Instant {
-        let window = match self.sent.front() {
-            Some(first) if self.sent.len() >= self.limit => *first + self.window,
-            _ => now,
-        };
-        window.max(self.paused_until.unwrap_or(now))
-    }
-
-    pub fn record(&mut self, now: Instant) {
-        self.sent.push_back(now);
-    }
-
-    /// A global 429: nothing starts before `until`.
-    pub fn pause(&mut self, until: Instant) {
-        self.paused_until = Some(self.paused_until.map_or(until, |t| t.max(until)));
-    }
-}
-
-/// One limit: a Discord bucket (or a route whose bucket is not known yet)
-/// for one major parameter.
-#[derive(Debug, Default)]
-pub(crate) struct Bucket {
-    limit: Option<u32>,
-    remaining: u32,
-    reset_at: Option<Instant>,
-    /// Set by a 429 for this bucket.
-    blocked_until: Option<Instant>,
-    in_flight: u32,
-    /// A request went unanswered outside a known window: we no longer know
-    /// the count, so act as if the limit were unknown until the next answer.
-    stale: bool,
-}
-
-impl Bucket {
-    fn window_open(&self, now: Instant) -> bool {
-        self.reset_at.is_some_and(|reset| now < reset)
-    }
-
-    /// How many more requests may start now.
-    pub fn capacity(&self, now: Instant) -> u32 {
-        if self.blocked_until.is_some_and(|t| t > now) {
-            return 0;
-        }
-        match self.limit {
-            Some(limit) if !self.stale => {
-                let remaining = if self.window_open(now) {
-                    self.remaining
-                } else {
-                    limit
-                };
-                remaining.saturating_sub(self.in_flight)
-            }
-            // Unknown limit: one at a time until an answer tells us.
-            _ => u32::from(self.in_flight == 0),
-        }
-    }
-
-    /// The earliest time the bucket can have capacity again, if time alone
-    /// decides it (an empty window, a 429); `None` if it depends on answers
-    /// to requests in flight.
-    pub fn ready_at(&self, now: Instant) -> Option<Instant> {
-        let blocked = self.blocked_until.filter(|t| *t > now);
-        let exhausted = match self.limit {
-            Some(_) if !self.stale && self.window_open(now) && self.remaining == 0 => self.reset_at,
-            _ => None,
-        };
-        blocked.max(exhausted)
-    }
-
-    /// When to look again even without news: a window reset may free capacity.
-    fn wake_at(&self, now: Instant) -> Option<Instant> {
-        self.ready_at(now).or(self.reset_at.filter(|t| *t > now))
-    }
-
-    fn granted(&mut self) {
-        self.in_flight += 1;
-    }
-
-    /// Takes in the headers of an answer received at `now`.
-    pub fn update(&mut self, headers: &RateLimitHeaders, now: Instant) {
-        let (Some(limit), Some(remaining), Some(reset_after)) =
-            (headers.limit, headers.remaining, headers.reset_after)
-        else {
-            return;
-        };
-        let reset_at = now + reset_after;
-        if self.limit.is_none() || self.stale || !self.window_open(now) {
-            // First news of a new window.
-            self.remaining = remaining;
-            self.reset_at = Some(reset_at);
-        } else {
-            // Answers may arrive out of order: keep the most pessimistic view.
-            self.remaining = self.remaining.min(remaining);
-            self.reset_at = self.reset_at.max(Some(reset_at));
-        }
-        self.limit = Some(limit);
-        self.stale = false;
-    }
-
-    /// A request that got no answer: assume Discord counted it.
-    fn lost(&mut self, now: Instant) {
-        if self.limit.is_some() && !self.stale && self.window_open(now) {
-            self.remaining = self.remaining.saturating_sub(1);
-        } else if self.limit.is_some() {
-            self.stale = true;
-        }
-    }
-
-    fn block(&mut self, until: Instant) {
-        self.blocked_until = self.blocked_until.max(Some(until));
-        self.remaining = 0;
-    }
-
-    fn idle(&self, now: Instant) -> bool {
-        self.in_flight == 0 && self.ready_at(now).is_none() && !self.window_open(now)
-    }
 }
 
 /// Which limit a route falls under.
