@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
 use crate::discord;
-use crate::health::Health;
+use crate::health::CrashLoop;
 use crate::limits::LimitOverrides;
 use crate::protocol::signature::parse_public_key;
 use crate::sandbox::{self, BotEnv, CompileError};
@@ -35,7 +35,7 @@ pub struct Deployed {
     /// Content hash of the component this version runs.
     pub sha256: String,
     /// Crash-loop state of this version; a new version starts healthy.
-    pub health: Mutex<Health>,
+    health: Mutex<CrashLoop>,
     /// Log bytes stored in the current minute.
     pub log_budget: Mutex<LogBudget>,
     /// The bot's interaction counters, fetched by the first event.
@@ -43,7 +43,7 @@ pub struct Deployed {
 }
 
 impl Deployed {
-    pub fn health(&self) -> std::sync::MutexGuard<'_, Health> {
+    pub fn health(&self) -> std::sync::MutexGuard<'_, CrashLoop> {
         lock(&self.health)
     }
 
@@ -328,8 +328,8 @@ impl Fleet {
         };
         let bot = self.engine.prepare(component, env);
         let health = match &record.quarantined {
-            Some((_, reason)) => Health::quarantined(reason.clone()),
-            None => Health::default(),
+            Some((_, reason)) => CrashLoop::quarantined(reason.clone()),
+            None => CrashLoop::default(),
         };
         Ok(Deployed {
             record,

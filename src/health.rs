@@ -17,7 +17,7 @@ pub const QUARANTINE_AFTER: u32 = 5;
 pub const FORGET_AFTER: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Default)]
-pub struct Health {
+pub struct CrashLoop {
     consecutive: u32,
     last_crash: Option<Instant>,
     backoff_until: Option<Instant>,
@@ -32,12 +32,12 @@ pub enum Gate {
     Quarantined { reason: String },
 }
 
-impl Health {
+impl CrashLoop {
     /// A bot that was quarantined before the node restarted stays quarantined.
-    pub fn quarantined(reason: String) -> Health {
-        Health {
+    pub fn quarantined(reason: String) -> CrashLoop {
+        CrashLoop {
             quarantined: Some(reason),
-            ..Health::default()
+            ..CrashLoop::default()
         }
     }
 
@@ -111,7 +111,7 @@ mod tests {
     #[test]
     fn first_crash_is_replaced_at_once_then_back_off_doubles() {
         let t0 = Instant::now();
-        let mut health = Health::default();
+        let mut health = CrashLoop::default();
         assert!(health.on_crash(t0, "trap").is_none());
         assert_eq!(health.gate(t0), Gate::Open);
         assert!(health.on_crash(t0, "trap").is_none());
@@ -135,7 +135,7 @@ mod tests {
     #[test]
     fn success_resets_and_old_crashes_are_forgotten() {
         let t0 = Instant::now();
-        let mut health = Health::default();
+        let mut health = CrashLoop::default();
         for _ in 0..QUARANTINE_AFTER - 1 {
             health.on_crash(t0, "trap");
         }
@@ -151,7 +151,7 @@ mod tests {
     #[test]
     fn a_crash_loop_quarantines_until_replaced() {
         let t0 = Instant::now();
-        let mut health = Health::default();
+        let mut health = CrashLoop::default();
         let quarantining: Vec<Option<String>> = (0..QUARANTINE_AFTER)
             .map(|_| health.on_crash(t0, "out_of_fuel"))
             .collect();

@@ -47,13 +47,11 @@ impl Admin {
     pub async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
         let path = request.uri().path().to_owned();
         if request.method() == Method::GET && path == "/metrics" {
-            let mut response =
-                http::json_bytes(StatusCode::OK, self.metrics.render(self.fleet.all().len()));
-            response.headers_mut().insert(
-                hyper::header::CONTENT_TYPE,
-                hyper::header::HeaderValue::from_static("text/plain; version=0.0.4"),
+            return http::text(
+                StatusCode::OK,
+                "text/plain; version=0.0.4",
+                self.metrics.render(self.fleet.all().len()),
             );
-            return response;
         }
         if !path.starts_with("/v1/") {
             return http::error(StatusCode::NOT_FOUND, "not found");
@@ -342,7 +340,8 @@ fn fleet_error(err: fleet::Error) -> Response<Body> {
         fleet::Error::Compile(_) => StatusCode::UNPROCESSABLE_ENTITY,
         fleet::Error::Conflict(_) => StatusCode::CONFLICT,
         fleet::Error::NotFound(_) => StatusCode::NOT_FOUND,
-        fleet::Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        // The node's own failure: its details are for the node's log.
+        fleet::Error::Internal(_) => return internal(err),
     };
     http::error(status, &err.to_string())
 }

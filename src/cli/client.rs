@@ -187,7 +187,7 @@ pub async fn deploy(client: Client, args: DeployArgs) -> anyhow::Result<()> {
         } else {
             "new version"
         },
-        &deployed.sha256[..12]
+        deployed.sha256.get(..12).unwrap_or(&deployed.sha256)
     );
     // The node's own scheme and port: a node on other ports or behind a
     // proxy (--plain-http) must not be told 8443.

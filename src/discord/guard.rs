@@ -88,7 +88,7 @@ impl SlidingCount {
 
 /// What the guard knows about one token.
 #[derive(Debug)]
-pub(crate) struct Health {
+pub(crate) struct TokenStanding {
     revoked: bool,
     forbidden: SlidingCount,
     invalid: SlidingCount,
@@ -97,9 +97,9 @@ pub(crate) struct Health {
     rate_limited: u64,
 }
 
-impl Default for Health {
-    fn default() -> Health {
-        Health {
+impl Default for TokenStanding {
+    fn default() -> TokenStanding {
+        TokenStanding {
             revoked: false,
             forbidden: SlidingCount::new(FORBIDDEN_WINDOW),
             invalid: SlidingCount::new(INVALID_WINDOW),
@@ -110,7 +110,7 @@ impl Default for Health {
     }
 }
 
-impl Health {
+impl TokenStanding {
     /// Whether a request may be sent on behalf of this token; `authorized`
     /// is false for webhook routes, which do not carry the token.
     pub fn admit(&mut self, authorized: bool, now: Instant) -> Result<(), Error> {
@@ -223,7 +223,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn ten_403s_in_a_minute_pause_the_token() {
         let start = Instant::now();
-        let mut health = Health::default();
+        let mut health = TokenStanding::default();
         for i in 0..9 {
             assert!(!health.forbidden(start + Duration::from_secs(i)));
         }
@@ -245,7 +245,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_401_revokes_only_authorized_requests() {
         let now = Instant::now();
-        let mut health = Health::default();
+        let mut health = TokenStanding::default();
         health.unauthorized(now);
         assert!(matches!(health.admit(true, now), Err(Error::TokenRevoked)));
         assert!(

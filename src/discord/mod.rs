@@ -35,7 +35,7 @@ use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use crate::discord::guard::{Health, NodeGuard};
+use crate::discord::guard::{NodeGuard, TokenStanding};
 use crate::discord::ratelimit::{Outcome, RateLimitHeaders, RateLimiter, TooManyRequests};
 pub use crate::discord::route::{is_interaction_webhook, parse_method, redact_path};
 use crate::discord::route::{Route, RouteKind};
@@ -186,7 +186,7 @@ struct Inner {
 struct TokenState {
     label: String,
     limiter: RateLimiter,
-    health: Mutex<Health>,
+    standing: Mutex<TokenStanding>,
 }
 
 impl std::fmt::Debug for Client {
@@ -307,7 +307,7 @@ impl Client {
             self.admit(&state, authorization.is_some(), deadline)
                 .await?;
             let permit = state.limiter.acquire(&route, deadline).await?;
-            lock(&state.health).sent();
+            lock(&state.standing).sent();
 
             let mut request = Request::builder()
                 .method(route.key.method.clone())
@@ -367,7 +367,7 @@ impl Client {
                         .and_then(|v| v.to_str().ok());
                     let limit = TooManyRequests::parse(&headers, content_type, &answer.body);
                     permit.complete(Outcome::RateLimited { headers, limit });
-                    lock(&state.health).rate_limited(limit.shared, now);
+                    lock(&state.standing).rate_limited(limit.shared, now);
                     if !limit.shared {
                         lock(&self.inner.node).invalid(now);
                     }
@@ -395,7 +395,7 @@ impl Client {
                 }
                 401 if authorization.is_some() => {
                     permit.complete(Outcome::Answered { status, headers });
-                    lock(&state.health).unauthorized(now);
+                    lock(&state.standing).unauthorized(now);
                     lock(&self.inner.node).invalid(now);
                     warn!(bot = %state.label, "Discord answered 401: token disabled until reset");
                     return Err(Error::TokenRevoked);
@@ -403,7 +403,7 @@ impl Client {
                 401 | 403 => {
                     permit.complete(Outcome::Answered { status, headers });
                     lock(&self.inner.node).invalid(now);
-                    if lock(&state.health).forbidden(now) {
+                    if lock(&state.standing).forbidden(now) {
                         warn!(bot = %state.label, "too many 403s: requests paused");
                     }
                     return Ok(answer);
@@ -440,7 +440,7 @@ impl Client {
     pub fn token_status(&self, token: &str) -> TokenStatus {
         let state = lock(&self.inner.tokens).get(token).cloned();
         match state {
-            Some(state) => lock(&state.health).status(Instant::now()),
+            Some(state) => lock(&state.standing).status(Instant::now()),
             None => TokenStatus::default(),
         }
     }
@@ -451,7 +451,7 @@ impl Client {
     /// we redeployed, and requests still in flight hold their places.
     pub fn reset_token(&self, token: &str) {
         if let Some(state) = lock(&self.inner.tokens).get(token) {
-            *lock(&state.health) = Health::default();
+            *lock(&state.standing) = TokenStanding::default();
             debug!(bot = %token_label(token), "token standing reset");
         }
     }
@@ -477,7 +477,7 @@ impl Client {
                 Arc::new(TokenState {
                     limiter: RateLimiter::new(label.clone()),
                     label,
-                    health: Mutex::new(Health::default()),
+                    standing: Mutex::new(TokenStanding::default()),
                 })
             })
             .clone()
@@ -492,7 +492,7 @@ impl Client {
         deadline: Instant,
     ) -> Result<(), Error> {
         let now = Instant::now();
-        lock(&state.health).admit(authorized, now)?;
+        lock(&state.standing).admit(authorized, now)?;
         let paused_until = lock(&self.inner.node).admit(now)?;
         if let Some(until) = paused_until {
             if until > deadline {

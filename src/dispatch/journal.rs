@@ -8,7 +8,7 @@ use tracing::{debug, warn, Instrument};
 use super::Dispatcher;
 use crate::fleet::Deployed;
 use crate::sandbox::{InvokeError, LOG_LINE_MAX};
-use crate::store::{self, CrashRecord};
+use crate::store::{self, CrashRecord, Level};
 use crate::sync::lock;
 use crate::text::clip;
 
@@ -53,12 +53,12 @@ impl Dispatcher {
         if !within_budget {
             logs.clear();
         }
-        let mut host_line = |level: &str, message: String| {
+        let mut host_line = |level: Level, message: String| {
             logs.push(store::LogLine::new(level, interaction_id.clone(), message))
         };
         if !within_budget {
             host_line(
-                "warn",
+                Level::Warn,
                 format!(
                     "{bytes} log bytes dropped: the limit is {} bytes per minute",
                     store::LOG_BYTES_PER_MINUTE
@@ -69,13 +69,13 @@ impl Dispatcher {
             // The text may be the guest's own error string: clipped like its log lines.
             let text = err.to_string();
             host_line(
-                "error",
+                Level::Error,
                 format!("{} ({})", clip(&text, LOG_LINE_MAX), err.label()),
             );
         }
         if let Some(reason) = &quarantine {
             host_line(
-                "error",
+                Level::Error,
                 format!("bot quarantined after {reason}; deploy a fix or `appliance rollback` to lift it"),
             );
         }

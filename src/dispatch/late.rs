@@ -95,7 +95,7 @@ impl Dispatcher {
         if deployed.is_retired() {
             return;
         }
-        let line = store::LogLine::new("warn", event.id.clone(), message);
+        let line = store::LogLine::new(store::Level::Warn, event.id.clone(), message);
         if let Err(err) = self.db.append_logs(deployed.record.id, vec![line]).await {
             warn!(error = %err, "failed to store bot logs");
         }

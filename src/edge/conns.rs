@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::ClientKey;
+use crate::edge::ClientKey;
 use crate::sync::lock;
 
 #[derive(Debug)]

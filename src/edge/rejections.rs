@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::ClientKey;
+use crate::edge::ClientKey;
 use crate::sync::lock;
 
 const WINDOW: Duration = Duration::from_secs(60);

@@ -41,7 +41,7 @@ pub struct Ingress {
 
 /// Why a request was turned away, for metrics and the per-client budget.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Rejected {
+pub enum Rejection {
     UnknownApp,
     Signature,
     Stale,
@@ -56,21 +56,21 @@ pub enum Rejected {
 
 /// Where a public request goes.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Route<'a> {
+pub enum Target<'a> {
     Healthz,
     Interaction { app_id: &'a str },
     WrongMethod(&'static str),
     NotFound,
 }
 
-pub fn route<'a>(method: &Method, path: &'a str) -> Route<'a> {
+pub fn route<'a>(method: &Method, path: &'a str) -> Target<'a> {
     match path {
-        "/healthz" if method == Method::GET => Route::Healthz,
-        "/healthz" => Route::WrongMethod("use GET"),
+        "/healthz" if method == Method::GET => Target::Healthz,
+        "/healthz" => Target::WrongMethod("use GET"),
         _ => match path.strip_prefix("/interactions/") {
-            Some(app_id) if method == Method::POST => Route::Interaction { app_id },
-            Some(_) => Route::WrongMethod("use POST"),
-            None => Route::NotFound,
+            Some(app_id) if method == Method::POST => Target::Interaction { app_id },
+            Some(_) => Target::WrongMethod("use POST"),
+            None => Target::NotFound,
         },
     }
 }
@@ -81,13 +81,13 @@ pub fn screen_headers(
     signature: Option<&[u8]>,
     timestamp: Option<&[u8]>,
     now: i64,
-) -> Result<(SignatureHeaders, i64), Rejected> {
+) -> Result<(SignatureHeaders, i64), Rejection> {
     let signature =
-        SignatureHeaders::parse(signature, timestamp).map_err(|_| Rejected::Signature)?;
-    let timestamp = signature.timestamp_secs().ok_or(Rejected::Signature)?;
+        SignatureHeaders::parse(signature, timestamp).map_err(|_| Rejection::Signature)?;
+    let timestamp = signature.timestamp_secs().ok_or(Rejection::Signature)?;
     replay
         .check_time(timestamp, now)
-        .map_err(|_| Rejected::Stale)?;
+        .map_err(|_| Rejection::Stale)?;
     Ok((signature, timestamp))
 }
 
@@ -99,33 +99,33 @@ pub fn screen_body(
     timestamp: i64,
     body: &[u8],
     now: i64,
-) -> Result<Head, Rejected> {
+) -> Result<Head, Rejection> {
     signature
         .verify(key, body)
-        .map_err(|_| Rejected::Signature)?;
-    let head = Head::parse(body).map_err(|e| Rejected::NotAnInteraction(e.to_string()))?;
+        .map_err(|_| Rejection::Signature)?;
+    let head = Head::parse(body).map_err(|e| Rejection::NotAnInteraction(e.to_string()))?;
     if let Some(id) = head.id() {
         replay
             .remember(&id, timestamp, now)
             .map_err(|refusal| match refusal {
-                replay::Refusal::Stale => Rejected::Stale,
-                replay::Refusal::Replayed => Rejected::Replayed,
+                replay::Refusal::Stale => Rejection::Stale,
+                replay::Refusal::Replayed => Rejection::Replayed,
             })?;
     }
     Ok(head)
 }
 
-impl Rejected {
+impl Rejection {
     fn label(&self) -> &'static str {
         match self {
-            Rejected::UnknownApp => "unknown_app",
-            Rejected::Signature => "bad_signature",
-            Rejected::Stale => "stale_timestamp",
-            Rejected::Replayed => "replayed",
-            Rejected::BodyTooLarge => "body_too_large",
-            Rejected::BodyTimedOut => "body_timed_out",
-            Rejected::BodyUnreadable => "body_unreadable",
-            Rejected::NotAnInteraction(_) => "not_an_interaction",
+            Rejection::UnknownApp => "unknown_app",
+            Rejection::Signature => "bad_signature",
+            Rejection::Stale => "stale_timestamp",
+            Rejection::Replayed => "replayed",
+            Rejection::BodyTooLarge => "body_too_large",
+            Rejection::BodyTimedOut => "body_timed_out",
+            Rejection::BodyUnreadable => "body_unreadable",
+            Rejection::NotAnInteraction(_) => "not_an_interaction",
         }
     }
 }
@@ -158,12 +158,12 @@ impl Ingress {
     ) -> Response<Body> {
         let path = request.uri().path().to_owned();
         match route(request.method(), &path) {
-            Route::Healthz => {
+            Target::Healthz => {
                 http::json_bytes(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#))
             }
-            Route::WrongMethod(hint) => http::error(StatusCode::METHOD_NOT_ALLOWED, hint),
-            Route::Interaction { app_id } => self.interaction(app_id, request, peer).await,
-            Route::NotFound => http::error(StatusCode::NOT_FOUND, "not found"),
+            Target::WrongMethod(hint) => http::error(StatusCode::METHOD_NOT_ALLOWED, hint),
+            Target::Interaction { app_id } => self.interaction(app_id, request, peer).await,
+            Target::NotFound => http::error(StatusCode::NOT_FOUND, "not found"),
         }
     }
 
@@ -191,10 +191,10 @@ impl Ingress {
             }
             return response;
         }
-        let reject = |why: Rejected| {
+        let reject = |why: Rejection| {
             self.metrics.rejected(why.label());
             // A signed body is Discord's doing: it does not count against the sender.
-            let counted = !matches!(why, Rejected::NotAnInteraction(_));
+            let counted = !matches!(why, Rejection::NotAnInteraction(_));
             if counted
                 && self
                     .rejections
@@ -204,35 +204,35 @@ impl Ingress {
             }
             debug!(%peer, reason = why.label(), "request rejected");
             match why {
-                Rejected::UnknownApp => http::error(
+                Rejection::UnknownApp => http::error(
                     StatusCode::NOT_FOUND,
                     "no bot is deployed for this application id",
                 ),
-                Rejected::BodyTooLarge => http::error(
+                Rejection::BodyTooLarge => http::error(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     &format!(
                         "request body is larger than {} bytes",
                         self.limits.max_body_bytes
                     ),
                 ),
-                Rejected::BodyTimedOut => http::error(
+                Rejection::BodyTimedOut => http::error(
                     StatusCode::REQUEST_TIMEOUT,
                     "the request body did not arrive in time",
                 ),
-                Rejected::BodyUnreadable => {
+                Rejection::BodyUnreadable => {
                     http::error(StatusCode::BAD_REQUEST, "could not read request body")
                 }
-                Rejected::NotAnInteraction(reason) => http::error(
+                Rejection::NotAnInteraction(reason) => http::error(
                     StatusCode::BAD_REQUEST,
                     &format!("request body is not an interaction: {reason}"),
                 ),
-                Rejected::Signature | Rejected::Stale | Rejected::Replayed => {
+                Rejection::Signature | Rejection::Stale | Rejection::Replayed => {
                     http::error(StatusCode::UNAUTHORIZED, "invalid request signature")
                 }
             }
         };
         let Some(deployed) = deployed else {
-            return reject(Rejected::UnknownApp);
+            return reject(Rejection::UnknownApp);
         };
         // Header shape and timestamp are checked before the body is read at all.
         let headers = request.headers();
@@ -254,11 +254,11 @@ impl Ingress {
         .await
         {
             Ok(body) => body,
-            Err(BodyError::TooLarge(_)) => return reject(Rejected::BodyTooLarge),
-            Err(BodyError::TimedOut(_)) => return reject(Rejected::BodyTimedOut),
+            Err(BodyError::TooLarge(_)) => return reject(Rejection::BodyTooLarge),
+            Err(BodyError::TimedOut(_)) => return reject(Rejection::BodyTimedOut),
             Err(err @ BodyError::Read(_)) => {
                 debug!(error = %err, "failed to read interaction body");
-                return reject(Rejected::BodyUnreadable);
+                return reject(Rejection::BodyUnreadable);
             }
         };
         let screened = screen_body(

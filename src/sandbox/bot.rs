@@ -13,7 +13,7 @@ use super::host::{self, EventState, HostState};
 use super::pool::{pool_is_full, IdlePool, Parked, MAX_EVICTIONS_PER_INSTANTIATION};
 use super::{bindings, BotEnv, InvokeError, Responder, LOG_LINE_MAX, MAX_RESPONSE_BYTES};
 use crate::protocol::interaction::Answer;
-use crate::store::LogLine;
+use crate::store::{Level, LogLine};
 use crate::sync::lock;
 
 /// A running guest yields to the async executor after this much fuel, so a
@@ -247,7 +247,7 @@ impl Bot {
         let mut logs = event.logs;
         if event.dropped_log_bytes > 0 {
             logs.push(LogLine::new(
-                "warn",
+                Level::Warn,
                 interaction_id.map(str::to_owned),
                 format!(
                     "{} log bytes dropped: the limit is {} bytes per event",

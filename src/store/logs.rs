@@ -15,6 +15,29 @@ pub const PRUNE_EVERY: i64 = 500;
 /// pruned but still counted.
 pub const KEEP_CRASHES_PER_BOT: i64 = 200;
 
+/// How serious a log line is: the WIT `log.level`, plus the host's lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    /// The stored (and shown) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Trace => "trace",
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct LogLine {
     pub id: i64,
@@ -26,11 +49,11 @@ pub struct LogLine {
 
 impl LogLine {
     /// A line written now; its id is assigned when it is stored.
-    pub fn new(level: &str, interaction_id: Option<String>, message: String) -> LogLine {
+    pub fn new(level: Level, interaction_id: Option<String>, message: String) -> LogLine {
         LogLine {
             id: 0,
             at_ms: crate::clock::unix_ms(),
-            level: level.to_owned(),
+            level: level.as_str().to_owned(),
             interaction_id,
             message,
         }

@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 
 pub use bots::{BotRecord, Deploy, DeployOutcome, StoredBot, VersionRecord};
 pub use kv::{KvError, KvQuota};
-pub use logs::{CrashRecord, LogBudget, LogLine, LOG_BYTES_PER_MINUTE};
+pub use logs::{CrashRecord, Level, LogBudget, LogLine, LOG_BYTES_PER_MINUTE};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -261,8 +261,11 @@ mod tests {
             .map(|i| {
                 let db = db.clone();
                 tokio::spawn(async move {
-                    db.append_logs(bot, vec![LogLine::new("info", None, format!("line {i}"))])
-                        .await
+                    db.append_logs(
+                        bot,
+                        vec![LogLine::new(Level::Info, None, format!("line {i}"))],
+                    )
+                    .await
                 })
             })
             .collect();

@@ -4,6 +4,7 @@
 use super::{HostState, REMOVED};
 use crate::discord::{self as rest, Auth};
 use crate::sandbox::bindings::appliance::bot::discord;
+use crate::store::Level;
 
 impl discord::Host for HostState {
     async fn request(
@@ -46,7 +47,7 @@ impl discord::Host for HostState {
                             // The 403 that tripped the breaker: say so once,
                             // in the owner's logs; refused calls say it again.
                             self.event.push(
-                                "error",
+                                Level::Error,
                                 &format!(
                                     "Discord answered 403 Forbidden {} times within a minute: this bot's REST \
                                      calls are paused for {} s so the node's address stays clear of Discord's \
@@ -65,7 +66,7 @@ impl discord::Host for HostState {
             }
             Err(err) => {
                 self.event
-                    .push("warn", &format!("discord {method} {route}: {err}"));
+                    .push(Level::Warn, &format!("discord {method} {route}: {err}"));
                 Err(to_wit_discord(err))
             }
         }

@@ -2,18 +2,19 @@
 
 use super::HostState;
 use crate::sandbox::bindings::appliance::bot::log;
+use crate::store::Level;
 
 impl log::Host for HostState {
     async fn log(&mut self, level: log::Level, message: String) {
         let level = match level {
-            log::Level::Trace => "trace",
-            log::Level::Debug => "debug",
-            log::Level::Info => "info",
-            log::Level::Warn => "warn",
-            log::Level::Error => "error",
+            log::Level::Trace => Level::Trace,
+            log::Level::Debug => Level::Debug,
+            log::Level::Info => Level::Info,
+            log::Level::Warn => Level::Warn,
+            log::Level::Error => Level::Error,
         };
         // Inside the interaction span, so the line carries bot and interaction ids.
-        tracing::debug!(target: "bot", level, "{message}");
+        tracing::debug!(target: "bot", level = level.as_str(), "{message}");
         self.event.push(level, &message);
     }
 }

@@ -18,7 +18,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::sandbox::{BotEnv, Responder};
-use crate::store::LogLine;
+use crate::store::{Level, LogLine};
 use capture::Capture;
 
 /// Log bytes one event may write (guest `log` calls and stdout/stderr together).
@@ -61,7 +61,7 @@ impl EventState {
     }
 
     /// Records a line unless the event's log budget is spent.
-    pub fn push(&mut self, level: &str, message: &str) {
+    pub fn push(&mut self, level: Level, message: &str) {
         let message = crate::text::clip(message.trim_end(), LOG_LINE_MAX);
         if self.log_bytes + message.len() > LOG_BYTES_PER_EVENT {
             self.dropped_log_bytes += message.len();
@@ -108,7 +108,7 @@ impl HostState {
 
     /// Moves captured stdout/stderr into the event's log, one line per line.
     pub(crate) fn drain_output(&mut self) {
-        for (capture, level) in [(&self.stdout, "info"), (&self.stderr, "warn")] {
+        for (capture, level) in [(&self.stdout, Level::Info), (&self.stderr, Level::Warn)] {
             let (bytes, dropped) = capture.take();
             self.event.dropped_log_bytes += dropped;
             let text = String::from_utf8_lossy(&bytes);
