@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use appliance::limits::Limits;
-use appliance::store::{Db, Deploy, KvQuota, LogLine};
+use appliance::store::{Db, Deploy, KvQuota, Level, LogLine};
 
 fn percentile(sorted: &[Duration], q: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
@@ -68,11 +68,11 @@ async fn main() {
                 while !stop.load(Ordering::Relaxed) {
                     let lines = vec![
                         LogLine::new(
-                            "info",
+                            Level::Info,
                             None,
                             format!("event {worker}/{i} started {}", "x".repeat(80)),
                         ),
-                        LogLine::new("info", None, format!("event {worker}/{i} done")),
+                        LogLine::new(Level::Info, None, format!("event {worker}/{i} done")),
                     ];
                     db.append_logs(bot, lines).await.unwrap();
                     db.kv_set(bot, format!("k{worker}-{}", i % 50), vec![1; 100], quota)
