@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use appliance::discord::{self, Auth};
 use appliance::dispatch::{Deferral, Dispatcher};
-use appliance::fleet::{DeploySpec, Fleet};
+use appliance::fleet::{ComponentSource, DeploySpec, Fleet};
 use appliance::protocol::interaction::Head;
 use appliance::sandbox::{Engine, PoolConfig};
 use appliance::telemetry::Metrics;
@@ -225,6 +225,6 @@ fn deploy(name: &str, app_id: &str, wasm: Vec<u8>) -> DeploySpec {
         public_key: KEY.into(),
         token: None,
         limits: Default::default(),
-        wasm,
+        wasm: ComponentSource::Bytes(wasm),
     }
 }

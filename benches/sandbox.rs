@@ -10,7 +10,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use appliance::fleet::{DeploySpec, Fleet};
+use appliance::fleet::{ComponentSource, DeploySpec, Fleet};
 use appliance::limits::Limits;
 use appliance::sandbox::{self, BotEnv, Engine, PoolConfig};
 use appliance::store::{Db, KvQuota};
@@ -276,6 +276,6 @@ fn request(name: &str, i: usize, wasm: &[u8]) -> DeploySpec {
         public_key: KEY.into(),
         token: None,
         limits: Default::default(),
-        wasm: wasm.to_vec(),
+        wasm: ComponentSource::Bytes(wasm.to_vec()),
     }
 }

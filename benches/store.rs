@@ -23,7 +23,7 @@ async fn bot(db: &Db, name: &str, app_id: &str) -> i64 {
         public_key: String::new(),
         limits: Limits::default(),
         token: None,
-        wasm: vec![0],
+        wasm: Some(vec![0]),
         sha256: "bench".into(),
     })
     .await

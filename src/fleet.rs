@@ -63,7 +63,16 @@ pub struct DeploySpec {
     pub public_key: String,
     pub token: Option<String>,
     pub limits: LimitOverrides,
-    pub wasm: Vec<u8>,
+    pub wasm: ComponentSource,
+}
+
+/// The component of a deploy: its bytes, or the hash of one the node has.
+#[derive(Debug)]
+pub enum ComponentSource {
+    Bytes(Vec<u8>),
+    /// The SHA-256 (lowercase hex) of a component the node already stores:
+    /// a deploy of known code sends no megabytes and hashes none.
+    Known(String),
 }
 
 #[derive(Debug)]
@@ -86,6 +95,9 @@ pub enum Error {
     NotFound(String),
     #[error("{0}")]
     Internal(String),
+    /// A deploy named its component by hash, and the node has none by that hash.
+    #[error("the node has no component with sha256 {0}; send its bytes")]
+    UnknownComponent(String),
 }
 
 impl From<store::Error> for Error {
@@ -93,6 +105,7 @@ impl From<store::Error> for Error {
         match err {
             store::Error::Conflict(m) => Error::Conflict(m),
             store::Error::NotFound(m) => Error::NotFound(m),
+            store::Error::UnknownComponent(sha256) => Error::UnknownComponent(sha256),
             other => Error::Internal(other.to_string()),
         }
     }
@@ -275,7 +288,7 @@ impl Fleet {
             return Some(component.clone());
         }
         let path = self.artifact_path(sha256);
-        if !path.exists() {
+        if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
             return None;
         }
         let engine = self.engine.clone();
@@ -430,10 +443,29 @@ impl Fleet {
         let limits = base.with(request.limits);
         limits.validate().map_err(Error::Invalid)?;
 
-        // Shared, not copied: a component is megabytes.
-        let wasm = Arc::new(request.wasm);
-        let (component, sha256) = self.compile_and_cache(wasm.clone()).await?;
-        let wasm = Arc::try_unwrap(wasm).unwrap_or_else(|shared| (*shared).clone());
+        let (component, sha256, wasm) = match request.wasm {
+            ComponentSource::Bytes(wasm) => {
+                // Shared, not copied: a component is megabytes.
+                let wasm = Arc::new(wasm);
+                let (component, sha256) = self.compile_and_cache(wasm.clone()).await?;
+                let wasm = Arc::try_unwrap(wasm).unwrap_or_else(|shared| (*shared).clone());
+                (component, sha256, Some(wasm))
+            }
+            ComponentSource::Known(sha256) => {
+                let sha256 = sha256.to_ascii_lowercase();
+                if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(Error::Invalid(format!(
+                        "wasm_sha256 {sha256:?} is not a SHA-256 in hex (64 digits)"
+                    )));
+                }
+                // The store confirms it has the bytes, inside the deploy's
+                // own transaction; the compiled code must be here already.
+                match self.cached_component(&sha256).await {
+                    Some(component) => (component, sha256, None),
+                    None => return Err(Error::UnknownComponent(sha256)),
+                }
+            }
+        };
         if let Some(token) = &request.token {
             // The operator vouches for this token: forget an earlier 401 for it.
             self.discord.reset_token(token);

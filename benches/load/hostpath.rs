@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use appliance::clock::unix_secs as unix_now;
 use appliance::dispatch::{Deferral, Dispatcher};
-use appliance::fleet::{DeploySpec, Fleet};
+use appliance::fleet::{ComponentSource, DeploySpec, Fleet};
 use appliance::ingress::replay::ReplayGuard;
 use appliance::ingress::{screen_body, screen_headers};
 use appliance::sandbox::{Engine, PoolConfig};
@@ -68,7 +68,7 @@ pub fn run(opts: &Opts, ping: &[u8]) {
                 public_key: crate::common::KEY.into(),
                 token: None,
                 limits: Default::default(),
-                wasm: ping,
+                wasm: ComponentSource::Bytes(ping),
             })
             .await
             .unwrap();

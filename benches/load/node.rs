@@ -74,24 +74,37 @@ impl Node {
         Client::new(&format!("http://{}", self.admin), token.trim().to_owned()).unwrap()
     }
 
-    /// Deploys `wasm` as bot `name` for application `app_id`, signed with `common::KEY`.
+    /// Deploys `wasm` as bot `name` for application `app_id`, signed with
+    /// `common::KEY`, as `appliance deploy` does: by hash first, the bytes
+    /// only if the node lacks them.
     pub async fn deploy(
         &self,
         client: &Client,
         name: &str,
         app_id: &str,
-        wasm_base64: &str,
+        wasm: &[u8],
         token: Option<String>,
     ) {
         client
-            .deploy(&DeployRequest {
-                name: name.into(),
-                app_id: app_id.into(),
-                public_key: crate::common::KEY.into(),
-                token,
-                limits: Default::default(),
-                wasm_base64: wasm_base64.into(),
-            })
+            .deploy_wasm(request(name, app_id, token), wasm)
+            .await
+            .unwrap_or_else(|err| panic!("deploying {name} failed: {err}"));
+    }
+
+    /// [`deploy`](Self::deploy) with the bytes uploaded every time (the
+    /// only way before hash-first deploys; for comparison).
+    pub async fn upload(
+        &self,
+        client: &Client,
+        name: &str,
+        app_id: &str,
+        wasm: &[u8],
+        token: Option<String>,
+    ) {
+        let mut request = request(name, app_id, token);
+        request.wasm_base64 = Some(base64::engine::general_purpose::STANDARD.encode(wasm));
+        client
+            .deploy(&request)
             .await
             .unwrap_or_else(|err| panic!("deploying {name} failed: {err}"));
     }
@@ -104,8 +117,16 @@ impl Drop for Node {
     }
 }
 
-pub fn encode(wasm: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(wasm)
+fn request(name: &str, app_id: &str, token: Option<String>) -> DeployRequest {
+    DeployRequest {
+        name: name.into(),
+        app_id: app_id.into(),
+        public_key: crate::common::KEY.into(),
+        token,
+        limits: Default::default(),
+        wasm_base64: None,
+        wasm_sha256: None,
+    }
 }
 
 fn spawn(data_dir: &PathBuf, extra: &[String]) -> (Child, SocketAddr, SocketAddr, Duration) {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::bare::Bare;
 use crate::driver::{self, Load, Outcome};
 use crate::fake_discord::{FakeConfig, FakeDiscord};
-use crate::node::{encode, Node};
+use crate::node::Node;
 use crate::payload::Payloads;
 use crate::report::{self, Measured, BARE};
 use crate::{procstat, Opts};
@@ -97,7 +97,7 @@ fn record(
 pub fn warm(opts: &Opts, ping: &[u8], results: &mut Vec<Measured>) {
     runtime().block_on(async {
         let node = Node::start(&[]);
-        node.deploy(&node.admin(), "ping", PING_APP, &encode(ping), None)
+        node.deploy(&node.admin(), "ping", PING_APP, ping, None)
             .await;
         let bare = Bare::start(&[(PING_APP.into(), String::new())], None);
         let native = Bare::start_native_bot(&[(PING_APP.into(), String::new())]);
@@ -140,11 +140,11 @@ pub fn fleet(opts: &Opts, ping: &[u8], results: &mut Vec<Measured>) {
         let apps = app_ids(2_000_000, n);
         let mut node = Node::start(&[]);
         let admin = node.admin();
-        let wasm = encode(ping);
+        let wasm = ping;
         let before = mib(node.pid());
         let t = Instant::now();
         for (i, app) in apps.iter().enumerate() {
-            node.deploy(&admin, &format!("bot-{i}"), app, &wasm, None)
+            node.deploy(&admin, &format!("bot-{i}"), app, wasm, None)
                 .await;
         }
         println!(
@@ -234,9 +234,8 @@ pub fn trap(opts: &Opts, ping: &[u8], hostile: &[u8], results: &mut Vec<Measured
     runtime().block_on(async {
         let node = Node::start(&[]);
         let admin = node.admin();
-        node.deploy(&admin, "ping", PING_APP, &encode(ping), None)
-            .await;
-        node.deploy(&admin, "hostile", HOSTILE_APP, &encode(hostile), None)
+        node.deploy(&admin, "ping", PING_APP, ping, None).await;
+        node.deploy(&admin, "hostile", HOSTILE_APP, hostile, None)
             .await;
         let bare = Bare::start(&[(PING_APP.into(), String::new())], None);
         let payloads = Arc::new(Payloads::new("ping", ping_options(), vec![PING_APP.into()]));
@@ -343,9 +342,9 @@ pub fn rest(opts: &Opts, hostile: &[u8], results: &mut Vec<Measured>) {
         let apps = app_ids(4_000_000, BOTS);
         let node = Node::start(&["--discord-api", &api]);
         let admin = node.admin();
-        let wasm = encode(hostile);
+        let wasm = hostile;
         for (i, app) in apps.iter().enumerate() {
-            node.deploy(&admin, &format!("rest-{i}"), app, &wasm, Some(tokens[i].clone()))
+            node.deploy(&admin, &format!("rest-{i}"), app, wasm, Some(tokens[i].clone()))
                 .await;
         }
         let pairs: Vec<(String, String)> = apps.iter().cloned().zip(tokens.clone()).collect();
@@ -376,21 +375,33 @@ pub fn rest(opts: &Opts, hostile: &[u8], results: &mut Vec<Measured>) {
 /// then restart the node and time spawn → serving every bot, for 1,000 and
 /// 10,000 bots (`--startup-bots` to change).
 pub fn startup(opts: &Opts, ping: &[u8]) {
+    /// Redeploys timed with an upload each, for the same-run comparison.
+    const UPLOAD_SAMPLE: usize = 200;
     runtime().block_on(async {
         for &n in &opts.startup_bots {
             let apps = app_ids(5_000_000, n);
             let mut node = Node::start(&[]);
             let admin = node.admin();
-            let wasm = encode(ping);
+            let wasm = ping;
             let mut deploys = Vec::with_capacity(n);
             let t = Instant::now();
             for (i, app) in apps.iter().enumerate() {
                 let started = Instant::now();
-                node.deploy(&admin, &format!("bot-{i}"), app, &wasm, None)
+                node.deploy(&admin, &format!("bot-{i}"), app, wasm, None)
                     .await;
                 deploys.push(started.elapsed());
             }
             let total = t.elapsed();
+            // The same redeploys with the bytes uploaded every time, as all
+            // deploys were before hash-first deploys: the same-run baseline.
+            let mut uploads = Vec::new();
+            for (i, app) in apps.iter().enumerate().take(UPLOAD_SAMPLE.min(n)) {
+                let started = Instant::now();
+                node.upload(&admin, &format!("bot-{i}"), app, wasm, None)
+                    .await;
+                uploads.push(started.elapsed());
+            }
+            uploads.sort();
             // The first deploy compiled the component; the rest found it known.
             let mut known = deploys[1..].to_vec();
             known.sort();
@@ -402,6 +413,12 @@ pub fn startup(opts: &Opts, ping: &[u8]) {
                 pick(0.9),
                 pick(0.99),
                 deploys[0]
+            );
+            println!(
+                "startup: the same deploy uploading the bytes every time ({} redeploys): p50 {:.2?} p90 {:.2?}",
+                uploads.len(),
+                uploads[uploads.len() / 2],
+                uploads[uploads.len() * 9 / 10],
             );
             let mut restarts = Vec::new();
             for _ in 0..opts.runs.max(2) {

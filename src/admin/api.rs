@@ -33,8 +33,15 @@ pub struct DeployRequest {
     pub token: Option<String>,
     #[serde(flatten)]
     pub limits: LimitOverrides,
-    /// The component, base64 (standard alphabet, padded).
-    pub wasm_base64: String,
+    /// The component, base64 (standard alphabet, padded). May be left out
+    /// when `wasm_sha256` names a component the node already has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wasm_base64: Option<String>,
+    /// The component's SHA-256 (hex). Alone, it names a component the node
+    /// already stores (answered 412 if it has none: send the bytes then);
+    /// with `wasm_base64`, the bytes must have this hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wasm_sha256: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

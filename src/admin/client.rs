@@ -3,12 +3,14 @@
 
 use std::time::Duration;
 
+use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
 
 use crate::admin::api::*;
 
@@ -118,6 +120,26 @@ impl Client {
         let body = serde_json::to_vec(request).map_err(|e| Error::Decode(e.to_string()))?;
         self.call_json(Method::POST, "/v1/bots", Some(body.into()))
             .await
+    }
+
+    /// Deploys `wasm`, naming it by hash first: a node that has the
+    /// component (a redeploy, or one component behind many bots) takes the
+    /// deploy without the upload; one that has not says so (412), and the
+    /// bytes follow. `request`'s own `wasm_*` fields are replaced.
+    pub async fn deploy_wasm(
+        &self,
+        mut request: DeployRequest,
+        wasm: &[u8],
+    ) -> Result<DeployResponse, Error> {
+        request.wasm_sha256 = Some(hex::encode(Sha256::digest(wasm)));
+        request.wasm_base64 = None;
+        match self.deploy(&request).await {
+            Err(Error::Api { status, .. }) if status == StatusCode::PRECONDITION_FAILED => {
+                request.wasm_base64 = Some(base64::engine::general_purpose::STANDARD.encode(wasm));
+                self.deploy(&request).await
+            }
+            answered => answered,
+        }
     }
 
     pub async fn list(&self) -> Result<Vec<BotSummary>, Error> {

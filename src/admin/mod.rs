@@ -14,9 +14,10 @@ use std::time::Instant;
 use base64::Engine as _;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
+use sha2::{Digest, Sha256};
 
 use crate::dispatch::{Deferral, Dispatcher};
-use crate::fleet::{self, DeploySpec, Fleet};
+use crate::fleet::{self, ComponentSource, DeploySpec, Fleet};
 use crate::http::{self, Body, BodyError};
 use crate::protocol::interaction::Head;
 use crate::store::Db;
@@ -168,12 +169,33 @@ impl Admin {
                 )
             }
         };
-        let wasm = match base64::engine::general_purpose::STANDARD.decode(&request.wasm_base64) {
-            Ok(wasm) => wasm,
-            Err(err) => {
+        let wasm = match (&request.wasm_base64, request.wasm_sha256) {
+            (Some(encoded), expected) => {
+                let wasm = match base64::engine::general_purpose::STANDARD.decode(encoded) {
+                    Ok(wasm) => wasm,
+                    Err(err) => {
+                        return http::error(
+                            StatusCode::BAD_REQUEST,
+                            &format!("wasm_base64 is not base64: {err}"),
+                        )
+                    }
+                };
+                if let Some(expected) = expected {
+                    let actual = hex::encode(Sha256::digest(&wasm));
+                    if !actual.eq_ignore_ascii_case(expected.trim()) {
+                        return http::error(
+                            StatusCode::BAD_REQUEST,
+                            &format!("the component's sha256 is {actual}, not {expected}"),
+                        );
+                    }
+                }
+                ComponentSource::Bytes(wasm)
+            }
+            (None, Some(sha256)) => ComponentSource::Known(sha256),
+            (None, None) => {
                 return http::error(
                     StatusCode::BAD_REQUEST,
-                    &format!("wasm_base64 is not base64: {err}"),
+                    "invalid deploy request: give wasm_base64, or wasm_sha256 of a component the node has",
                 )
             }
         };
@@ -340,6 +362,7 @@ fn fleet_error(err: fleet::Error) -> Response<Body> {
         fleet::Error::Compile(_) => StatusCode::UNPROCESSABLE_ENTITY,
         fleet::Error::Conflict(_) => StatusCode::CONFLICT,
         fleet::Error::NotFound(_) => StatusCode::NOT_FOUND,
+        fleet::Error::UnknownComponent(_) => StatusCode::PRECONDITION_FAILED,
         // The node's own failure: its details are for the node's log.
         fleet::Error::Internal(_) => return internal(err),
     };

@@ -6,7 +6,6 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use base64::Engine as _;
 use bytes::Bytes;
 
 use crate::admin::api::{DeployRequest, NodeFile, ADMIN_TOKEN_FILE, NODE_FILE};
@@ -175,9 +174,10 @@ pub async fn deploy(client: Client, args: DeployArgs) -> anyhow::Result<()> {
         public_key: args.public_key,
         token,
         limits: args.limits,
-        wasm_base64: base64::engine::general_purpose::STANDARD.encode(&wasm),
+        wasm_base64: None,
+        wasm_sha256: None,
     };
-    let deployed = client.deploy(&request).await?;
+    let deployed = client.deploy_wasm(request, &wasm).await?;
     println!(
         "deployed {} version {} ({}, sha256 {})",
         deployed.name,

@@ -37,7 +37,9 @@ pub struct Deploy {
     pub limits: Limits,
     /// `None` keeps the token a redeploy already had.
     pub token: Option<String>,
-    pub wasm: Vec<u8>,
+    /// The component's bytes; `None` when the caller named a component the
+    /// store already has by its `sha256` (the deploy fails if it has none).
+    pub wasm: Option<Vec<u8>>,
     pub sha256: String,
 }
 
@@ -175,11 +177,15 @@ impl Db {
                 [&deploy.sha256],
                 |row| row.get(0),
             )?;
-            if !known {
-                tx.execute(
-                    "INSERT INTO components (sha256, wasm) VALUES (?1, ?2)",
-                    params![deploy.sha256, deploy.wasm],
-                )?;
+            match (&deploy.wasm, known) {
+                (_, true) => {}
+                (Some(wasm), false) => {
+                    tx.execute(
+                        "INSERT INTO components (sha256, wasm) VALUES (?1, ?2)",
+                        params![deploy.sha256, wasm],
+                    )?;
+                }
+                (None, false) => return Err(Error::UnknownComponent(deploy.sha256.clone())),
             }
             tx.execute(
                 "INSERT INTO bot_versions (bot_id, version, sha256, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
@@ -372,7 +378,7 @@ mod tests {
             public_key: "00".repeat(32),
             limits: Limits::default(),
             token: Some("secret".into()),
-            wasm: vec![0, 97, 115, 109],
+            wasm: Some(vec![0, 97, 115, 109]),
             sha256: "abc".into(),
         }
     }

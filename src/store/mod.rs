@@ -41,6 +41,8 @@ pub enum Error {
     Conflict(String),
     #[error("database worker failed: {0}")]
     Worker(String),
+    #[error("no stored component has sha256 {0}; send its bytes")]
+    UnknownComponent(String),
 }
 
 /// Writes waiting for the writer at most; a caller past this waits its turn.
@@ -133,7 +135,7 @@ impl Db {
                 public_key: String::new(),
                 limits: crate::limits::Limits::default(),
                 token: None,
-                wasm: vec![],
+                wasm: Some(vec![]),
                 sha256: String::new(),
             })
             .await

@@ -23,5 +23,7 @@ mod capacity;
 mod isolation;
 // Start-up: a failed first start leaves nothing behind.
 mod startup;
+// Deploys by hash: known components without the upload.
+mod deploy;
 // Tidy: the layer order of src/lib.rs, and one owner per foreign engine.
 mod tidy;
