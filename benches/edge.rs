@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::build_guests;
-use ed25519_dalek::{Signer, SigningKey};
+use common::interaction::Signer;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
@@ -82,12 +82,12 @@ impl Node {
         }
     }
 
-    fn deploy(&self, wasm: &Path, key: &SigningKey) {
+    fn deploy(&self, wasm: &Path, key: &Signer) {
         let status = Command::new(BIN)
             .arg("deploy")
             .arg(wasm)
             .args(["--name", "ping", "--app-id", APP, "--public-key"])
-            .arg(hex::encode(key.verifying_key().to_bytes()))
+            .arg(key.public_hex())
             .arg("--data-dir")
             .arg(&self.data_dir)
             .stdout(Stdio::null())
@@ -145,14 +145,6 @@ fn ping_body() -> Vec<u8> {
     .unwrap()
 }
 
-fn unix_now() -> String {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        .to_string()
-}
-
 async fn connect_from(source: &str, to: SocketAddr) -> std::io::Result<TcpStream> {
     let socket = TcpSocket::new_v4()?;
     socket.bind(format!("{source}:0").parse().unwrap())?;
@@ -168,19 +160,9 @@ async fn h1(stream: TcpStream) -> SendRequest<Full<Bytes>> {
 }
 
 /// One signed (by `key`) interaction; returns the status.
-async fn send(sender: &mut SendRequest<Full<Bytes>>, key: &SigningKey) -> u16 {
-    let body = ping_body();
-    let timestamp = unix_now();
-    let mut message = timestamp.as_bytes().to_vec();
-    message.extend_from_slice(&body);
-    let signature = hex::encode(key.sign(&message).to_bytes());
+async fn send(sender: &mut SendRequest<Full<Bytes>>, key: &Signer) -> u16 {
+    let request = key.request(APP, &ping_body());
     sender.ready().await.unwrap();
-    let request = hyper::Request::post(format!("/interactions/{APP}"))
-        .header("host", "bench")
-        .header("x-signature-ed25519", signature)
-        .header("x-signature-timestamp", timestamp)
-        .body(Full::new(Bytes::from(body)))
-        .unwrap();
     let response = sender.send_request(request).await.unwrap();
     let status = response.status().as_u16();
     let _ = response.into_body().collect().await;
@@ -191,7 +173,7 @@ async fn send(sender: &mut SendRequest<Full<Bytes>>, key: &SigningKey) -> u16 {
 /// for `run`; returns (requests, node CPU used, statuses seen).
 async fn flood(
     node: &Node,
-    key: &SigningKey,
+    key: &Signer,
     connections: usize,
     first_address: usize,
     run: Duration,
@@ -241,12 +223,12 @@ async fn rejections(guest: &Path, run: Duration) {
     println!("\n## Rejections per CPU-second of the node (plain HTTP, 8 keep-alive connections)\n");
     println!("| traffic | status | requests/s | node CPU | per CPU-second |");
     println!("|---|---|---|---|---|");
-    let key = SigningKey::from_bytes(&[1; 32]);
-    let forger = SigningKey::from_bytes(&[2; 32]);
+    let key = Signer::new(1);
+    let forger = Signer::new(2);
     // Budget off: every forged request is verified and refused.
     let node = Node::start("[limits]\nmax_rejections_per_ip = 4000000000\n");
     node.deploy(guest, &key);
-    let rows: [(&str, &SigningKey); 2] = [
+    let rows: [(&str, &Signer); 2] = [
         ("valid pings (baseline)", &key),
         ("forged signatures", &forger),
     ];
@@ -279,7 +261,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 /// A normal client for `run`: a valid ping every 10 ms, on one keep-alive
 /// connection or a new connection each time. Returns sorted latencies.
-async fn normal_client(node: &Node, key: &SigningKey, reuse: bool, run: Duration) -> Vec<Duration> {
+async fn normal_client(node: &Node, key: &Signer, reuse: bool, run: Duration) -> Vec<Duration> {
     let mut samples = Vec::new();
     let started = Instant::now();
     let mut kept = if reuse {
@@ -309,7 +291,7 @@ async fn normal_client(node: &Node, key: &SigningKey, reuse: bool, run: Duration
 /// `baseline` (the quiet phase's p99s) turns the last column into ratios.
 async fn client_phase(
     node: &Node,
-    key: &SigningKey,
+    key: &Signer,
     run: Duration,
     phase: &str,
     baseline: Option<[Duration; 2]>,
@@ -340,7 +322,7 @@ async fn client_phase(
 }
 
 async fn slowloris(guest: &Path, run: Duration, attackers: usize) {
-    let key = SigningKey::from_bytes(&[3; 32]);
+    let key = Signer::new(3);
     let node = Node::start("");
     node.deploy(guest, &key);
     println!(

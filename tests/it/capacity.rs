@@ -4,12 +4,14 @@
 //! parked one instead of failing. WASI gives a guest clocks and randomness
 //! only: no files, environment, arguments or sockets.
 
-use crate::support::{command_bytes, Node, Signer};
+use std::time::Duration;
+
+use crate::support::{command, command_bytes, eventually, Node, Signer};
 
 #[tokio::test]
 async fn a_full_instance_pool_evicts_parked_instances_instead_of_refusing_a_tenant() {
     // Room for two live instances on the whole node, three tenants.
-    let node = Node::start_with_config("max_instances = 2\n", &["--plain-http"]);
+    let node = Node::start_with_config("max_instances = 2\n", &["--plain-http"]).await;
     let signer = Signer::new(31);
     let apps = [
         "5000000000000000001",
@@ -17,7 +19,8 @@ async fn a_full_instance_pool_evicts_parked_instances_instead_of_refusing_a_tena
         "5000000000000000003",
     ];
     for (i, app) in apps.iter().enumerate() {
-        node.deploy("ping-bot", &format!("tenant{i}"), app, &signer);
+        node.deploy("ping-bot", &format!("tenant{i}"), app, &signer)
+            .await;
     }
     let ping = || command_bytes("ping", "42");
     // Each answer parks an instance; the third tenant (and every one after)
@@ -38,10 +41,10 @@ async fn a_full_instance_pool_evicts_parked_instances_instead_of_refusing_a_tena
 
 #[tokio::test]
 async fn a_guest_reaches_no_files_environment_or_network() {
-    let node = Node::start_with(&["--plain-http"]);
+    let node = Node::start_with(&["--plain-http"]).await;
     let signer = Signer::new(32);
     let app = "5000000000000000009";
-    node.deploy("hostile-bot", "escaper", app, &signer);
+    node.deploy("hostile-bot", "escaper", app, &signer).await;
     let (status, answer) = node
         .interact(app, &signer, &command_bytes("escape", "42"))
         .await;
@@ -62,7 +65,7 @@ async fn a_guest_reaches_no_files_environment_or_network() {
 #[tokio::test]
 async fn a_bot_waiting_for_a_rate_limit_is_suspended_within_its_wall_clock_limit() {
     use crate::support::fake_discord::{FakeConfig, FakeDiscord, RouteLimit};
-    use std::time::{Duration, Instant};
+    use std::time::Instant;
 
     // One request per 3 s on GET /users/@me, per token.
     let fake = FakeDiscord::start(FakeConfig {
@@ -76,7 +79,7 @@ async fn a_bot_waiting_for_a_rate_limit_is_suspended_within_its_wall_clock_limit
         ..FakeConfig::default()
     })
     .await;
-    let node = Node::with_fake_discord(&fake);
+    let node = Node::with_fake_discord(&fake).await;
     let signer = Signer::new(33);
     let dir = tempfile::tempdir().unwrap();
     let token_file = |token: &str| {
@@ -95,7 +98,8 @@ async fn a_bot_waiting_for_a_rate_limit_is_suspended_within_its_wall_clock_limit
         patient,
         &signer,
         &["--token-file", &token_file("token-a")],
-    );
+    )
+    .await;
     node.deploy_with(
         "hostile-bot",
         "hasty",
@@ -107,8 +111,10 @@ async fn a_bot_waiting_for_a_rate_limit_is_suspended_within_its_wall_clock_limit
             "--timeout-ms",
             "1000",
         ],
-    );
-    node.deploy("ping-bot", "neighbour", neighbour, &signer);
+    )
+    .await;
+    node.deploy("ping-bot", "neighbour", neighbour, &signer)
+        .await;
     let rest = || command_bytes("rest", "42");
     let content =
         |answer: &serde_json::Value| answer["data"]["content"].as_str().unwrap_or("").to_owned();
@@ -124,6 +130,7 @@ async fn a_bot_waiting_for_a_rate_limit_is_suspended_within_its_wall_clock_limit
     let patient_body = rest();
     let patient_call = node.interact(patient, &signer, &patient_body);
     // Meanwhile the neighbour is served at once: the waiting bot holds no thread.
+    // (The delays below only space the requests: sent while the patient bot waits.)
     let neighbour_call = async {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let sent = Instant::now();
@@ -144,21 +151,16 @@ async fn a_bot_waiting_for_a_rate_limit_is_suspended_within_its_wall_clock_limit
         tokio::join!(patient_call, neighbour_call, hasty_call);
 
     assert_eq!(patient_answer, serde_json::json!({ "type": 5 }));
-    let waiting = Instant::now();
-    let late = loop {
-        let found = fake
-            .requests()
-            .into_iter()
-            .find(|r| r.method == "PATCH" && r.path.contains("/webhooks/5000000000000000011/"));
-        if let Some(found) = found {
-            break found;
-        }
-        assert!(
-            waiting.elapsed() < Duration::from_secs(20),
-            "no late answer"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let late = eventually(
+        Duration::from_secs(20),
+        "the late answer arrived",
+        async || {
+            fake.requests()
+                .into_iter()
+                .find(|r| r.method == "PATCH" && r.path.contains("/webhooks/5000000000000000011/"))
+        },
+    )
+    .await;
     let late: serde_json::Value = serde_json::from_slice(&late.body).unwrap();
     assert_eq!(late["content"], "status 200", "{late}");
 
@@ -181,19 +183,26 @@ async fn a_bot_waiting_for_a_rate_limit_is_suspended_within_its_wall_clock_limit
 
 #[tokio::test]
 async fn a_bots_stored_logs_are_capped_per_minute() {
-    let node = Node::start();
+    let node = Node::start().await;
     let signer = Signer::new(34);
     let app = "5000000000000000021";
-    node.deploy("hostile-bot", "chatty", app, &signer);
+    node.deploy("hostile-bot", "chatty", app, &signer).await;
     // Each flood stores its per-event 64 KiB; 20 of them pass 1 MiB a minute.
+    let mut events = Vec::new();
     for _ in 0..20 {
-        let (_, answer) = node
-            .interact(app, &signer, &command_bytes("logflood", "42"))
-            .await;
+        let flood = command("logflood", "42");
+        events.push(flood["id"].as_str().unwrap().to_owned());
+        let body = serde_json::to_vec(&flood).unwrap();
+        let (_, answer) = node.interact(app, &signer, &body).await;
         assert_eq!(answer["data"]["content"], "flooded", "{answer}");
     }
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let logs = node.cli_ok(&["logs", "chatty", "--lines", "10000"]);
+    // Logs are written after the answers: wait until every event has its
+    // lines (or its dropped-bytes line) stored, then judge the whole minute.
+    let logs = node
+        .logs_when("chatty", "every event's logs are stored", |logs| {
+            events.iter().all(|id| logs.contains(&format!("[{id}]")))
+        })
+        .await;
     assert!(
         logs.contains("log bytes dropped: the limit is 1048576 bytes per minute"),
         "no per-minute cut in {} bytes of logs",

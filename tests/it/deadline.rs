@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::support::fake_discord::{FakeConfig, FakeDiscord, Recorded, Reply, Script};
-use crate::support::{assert_crash_notice, command, command_bytes, Node, Signer};
+use crate::support::{
+    assert_crash_notice, command, command_bytes, eventually, holds, Node, Signer,
+};
 
 const APP: &str = "3000000000000000001";
 const TOKEN: &str = "token-a";
@@ -42,18 +44,14 @@ async fn wait_for_content(fake: &FakeDiscord, method: &str, text: &str) -> Value
 
 /// Waits (bounded) until the fake has seen a request matching `pick`.
 async fn wait_for(fake: &FakeDiscord, pick: impl Fn(&Recorded) -> bool) -> Recorded {
-    let started = Instant::now();
-    loop {
-        if let Some(found) = fake.requests().into_iter().find(|r| pick(r)) {
-            return found;
+    eventually(Duration::from_secs(20), "the request arrived", async || {
+        let requests = fake.requests();
+        match requests.iter().find(|r| pick(r)) {
+            Some(found) => Ok(found.clone()),
+            None => Err(format!("{requests:#?}")),
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "request never arrived: {:#?}",
-            fake.requests()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
 /// Waits for the host's edit of a deferred answer and returns the message it sent.
@@ -64,14 +62,14 @@ async fn edited_original(fake: &FakeDiscord) -> Value {
 
 async fn node_with_fake() -> (Node, FakeDiscord, Signer) {
     let fake = FakeDiscord::start(FakeConfig::default()).await;
-    let node = Node::with_fake_discord(&fake);
+    let node = Node::with_fake_discord(&fake).await;
     (node, fake, Signer::new(21))
 }
 
 #[tokio::test]
 async fn a_slow_bot_is_deferred_in_time_and_its_answer_edits_the_original() {
     let (node, fake, signer) = node_with_fake().await;
-    node.deploy("slow-bot", "slow", APP, &signer);
+    node.deploy("slow-bot", "slow", APP, &signer).await;
 
     let sent = Instant::now();
     let body = with_options(
@@ -118,7 +116,7 @@ async fn a_slow_bot_is_deferred_in_time_and_its_answer_edits_the_original() {
 #[tokio::test]
 async fn autocomplete_gets_no_choices_and_a_crash_after_the_deferral_stays_private() {
     let (node, fake, signer) = node_with_fake().await;
-    node.deploy("slow-bot", "slow", APP, &signer);
+    node.deploy("slow-bot", "slow", APP, &signer).await;
     let options = json!([{ "name": "ms", "type": 4, "value": 2500, "focused": true }]);
     let (status, answer) = node
         .interact(APP, &signer, &with_options("slow", 4, options))
@@ -131,7 +129,7 @@ async fn autocomplete_gets_no_choices_and_a_crash_after_the_deferral_stays_priva
     // A trap after the (public) deferral: the notice is ephemeral, which an
     // edit of "thinking..." cannot be, so it is an ephemeral follow-up and the
     // placeholder is deleted.
-    node.deploy("hostile-bot", "slow", APP, &signer);
+    node.deploy("hostile-bot", "slow", APP, &signer).await;
     let (status, answer) = node
         .interact(APP, &signer, &with_options("slowpanic", 2, json!([])))
         .await;
@@ -161,7 +159,7 @@ fn button_press(custom_id: &str) -> Vec<u8> {
 #[tokio::test]
 async fn a_slow_button_press_is_acknowledged_then_answered_by_follow_up_or_update() {
     let (node, fake, signer) = node_with_fake().await;
-    node.deploy("hostile-bot", "buttons", APP, &signer);
+    node.deploy("hostile-bot", "buttons", APP, &signer).await;
 
     // Deferred with type 6 (acknowledge, change nothing yet); a new message
     // afterwards is a follow-up, not an edit of the button's message.
@@ -187,7 +185,7 @@ async fn a_slow_button_press_is_acknowledged_then_answered_by_follow_up_or_updat
 #[tokio::test]
 async fn a_bot_can_answer_at_once_and_keep_working_then_edit_its_answer() {
     let (node, fake, signer) = node_with_fake().await;
-    node.deploy("hostile-bot", "early", APP, &signer);
+    node.deploy("hostile-bot", "early", APP, &signer).await;
 
     // `interaction.respond` is the HTTP answer; the return value edits it.
     let sent = Instant::now();
@@ -239,7 +237,7 @@ async fn a_bot_can_answer_at_once_and_keep_working_then_edit_its_answer() {
 #[tokio::test]
 async fn ephemeral_answers_stay_private_after_any_deferral() {
     let (node, fake, signer) = node_with_fake().await;
-    node.deploy("hostile-bot", "private", APP, &signer);
+    node.deploy("hostile-bot", "private", APP, &signer).await;
 
     // The bot deferred ephemerally itself: its answer fills that in by edit.
     let (_, answer) = node
@@ -284,7 +282,8 @@ async fn the_wall_clock_limit_also_ends_a_bot_waiting_in_a_host_call() {
         APP,
         &signer,
         &["--timeout-ms", "500"],
-    );
+    )
+    .await;
     let sent = Instant::now();
     let (status, answer) = node
         .interact(APP, &signer, &with_options("sleep", 2, json!([])))
@@ -297,24 +296,21 @@ async fn the_wall_clock_limit_also_ends_a_bot_waiting_in_a_host_call() {
     );
     assert_crash_notice(status, &answer);
     // The instance is replaced before the next event arrives...
-    let waiting = Instant::now();
-    while node.bot("sleeper")["idle_instances"] != 1 {
-        assert!(
-            waiting.elapsed() < Duration::from_secs(10),
-            "no replacement instance: {}",
-            node.bot("sleeper")
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        Duration::from_secs(10),
+        "a replacement instance is parked",
+        async || holds(node.bot("sleeper").await, |bot| bot["idle_instances"] == 1),
+    )
+    .await;
     // ...and serves it.
     let (_, answer) = node
         .interact(APP, &signer, &with_options("ok", 2, json!([])))
         .await;
     assert_eq!(answer["data"]["content"], "ok");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let logs = node.cli_ok(&["logs", "sleeper"]);
-    assert!(logs.contains("CRASH version 1: timeout"), "{logs}");
-    assert!(logs.contains("waiting in a host call"), "{logs}");
+    node.logs_when("sleeper", "the timeout is on record", |logs| {
+        logs.contains("CRASH version 1: timeout") && logs.contains("waiting in a host call")
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -328,8 +324,8 @@ async fn one_bots_failing_webhook_calls_never_stop_anothers_late_answers() {
         times: 1000,
         reply: Reply::Status(401),
     });
-    node.deploy("hostile-bot", "flooder", APP, &signer);
-    node.deploy("slow-bot", "slow", OTHER_APP, &signer);
+    node.deploy("hostile-bot", "flooder", APP, &signer).await;
+    node.deploy("slow-bot", "slow", OTHER_APP, &signer).await;
 
     // The flooder trips its own breaker (no token: it is guarded under its
     // application id) ...
@@ -374,8 +370,9 @@ async fn the_token_never_reaches_the_guest_or_the_logs_and_a_401_stops_it() {
         APP,
         &signer,
         &["--token-file", token_file.to_str().unwrap()],
-    );
-    assert_eq!(node.bot("hunter")["has_token"], true);
+    )
+    .await;
+    assert_eq!(node.bot("hunter").await["has_token"], true);
 
     let reversed: String = TOKEN.chars().rev().collect();
     let hunt = with_options(
@@ -417,14 +414,16 @@ async fn the_token_never_reaches_the_guest_or_the_logs_and_a_401_stops_it() {
         sent_before,
         "requests sent with a revoked token"
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let logs = node.cli_ok(&["logs", "hunter"]);
-    assert!(logs.contains("rejected this bot's token"), "{logs}");
+    let logs = node
+        .logs_when("hunter", "the revoked token is on record", |logs| {
+            logs.contains("rejected this bot's token")
+        })
+        .await;
 
     for (what, text) in [
         ("node log", node.node_log()),
         ("bot logs", logs),
-        ("list", node.cli_ok(&["list", "--json"])),
+        ("list", node.cli_ok(&["list", "--json"]).await),
     ] {
         assert!(!text.contains(TOKEN), "the token appears in the {what}");
     }
@@ -433,7 +432,7 @@ async fn the_token_never_reaches_the_guest_or_the_logs_and_a_401_stops_it() {
 #[tokio::test]
 async fn remind_posts_a_follow_up_through_the_rest_import_then_edits_its_answer_in() {
     let (node, fake, signer) = node_with_fake().await;
-    node.deploy("remind-bot", "remind", APP, &signer);
+    node.deploy("remind-bot", "remind", APP, &signer).await;
     let options = json!([
         { "name": "text", "type": 3, "value": "stretch" },
         { "name": "seconds", "type": 4, "value": 3 }
@@ -463,15 +462,16 @@ async fn remind_posts_a_follow_up_through_the_rest_import_then_edits_its_answer_
 #[tokio::test]
 async fn sigterm_during_a_slow_interaction_still_delivers_its_answer_then_exits_0() {
     let (mut node, fake, signer) = node_with_fake().await;
-    node.deploy("slow-bot", "slow", APP, &signer);
+    node.deploy("slow-bot", "slow", APP, &signer).await;
     let body = with_options(
         "slow",
         2,
         json!([{ "name": "ms", "type": 4, "value": 2500 }]),
     );
     let terminate = async {
+        // Spacing, not a wait on the node: the signal comes mid-interaction.
         tokio::time::sleep(Duration::from_millis(500)).await;
-        node.terminate();
+        node.terminate().await;
     };
     let ((status, answer), ()) = tokio::join!(node.interact(APP, &signer, &body), terminate);
     assert_eq!((status, answer), (200, json!({ "type": 5 })));
@@ -483,24 +483,32 @@ async fn sigterm_during_a_slow_interaction_still_delivers_its_answer_then_exits_
             .starts_with("done after"),
         "{message}"
     );
-    assert_eq!(node.wait_exit(Duration::from_secs(30)), Some(0));
+    assert_eq!(node.wait_exit(Duration::from_secs(30)).await, Some(0));
     assert!(node.node_log().contains("drained"));
 }
 
 #[tokio::test]
 async fn a_second_sigterm_exits_at_once() {
-    use bytes::Bytes;
-    use http_body_util::Full;
     use hyper_util::rt::TokioIo;
 
     let (mut node, _fake, signer) = node_with_fake().await;
-    node.deploy("slow-bot", "slow", APP, &signer);
+    node.deploy("slow-bot", "slow", APP, &signer).await;
+    // A quick event parks an instance, so the slow one is seen taking it.
+    let quick = with_options("slow", 2, json!([{ "name": "ms", "type": 4, "value": 0 }]));
+    let (_, answer) = node.interact(APP, &signer, &quick).await;
+    assert_eq!(answer["type"], 4, "{answer}");
+    eventually(
+        Duration::from_secs(10),
+        "the quick event's instance is parked",
+        async || holds(node.bot("slow").await, |bot| bot["idle_instances"] == 1),
+    )
+    .await;
     let body = with_options(
         "slow",
         2,
         json!([{ "name": "ms", "type": 4, "value": 9000 }]),
     );
-    let (signature, timestamp) = signer.sign(&body);
+    let request = signer.request(APP, &body);
     let addr = node.public;
     // The request dies with the node, so it runs detached and its outcome is ignored.
     let request = tokio::spawn(async move {
@@ -509,20 +517,24 @@ async fn a_second_sigterm_exits_at_once() {
             .await
             .ok()?;
         tokio::spawn(connection);
-        let request = hyper::Request::post(format!("/interactions/{APP}"))
-            .header("host", "localhost")
-            .header("x-signature-ed25519", signature)
-            .header("x-signature-timestamp", timestamp)
-            .body(Full::new(Bytes::from(body)))
-            .unwrap();
         sender.send_request(request).await.ok().map(|r| r.status())
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    eventually(
+        Duration::from_secs(10),
+        "the 9 s bot is running",
+        async || holds(node.bot("slow").await, |bot| bot["idle_instances"] == 0),
+    )
+    .await;
     let stopped = Instant::now();
-    node.terminate();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    node.terminate();
-    assert_eq!(node.wait_exit(Duration::from_secs(5)), Some(1));
+    node.terminate().await;
+    eventually(
+        Duration::from_secs(10),
+        "the node is draining after the first signal",
+        async || node.node_log().contains("shutting down"),
+    )
+    .await;
+    node.terminate().await;
+    assert_eq!(node.wait_exit(Duration::from_secs(5)).await, Some(1));
     assert!(
         stopped.elapsed() < Duration::from_secs(5),
         "the second signal did not cut the 9 s bot short"

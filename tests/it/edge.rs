@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::support::fake_discord::{FakeConfig, FakeDiscord};
-use crate::support::{command_bytes, unix_now, Node, Signer};
+use crate::support::{appliance, command_bytes, eventually, holds, unix_now, Node, Signer};
 
 const APP: &str = "5000000000000000001";
 
@@ -42,15 +42,8 @@ async fn send_signed(
     body: &[u8],
     timestamp: i64,
 ) -> (u16, Value, Option<String>) {
-    let (signature, timestamp) = signer.sign_at(body, timestamp);
     sender.ready().await.unwrap();
-    let request = hyper::Request::post(format!("/interactions/{APP}"))
-        .header("host", "localhost")
-        .header("content-type", "application/json")
-        .header("x-signature-ed25519", signature)
-        .header("x-signature-timestamp", timestamp)
-        .body(Full::new(Bytes::copy_from_slice(body)))
-        .unwrap();
+    let request = signer.request_at(APP, body, timestamp);
     let response = sender.send_request(request).await.unwrap();
     let status = response.status().as_u16();
     let retry_after = response
@@ -107,9 +100,10 @@ async fn slowloris_connections_are_closed_at_the_timeout_while_a_normal_client_i
     let node = Node::start_with_config(
         "[limits]\nheader_read_timeout_ms = 1000\nbody_read_timeout_ms = 1000\n",
         &["--plain-http"],
-    );
+    )
+    .await;
     let signer = Arc::new(Signer::new(31));
-    node.deploy("ping-bot", "ping", APP, &signer);
+    node.deploy("ping-bot", "ping", APP, &signer).await;
     let started = Instant::now();
 
     // Headers a line at a time, forever (or until the node hangs up).
@@ -197,9 +191,9 @@ async fn slowloris_connections_are_closed_at_the_timeout_while_a_normal_client_i
 #[tokio::test]
 async fn one_address_cannot_hold_more_than_its_share_of_connections() {
     let node =
-        Node::start_with_config("[limits]\nmax_connections_per_ip = 40\n", &["--plain-http"]);
+        Node::start_with_config("[limits]\nmax_connections_per_ip = 40\n", &["--plain-http"]).await;
     let signer = Arc::new(Signer::new(32));
-    node.deploy("ping-bot", "ping", APP, &signer);
+    node.deploy("ping-bot", "ping", APP, &signer).await;
 
     let mut streams = Vec::new();
     for _ in 0..60 {
@@ -230,10 +224,10 @@ async fn one_address_cannot_hold_more_than_its_share_of_connections() {
 
 #[tokio::test]
 async fn ten_thousand_bad_signatures_get_401_while_a_valid_one_is_answered() {
-    let node = Node::start();
+    let node = Node::start().await;
     let signer = Arc::new(Signer::new(33));
     let forger = Arc::new(Signer::new(34));
-    node.deploy("ping-bot", "ping", APP, &signer);
+    node.deploy("ping-bot", "ping", APP, &signer).await;
 
     // 10,000 forged requests from 20 addresses (500 each, under the
     // per-address budget of 1,000 a minute), on keep-alive connections.
@@ -285,12 +279,12 @@ async fn ten_thousand_bad_signatures_get_401_while_a_valid_one_is_answered() {
 
 #[tokio::test]
 async fn a_replayed_or_stale_request_is_refused_like_a_bad_signature() {
-    let mut node = Node::start();
+    let mut node = Node::start().await;
     // The node's start second is at most this: it refuses timestamps up to
     // one second before it started.
     let started_by = unix_now();
     let signer = Signer::new(35);
-    node.deploy("ping-bot", "ping", APP, &signer);
+    node.deploy("ping-bot", "ping", APP, &signer).await;
     let mut sender = h1_from("127.0.0.1", node.public).await;
 
     let body = ping_body();
@@ -310,6 +304,7 @@ async fn a_replayed_or_stale_request_is_refused_like_a_bad_signature() {
     }
     // Inside the window a new interaction is fine, even a late one (signed a
     // second ago, but not before the node started: that is the next case)...
+    // The wall clock, not the node: wait for the next second.
     while unix_now() - 1 < started_by {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -320,8 +315,11 @@ async fn a_replayed_or_stale_request_is_refused_like_a_bad_signature() {
     // ids it saw, so a request captured before it must not work after it.
     let captured = ping_body();
     let signed_at = unix_now();
+    // Part of the scenario, not a wait on the node: the restart must fall in
+    // a later wall-clock second than the signature, and the node refuses
+    // timestamps older than its start second.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    node.crash_and_restart();
+    node.crash_and_restart().await;
     let mut sender = h1_from("127.0.0.1", node.public).await;
     let replay = send_signed(&mut sender, &signer, &captured, signed_at).await;
     assert_eq!(replay.0, 401);
@@ -331,9 +329,9 @@ async fn a_replayed_or_stale_request_is_refused_like_a_bad_signature() {
 
 #[tokio::test]
 async fn an_http2_rapid_reset_burst_does_not_stall_other_clients() {
-    let node = Node::start();
+    let node = Node::start().await;
     let signer = Arc::new(Signer::new(36));
-    node.deploy("ping-bot", "ping", APP, &signer);
+    node.deploy("ping-bot", "ping", APP, &signer).await;
 
     let public = node.public;
     let attacker = tokio::spawn(async move {
@@ -435,18 +433,12 @@ async fn healthz(sender: &mut SendRequest<Full<Bytes>>) -> u16 {
 
 /// Opens new connections until one is served `want` (bounded).
 async fn wait_for_leaf(public: SocketAddr, roots: &[Vec<u8>], want: &[u8]) {
-    let started = Instant::now();
-    loop {
-        let (_, leaf) = tls_connect(public, roots).await;
-        if leaf == want {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "the new certificate was never served"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        Duration::from_secs(15),
+        "the new certificate is served",
+        async || tls_connect(public, roots).await.1 == want,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -463,7 +455,8 @@ async fn certificate_reload_serves_the_new_certificate_without_dropping_a_connec
         cert_path.to_str().unwrap(),
         "--tls-key",
         key_path.to_str().unwrap(),
-    ]);
+    ])
+    .await;
     let roots = [der_a.clone(), der_b.clone()];
 
     let (mut kept, leaf) = tls_connect(node.public, &roots).await;
@@ -473,18 +466,22 @@ async fn certificate_reload_serves_the_new_certificate_without_dropping_a_connec
     // SIGHUP after replacing both files: new handshakes get B.
     replace_file(&key_path, &key_b);
     replace_file(&cert_path, &cert_b);
-    node.signal("HUP");
+    node.signal("HUP").await;
     wait_for_leaf(node.public, &roots, &der_b).await;
     // The connection opened before the reload is still served.
     assert_eq!(healthz(&mut kept).await, 200);
 
-    // A broken file is refused; B stays.
+    // A broken file is refused (once the node has tried it); B stays.
     replace_file(&cert_path, "not a certificate");
-    node.signal("HUP");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    node.signal("HUP").await;
+    eventually(
+        Duration::from_secs(10),
+        "the broken certificate is refused",
+        async || node.node_log().contains("TLS certificate not reloaded"),
+    )
+    .await;
     let (_, leaf) = tls_connect(node.public, &roots).await;
     assert_eq!(leaf, der_b);
-    assert!(node.node_log().contains("TLS certificate not reloaded"));
 
     // No signal needed: a change on disk is picked up by itself.
     replace_file(&key_path, &key_a);
@@ -496,7 +493,7 @@ async fn certificate_reload_serves_the_new_certificate_without_dropping_a_connec
 #[tokio::test]
 async fn a_tenant_driving_403s_is_cut_off_by_its_breaker_while_another_tenant_goes_on() {
     let fake = FakeDiscord::start(FakeConfig::default()).await;
-    let node = Node::with_fake_discord(&fake);
+    let node = Node::with_fake_discord(&fake).await;
     let dir = tempfile::tempdir().unwrap();
     let token_file = |token: &str| {
         let path = dir.path().join(token);
@@ -512,14 +509,16 @@ async fn a_tenant_driving_403s_is_cut_off_by_its_breaker_while_another_tenant_go
         APP,
         &bad,
         &["--token-file", &token_file("token-a")],
-    );
+    )
+    .await;
     node.deploy_with(
         "hostile-bot",
         "good",
         GOOD_APP,
         &good,
         &["--token-file", &token_file("token-b")],
-    );
+    )
+    .await;
     fake.forbid_token("token-a");
     let rest = || command_bytes("rest", "42");
 
@@ -541,14 +540,14 @@ async fn a_tenant_driving_403s_is_cut_off_by_its_breaker_while_another_tenant_go
     let (_, answer) = node.interact(GOOD_APP, &good, &rest()).await;
     assert_eq!(answer["data"]["content"], "status 200");
 
-    let bad_row = node.bot("bad");
+    let bad_row = node.bot("bad").await;
     assert_eq!(bad_row["discord"]["state"], "paused", "{bad_row}");
     assert_eq!(bad_row["discord"]["forbidden_60s"], 10);
     assert_eq!(bad_row["discord"]["invalid_requests_10min"], 10);
-    assert_eq!(node.bot("good")["discord"]["state"], "ok");
-    let table = node.cli_ok(&["list"]);
+    assert_eq!(node.bot("good").await["discord"]["state"], "ok");
+    let table = node.cli_ok(&["list"]).await;
     assert!(table.contains("paused"), "{table}");
-    let logs = node.cli_ok(&["logs", "bad"]);
+    let logs = node.cli_ok(&["logs", "bad"]).await;
     assert!(
         logs.contains("403 Forbidden 10 times within a minute"),
         "{logs}"
@@ -560,7 +559,7 @@ fn acme_needs_a_domain_name_and_cannot_be_mixed_with_other_tls() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_appliance"))
+        appliance()
             .arg("serve")
             .arg("--data-dir")
             .arg(&data)
@@ -591,17 +590,15 @@ async fn with_acme_the_node_starts_keeps_its_account_in_the_data_dir_and_reports
         config.to_str().unwrap(),
         "--acme-domain",
         "bots.example.com",
-    ]);
-    let started = Instant::now();
-    while !node.node_log().contains("ACME failed") {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "{}",
-            node.node_log()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    ])
+    .await;
+    eventually(
+        Duration::from_secs(20),
+        "the ACME failure is reported",
+        async || holds(node.node_log(), |log| log.contains("ACME failed")),
+    )
+    .await;
     assert!(node.data_dir.join("acme").is_dir());
     // The admin API works meanwhile.
-    node.cli_ok(&["status"]);
+    node.cli_ok(&["status"]).await;
 }

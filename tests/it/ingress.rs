@@ -6,16 +6,16 @@ use crate::support::{command_bytes, Node, Signer};
 
 const APP: &str = "1180000000000000000";
 
-fn setup() -> (Node, Signer) {
-    let node = Node::start();
+async fn setup() -> (Node, Signer) {
+    let node = Node::start().await;
     let signer = Signer::new(7);
-    node.deploy("ping-bot", "ping", APP, &signer);
+    node.deploy("ping-bot", "ping", APP, &signer).await;
     (node, signer)
 }
 
 #[tokio::test]
 async fn ping_gets_pong_and_the_ping_command_gets_pong() {
-    let (node, signer) = setup();
+    let (node, signer) = setup().await;
     let (status, body) = node
         .interact(
             APP,
@@ -34,7 +34,7 @@ async fn ping_gets_pong_and_the_ping_command_gets_pong() {
 
 #[tokio::test]
 async fn every_signature_failure_is_401() {
-    let (node, signer) = setup();
+    let (node, signer) = setup().await;
     let path = format!("/interactions/{APP}");
     let body = command_bytes("ping", "42");
     let (signature, timestamp) = signer.sign(&body);
@@ -124,7 +124,7 @@ async fn every_signature_failure_is_401() {
 
 #[tokio::test]
 async fn unknown_app_oversized_body_and_non_json_get_their_statuses() {
-    let (node, signer) = setup();
+    let (node, signer) = setup().await;
     let (status, _) = node.interact("999", &signer, br#"{"type":1}"#).await;
     assert_eq!(status, 404, "unknown app id");
 
@@ -185,7 +185,7 @@ async fn unsigned_declaring_a_huge_body(node: &Node) -> (u16, String) {
 
 #[tokio::test]
 async fn healthz_answers_a_plain_get() {
-    let node = Node::start();
+    let node = Node::start().await;
     let stream = tokio::net::TcpStream::connect(node.public).await.unwrap();
     let (mut sender, connection) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
@@ -216,9 +216,9 @@ async fn tls_listener_answers_with_its_self_signed_certificate() {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, ServerName};
 
-    let node = Node::start_with(&[]);
+    let node = Node::start_with(&[]).await;
     let signer = Signer::new(9);
-    node.deploy("ping-bot", "ping", APP, &signer);
+    node.deploy("ping-bot", "ping", APP, &signer).await;
 
     let cert_path = node.data_dir.join("tls").join("self-signed.crt");
     let mut roots = rustls::RootCertStore::empty();
@@ -242,14 +242,7 @@ async fn tls_listener_answers_with_its_self_signed_certificate() {
         .unwrap();
     tokio::spawn(connection);
 
-    let body = br#"{"type":1,"id":"1"}"#;
-    let (signature, timestamp) = signer.sign(body);
-    let request = hyper::Request::post(format!("/interactions/{APP}"))
-        .header("host", "localhost")
-        .header("x-signature-ed25519", signature)
-        .header("x-signature-timestamp", timestamp)
-        .body(Full::new(Bytes::from_static(body)))
-        .unwrap();
+    let request = signer.request(APP, br#"{"type":1,"id":"1"}"#);
     let response = sender.send_request(request).await.unwrap();
     assert_eq!(response.status(), 200);
     let bytes = response.into_body().collect().await.unwrap().to_bytes();

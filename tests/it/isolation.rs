@@ -4,14 +4,16 @@
 //! the operator's terminal, and a guest's host-side footprint is bounded.
 
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 use crate::support::fake_discord::{FakeConfig, FakeDiscord};
-use crate::support::{command, Node, Signer, BIN};
+use tokio::task::JoinHandle;
+
+use crate::support::{appliance, command, eventually, Node, Signer};
 
 const DOOMED_APP: &str = "3000000000000000001";
 const HEIR_APP: &str = "3000000000000000002";
@@ -32,10 +34,11 @@ fn with_options(name: &str, options: &[(&str, Value)]) -> Value {
 }
 
 /// Runs `appliance invoke NAME` with `body` and returns the process output.
-fn invoke(node: &Node, name: &str, body: &Value) -> Output {
+async fn invoke(node: &Node, name: &str, body: &Value) -> Output {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), serde_json::to_vec(body).unwrap()).unwrap();
     node.cli(&["invoke", name, "--json", file.path().to_str().unwrap()])
+        .await
 }
 
 /// The answer's message content, or the error the CLI printed.
@@ -92,47 +95,43 @@ fn stored_keys(node: &Node, id: i64) -> Vec<String> {
     })
 }
 
-/// Waits, bounded, until `check` holds.
-fn eventually(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !check() {
-        assert!(started.elapsed() < within, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
-
-fn deploy_hostile(node: &Node, name: &str, app_id: &str, extra: &[&str]) {
-    node.deploy_with("hostile-bot", name, app_id, &Signer::new(21), extra);
+async fn deploy_hostile(node: &Node, name: &str, app_id: &str, extra: &[&str]) {
+    node.deploy_with("hostile-bot", name, app_id, &Signer::new(21), extra)
+        .await;
 }
 
 /// Starts `spy` on `name` in the background and returns once it runs.
-fn start_spy(node: &Arc<Node>, name: &str) -> std::thread::JoinHandle<Output> {
+async fn start_spy(node: &Arc<Node>, name: &str) -> JoinHandle<Output> {
     let id = bot_id(node, name);
     let spy = {
         let node = node.clone();
         let name = name.to_owned();
-        std::thread::spawn(move || {
-            invoke(&node, &name, &with_options("spy", &[("ms", json!(6000))]))
+        tokio::spawn(async move {
+            invoke(&node, &name, &with_options("spy", &[("ms", json!(6000))])).await
         })
     };
-    eventually("the spy runs", Duration::from_secs(60), || {
+    eventually(Duration::from_secs(60), "the spy is running", async || {
         stored_keys(node, id).contains(&"spy-started".to_owned())
-    });
+    })
+    .await;
     spy
 }
 
-#[test]
-fn a_removed_bots_event_never_reaches_the_next_bots_data() {
+#[tokio::test]
+async fn a_removed_bots_event_never_reaches_the_next_bots_data() {
     // Whether the next bot takes a new name and application or the removed
     // bot's very name and application, it gets a new identity.
     for (heir, heir_app) in [("heir", HEIR_APP), ("doomed", DOOMED_APP)] {
-        let node = Arc::new(Node::start());
-        deploy_hostile(&node, "doomed", DOOMED_APP, &["--timeout-ms", "20000"]);
+        let node = Arc::new(Node::start().await);
+        deploy_hostile(&node, "doomed", DOOMED_APP, &["--timeout-ms", "20000"]).await;
         let doomed_id = bot_id(&node, "doomed");
-        let spy = start_spy(&node, "doomed");
+        let spy = start_spy(&node, "doomed").await;
 
-        assert_eq!(node.cli_ok(&["remove", "doomed"]).trim(), "removed doomed");
-        deploy_hostile(&node, heir, heir_app, &[]);
+        assert_eq!(
+            node.cli_ok(&["remove", "doomed"]).await.trim(),
+            "removed doomed"
+        );
+        deploy_hostile(&node, heir, heir_app, &[]).await;
         let heir_id = bot_id(&node, heir);
         assert_ne!(
             heir_id, doomed_id,
@@ -142,48 +141,53 @@ fn a_removed_bots_event_never_reaches_the_next_bots_data() {
             "kv-put",
             &[("key", json!("secret")), ("value", json!("heir-secret"))],
         );
-        assert_eq!(content(&invoke(&node, heir, &put)), "stored");
+        assert_eq!(content(&invoke(&node, heir, &put).await), "stored");
 
-        let late = content(&spy.join().unwrap());
+        let late = content(&spy.await.unwrap());
         assert_eq!(late, REMOVED_NOTICE, "the removed bot's event went on");
         assert_eq!(stored_keys(&node, heir_id), ["secret"]);
         assert_eq!(
-            content(&invoke(&node, heir, &command("kv-list", "42"))),
+            content(&invoke(&node, heir, &command("kv-list", "42")).await),
             r#"["secret"]"#
         );
         assert!(stored_keys(&node, doomed_id).is_empty());
-        let logs = node.cli_ok(&["logs", heir]);
+        let logs = node.cli_ok(&["logs", heir]).await;
         assert!(!logs.contains("removed meanwhile"), "{logs}");
     }
 }
 
-#[test]
-fn queued_events_of_a_removed_bot_never_run() {
-    let node = Arc::new(Node::start());
+#[tokio::test]
+async fn queued_events_of_a_removed_bot_never_run() {
+    let node = Arc::new(Node::start().await);
     deploy_hostile(
         &node,
         "doomed",
         DOOMED_APP,
         &["--timeout-ms", "20000", "--instances", "1"],
-    );
-    let spy = start_spy(&node, "doomed");
+    )
+    .await;
+    let spy = start_spy(&node, "doomed").await;
     // The one instance is busy: these wait for it.
     let queued: Vec<_> = (0..3)
         .map(|i| {
             let node = node.clone();
-            std::thread::spawn(move || {
+            tokio::spawn(async move {
                 let put = with_options("kv-put", &[("key", json!(format!("queued-{i}")))]);
-                invoke(&node, "doomed", &put)
+                invoke(&node, "doomed", &put).await
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(1500));
-    node.cli_ok(&["remove", "doomed"]);
-    assert_eq!(content(&spy.join().unwrap()), REMOVED_NOTICE);
-    let answers: Vec<String> = queued
-        .into_iter()
-        .map(|thread| content(&thread.join().unwrap()))
-        .collect();
+    // Time for the three `appliance invoke` processes to reach the node and
+    // queue behind the spy. Nothing the node reports shows a queued event,
+    // so this stays a sleep; the assertions below fail (not pass) if it is
+    // too short.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    node.cli_ok(&["remove", "doomed"]).await;
+    assert_eq!(content(&spy.await.unwrap()), REMOVED_NOTICE);
+    let mut answers = Vec::new();
+    for task in queued {
+        answers.push(content(&task.await.unwrap()));
+    }
     for answer in &answers {
         // One that reached the node after the removal finds no bot at all.
         assert!(
@@ -197,52 +201,59 @@ fn queued_events_of_a_removed_bot_never_run() {
     );
 }
 
-#[test]
-fn events_queued_when_a_bot_is_quarantined_get_the_notice_without_running() {
-    let node = Arc::new(Node::start());
-    deploy_hostile(&node, "crashy", DOOMED_APP, &["--instances", "1"]);
+#[tokio::test]
+async fn events_queued_when_a_bot_is_quarantined_get_the_notice_without_running() {
+    let node = Arc::new(Node::start().await);
+    deploy_hostile(&node, "crashy", DOOMED_APP, &["--instances", "1"]).await;
     let id = bot_id(&node, "crashy");
     // Four crashes in a row (waiting out each back-off), then a slow fifth.
     let mut crashes = 0;
     let started = Instant::now();
     while crashes < 4 {
-        let answer = content(&invoke(&node, "crashy", &command("panic", "42")));
+        let answer = content(&invoke(&node, "crashy", &command("panic", "42")).await);
         if answer.contains("ran into a problem") {
             crashes += 1;
         } else {
+            // Backing off: retried after a pause (spacing the retries, not a wait).
             assert!(answer.contains("restarting"), "{answer}");
-            std::thread::sleep(Duration::from_millis(100));
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert!(started.elapsed() < Duration::from_secs(60), "no crash loop");
     }
     let fifth = {
         let node = node.clone();
-        std::thread::spawn(move || loop {
-            let answer = content(&invoke(&node, "crashy", &command("slow-crash", "42")));
-            if !answer.contains("restarting") {
-                return answer;
+        tokio::spawn(async move {
+            loop {
+                let answer = content(&invoke(&node, "crashy", &command("slow-crash", "42")).await);
+                if !answer.contains("restarting") {
+                    return answer;
+                }
+                // Backing off: retried after a pause (spacing, not a wait).
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            std::thread::sleep(Duration::from_millis(100));
         })
     };
-    eventually("the fifth crash runs", Duration::from_secs(60), || {
-        stored_keys(&node, id).contains(&"marked".to_owned())
-    });
+    eventually(
+        Duration::from_secs(60),
+        "the fifth crash is running",
+        async || stored_keys(&node, id).contains(&"marked".to_owned()),
+    )
+    .await;
     let queued: Vec<_> = (0..4)
         .map(|i| {
             let node = node.clone();
-            std::thread::spawn(move || {
+            tokio::spawn(async move {
                 let put = with_options("kv-put", &[("key", json!(format!("queued-{i}")))]);
-                content(&invoke(&node, "crashy", &put))
+                content(&invoke(&node, "crashy", &put).await)
             })
         })
         .collect();
-    assert!(fifth.join().unwrap().contains("ran into a problem"));
-    for thread in queued {
-        let answer = thread.join().unwrap();
+    assert!(fifth.await.unwrap().contains("ran into a problem"));
+    for task in queued {
+        let answer = task.await.unwrap();
         assert!(answer.contains(QUARANTINED_NOTICE), "{answer}");
     }
-    assert_eq!(node.bot("crashy")["state"], "quarantined");
+    assert_eq!(node.bot("crashy").await["state"], "quarantined");
     assert_eq!(
         stored_keys(&node, id),
         ["marked"],
@@ -250,21 +261,21 @@ fn events_queued_when_a_bot_is_quarantined_get_the_notice_without_running() {
     );
 }
 
-#[test]
-fn kv_quota_accounting_is_exact_for_non_ascii_and_nul_keys() {
-    let node = Node::start();
-    deploy_hostile(&node, "churn", DOOMED_APP, &[]);
+#[tokio::test]
+async fn kv_quota_accounting_is_exact_for_non_ascii_and_nul_keys() {
+    let node = Node::start().await;
+    deploy_hostile(&node, "churn", DOOMED_APP, &[]).await;
     let id = bot_id(&node, "churn");
     let churn = with_options("kv-churn", &[("cycles", json!(100))]);
     assert_eq!(
-        content(&invoke(&node, "churn", &churn)),
+        content(&invoke(&node, "churn", &churn).await),
         "churned 100 cycles"
     );
     let put = with_options(
         "kv-put",
         &[("key", json!("user:Владимир")), ("value", json!("1"))],
     );
-    assert_eq!(content(&invoke(&node, "churn", &put)), "stored");
+    assert_eq!(content(&invoke(&node, "churn", &put).await), "stored");
     let (recorded, truth) = query(&node, |conn| {
         let recorded: (i64, i64) = conn
             .query_row(
@@ -308,11 +319,11 @@ fn assert_no_forged_lines(output: &str) {
     assert_eq!(terminal_controls(output), Vec::<char>::new(), "{output}");
 }
 
-#[test]
-fn guest_text_cannot_forge_lines_or_drive_the_operators_terminal() {
-    let node = Node::start();
-    deploy_hostile(&node, "forger", DOOMED_APP, &[]);
-    let mut follow = Command::new(BIN)
+#[tokio::test]
+async fn guest_text_cannot_forge_lines_or_drive_the_operators_terminal() {
+    let node = Node::start().await;
+    deploy_hostile(&node, "forger", DOOMED_APP, &[]).await;
+    let mut follow = appliance()
         .args(["logs", "forger", "--follow", "--data-dir"])
         .arg(&node.data_dir)
         .stdout(Stdio::piped())
@@ -321,7 +332,7 @@ fn guest_text_cannot_forge_lines_or_drive_the_operators_terminal() {
         .unwrap();
 
     // The bot's error text comes back in the notice `invoke` prints.
-    let forged = invoke(&node, "forger", &command("forge", "42"));
+    let forged = invoke(&node, "forger", &command("forge", "42")).await;
     let printed = String::from_utf8(forged.stdout).unwrap();
     assert_eq!(terminal_controls(&printed), Vec::<char>::new(), "{printed}");
     let answer: Value = serde_json::from_str(&printed).unwrap();
@@ -336,15 +347,15 @@ fn guest_text_cannot_forge_lines_or_drive_the_operators_terminal() {
     dm.as_object_mut().unwrap().remove("member");
     dm.as_object_mut().unwrap().remove("guild_id");
     dm["user"] = user;
-    let in_dm = content(&invoke(&node, "forger", &dm));
+    let in_dm = content(&invoke(&node, "forger", &dm).await);
     assert!(
         in_dm.starts_with("This bot could not answer: \u{1b}]0;pwned-title"),
         "{in_dm}"
     );
-    let panicked = invoke(&node, "forger", &command("forge-panic", "42"));
+    let panicked = invoke(&node, "forger", &command("forge-panic", "42")).await;
     assert!(content(&panicked).contains("ran into a problem"));
 
-    let logs = node.cli_ok(&["logs", "forger"]);
+    let logs = node.cli_ok(&["logs", "forger"]).await;
     assert!(
         logs.contains("forged: the node leaked its admin token"),
         "{logs}"
@@ -354,7 +365,7 @@ fn guest_text_cannot_forge_lines_or_drive_the_operators_terminal() {
     assert_no_forged_lines(&logs);
 
     // `logs --follow` prints the same lines, escaped the same way.
-    let reader = std::thread::spawn(move || {
+    let reader = tokio::task::spawn_blocking(move || {
         use std::io::Read;
         let mut stdout = follow.stdout.take().unwrap();
         let mut seen = Vec::new();
@@ -376,7 +387,7 @@ fn guest_text_cannot_forge_lines_or_drive_the_operators_terminal() {
         let _ = follow.wait();
         text
     });
-    let followed = reader.join().unwrap();
+    let followed = reader.await.unwrap();
     assert!(followed.contains("forged in a panic"), "{followed}");
     assert_no_forged_lines(&followed);
 }
@@ -384,7 +395,7 @@ fn guest_text_cannot_forge_lines_or_drive_the_operators_terminal() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discord_request_bodies_over_the_limit_are_refused_before_sending() {
     let fake = FakeDiscord::start(FakeConfig::default()).await;
-    let node = Node::with_fake_discord(&fake);
+    let node = Node::with_fake_discord(&fake).await;
     let token = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(token.path(), "token-a").unwrap();
     deploy_hostile(
@@ -397,14 +408,15 @@ async fn discord_request_bodies_over_the_limit_are_refused_before_sending() {
             "--memory-mib",
             "128",
         ],
-    );
+    )
+    .await;
     let small = with_options("big-rest", &[("mib", json!(1))]);
-    let answer = content(&invoke(&node, "big", &small));
+    let answer = content(&invoke(&node, "big", &small).await);
     assert!(answer.starts_with("sent: status 2"), "{answer}");
     let sent = fake.requests().len();
 
     let big = with_options("big-rest", &[("mib", json!(9))]);
-    let answer = content(&invoke(&node, "big", &big));
+    let answer = content(&invoke(&node, "big", &big).await);
     assert!(answer.starts_with("refused: "), "{answer}");
     assert!(answer.contains("the limit is 8388608"), "{answer}");
     assert_eq!(
@@ -414,23 +426,23 @@ async fn discord_request_bodies_over_the_limit_are_refused_before_sending() {
     );
 }
 
-#[test]
-fn wasi_resources_a_guest_holds_are_bounded_per_instance() {
-    let node = Node::start();
-    deploy_hostile(&node, "hoarder", DOOMED_APP, &[]);
+#[tokio::test]
+async fn wasi_resources_a_guest_holds_are_bounded_per_instance() {
+    let node = Node::start().await;
+    deploy_hostile(&node, "hoarder", DOOMED_APP, &[]).await;
     let few = with_options("handles", &[("count", json!(100))]);
     assert_eq!(
-        content(&invoke(&node, "hoarder", &few)),
+        content(&invoke(&node, "hoarder", &few).await),
         "holding 100 pollables"
     );
     let many = with_options("handles", &[("count", json!(100_000))]);
-    let answer = content(&invoke(&node, "hoarder", &many));
+    let answer = content(&invoke(&node, "hoarder", &many).await);
     assert!(answer.contains("ran into a problem"), "{answer}");
-    let logs = node.cli_ok(&["logs", "hoarder"]);
+    let logs = node.cli_ok(&["logs", "hoarder"]).await;
     assert!(logs.contains("CRASH version 1: resources"), "{logs}");
     // The instance and its resources are gone; the next event runs fresh.
     assert_eq!(
-        content(&invoke(&node, "hoarder", &few)),
+        content(&invoke(&node, "hoarder", &few).await),
         "holding 100 pollables"
     );
 }

@@ -6,6 +6,7 @@
 
 pub mod fake_discord;
 
+use std::fmt::Display;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -13,141 +14,160 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ed25519_dalek::{Signer as _, SigningKey};
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
-use serde_json::{json, Value};
+use serde_json::Value;
+
+mod guests;
+mod interaction;
+
+pub use interaction::{command, command_bytes, unix_now, Signer};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_appliance");
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-/// Builds the example bots once per test run and returns the .wasm path of `crate_name`.
+/// Builds the example and test guests once per test run and returns the
+/// .wasm path of `crate_name`. Blocks: async tests call [`guest_path`].
 pub fn guest(crate_name: &str) -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     let dir = BUILT.get_or_init(|| {
-        let target_dir = Path::new(ROOT).join("target").join("guests");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        // A separate target dir: the outer `cargo test` may still hold the main one's lock.
-        let status = Command::new(cargo)
-            .current_dir(ROOT)
-            .args([
-                "build",
-                "--profile",
-                "guest",
-                "--target",
-                "wasm32-wasip2",
-                "-p",
-                "ping-bot",
-                "-p",
-                "counter-bot",
-                "-p",
-                "hostile-bot",
-                "-p",
-                "slow-bot",
-                "-p",
-                "remind-bot",
-                "--target-dir",
-            ])
-            .arg(&target_dir)
-            .status()
-            .expect("failed to run cargo to build the example guests");
-        assert!(
-            status.success(),
-            "building the example guests failed (is the wasm32-wasip2 target installed?)"
-        );
-        target_dir.join("wasm32-wasip2").join("guest")
+        guests::build_guests(&[
+            "ping-bot",
+            "counter-bot",
+            "hostile-bot",
+            "slow-bot",
+            "remind-bot",
+        ])
     });
     let path = dir.join(format!("{}.wasm", crate_name.replace('-', "_")));
     assert!(path.exists(), "{} was not built", path.display());
     path
 }
 
-/// The Ed25519 key pair of one fake Discord application.
-pub struct Signer {
-    key: SigningKey,
+/// [`guest`] off the async executor (the first call builds every guest).
+pub async fn guest_path(crate_name: &str) -> PathBuf {
+    let crate_name = crate_name.to_owned();
+    blocking(move || guest(&crate_name)).await
 }
 
-impl Signer {
-    pub fn new(seed: u8) -> Signer {
-        Signer {
-            key: SigningKey::from_bytes(&[seed; 32]),
+/// Runs `work` on tokio's blocking pool, so the test's runtime (and the fake
+/// Discord it may host) keeps running meanwhile; a panic in `work` is
+/// raised again here.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()))
+}
+
+/// A check for [`eventually`]: done (with a value) or not yet, with what it
+/// saw instead.
+pub trait Check {
+    type Done;
+    fn done(self) -> Result<Self::Done, String>;
+}
+
+impl Check for bool {
+    type Done = ();
+    fn done(self) -> Result<(), String> {
+        if self {
+            Ok(())
+        } else {
+            Err("false".to_owned())
         }
     }
+}
 
-    pub fn public_hex(&self) -> String {
-        hex::encode(self.key.verifying_key().to_bytes())
-    }
-
-    /// Returns `(signature_hex, timestamp)` for `body`, as Discord sends them.
-    pub fn sign(&self, body: &[u8]) -> (String, String) {
-        self.sign_at(body, unix_now())
-    }
-
-    /// [`Signer::sign`] with the timestamp `timestamp` (unix seconds).
-    pub fn sign_at(&self, body: &[u8], timestamp: i64) -> (String, String) {
-        let timestamp = timestamp.to_string();
-        let mut message = timestamp.as_bytes().to_vec();
-        message.extend_from_slice(body);
-        (hex::encode(self.key.sign(&message).to_bytes()), timestamp)
+impl<T> Check for Option<T> {
+    type Done = T;
+    fn done(self) -> Result<T, String> {
+        self.ok_or_else(|| "None".to_owned())
     }
 }
 
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+/// `Err` carries what was seen instead, for the failure message.
+impl<T, E: Display> Check for Result<T, E> {
+    type Done = T;
+    fn done(self) -> Result<T, String> {
+        self.map_err(|seen| seen.to_string())
+    }
 }
 
-/// A fresh snowflake-shaped interaction id: the node refuses a repeated id
-/// as a replay, as it would a captured request sent again.
-pub fn fresh_id() -> String {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    let seq = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    (((ms - 1_420_070_400_000) << 22) | (seq & 0x3F_FFFF)).to_string()
+/// `Ok(value)` if `value` passes `test`, else `Err(value)`: a [`Check`]
+/// whose failure message shows the value.
+pub fn holds<T>(value: T, test: impl FnOnce(&T) -> bool) -> Result<T, T> {
+    if test(&value) {
+        Ok(value)
+    } else {
+        Err(value)
+    }
 }
 
-/// [`command`] as the bytes a request carries.
-pub fn command_bytes(name: &str, user_id: &str) -> Vec<u8> {
-    serde_json::to_vec(&command(name, user_id)).unwrap()
+/// Runs `check` every 25 ms until it is done and returns its value. Once
+/// `within` has passed, fails the test naming `what` and the last thing
+/// `check` saw. For waiting on what the node does in the background (log and
+/// crash writes, replacement instances): a bound, never a fixed sleep.
+pub async fn eventually<C: Check>(
+    within: Duration,
+    what: &str,
+    mut check: impl AsyncFnMut() -> C,
+) -> C::Done {
+    let started = Instant::now();
+    loop {
+        match check().await.done() {
+            Ok(done) => return done,
+            Err(seen) => assert!(
+                started.elapsed() < within,
+                "timed out after {within:?} waiting until {what}; last seen: {seen}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }
 
-/// A realistic APPLICATION_COMMAND interaction in a guild (a new id each call).
-pub fn command(name: &str, user_id: &str) -> Value {
-    json!({
-        "type": 2,
-        "id": fresh_id(),
-        "application_id": "1180000000000000000",
-        "token": "interaction-token",
-        "version": 1,
-        "data": { "id": "1180000000000000002", "name": name, "type": 1 },
-        "guild_id": "1180000000000000003",
-        "channel_id": "1180000000000000004",
-        "member": {
-            "user": { "id": user_id, "username": format!("user{user_id}"), "discriminator": "0", "avatar": null, "global_name": null },
-            "roles": [], "joined_at": "2024-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false, "flags": 0,
-            "permissions": "0"
-        },
-        "locale": "en-US",
-        "guild_locale": "en-US",
-        "app_permissions": "0",
-        "entitlements": [],
-        "authorizing_integration_owners": {},
-        "context": 0
-    })
+/// A command for `program` whose process dies with the test process: a
+/// panicking test's [`Node`] kills its child on drop, and this covers the
+/// harness itself being killed (Linux's parent-death signal; the parent is
+/// the spawning thread, which for a test is its own thread or one of its
+/// runtime's workers, living as long as the test).
+pub fn child_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut command = Command::new(program);
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        let parent = std::process::id() as libc::pid_t;
+        // SAFETY: the closure runs in the forked child before exec; it only
+        // makes async-signal-safe system calls and allocates nothing.
+        #[allow(unsafe_code)]
+        unsafe {
+            command.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent died before prctl: no signal would come.
+                if libc::getppid() != parent {
+                    return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+                }
+                Ok(())
+            });
+        }
+    }
+    command
 }
 
-/// A running `appliance serve` with its own data dir; killed on drop.
+/// `appliance` as a [`child_command`].
+pub fn appliance() -> Command {
+    child_command(BIN)
+}
+
+/// A running `appliance serve` with its own data dir; killed (by its pid)
+/// on drop, so a failing test leaves no node behind. Every method that waits
+/// is async and leaves the test's runtime free: the node may be calling a
+/// fake Discord served by that same runtime meanwhile.
 pub struct Node {
     pub data_dir: PathBuf,
     pub public: SocketAddr,
     pub admin: SocketAddr,
-    child: Child,
+    child: KillOnDrop,
     _temp: Option<tempfile::TempDir>,
     extra: Vec<String>,
 }
@@ -160,33 +180,33 @@ struct NodeFile {
 
 impl Node {
     /// A node serving plain HTTP on free loopback ports.
-    pub fn start() -> Node {
-        Node::start_with(&["--plain-http"])
+    pub async fn start() -> Node {
+        Node::start_with(&["--plain-http"]).await
     }
 
     /// A node with `config` as its TOML config file, plus `extra` flags.
-    pub fn start_with_config(config: &str, extra: &[&str]) -> Node {
+    pub async fn start_with_config(config: &str, extra: &[&str]) -> Node {
         let temp = tempfile::tempdir().unwrap();
         let file = temp.path().join("config.toml");
         std::fs::write(&file, config).unwrap();
         let mut args = vec!["--config".to_owned(), file.display().to_string()];
         args.extend(extra.iter().map(|s| s.to_string()));
-        Node::start_in(temp, args)
+        Node::start_in(temp, args).await
     }
 
     /// A node on plain HTTP whose Discord REST calls go to `fake`.
-    pub fn with_fake_discord(fake: &fake_discord::FakeDiscord) -> Node {
-        Node::start_with(&["--plain-http", "--discord-api", &fake.base_url()])
+    pub async fn with_fake_discord(fake: &fake_discord::FakeDiscord) -> Node {
+        Node::start_with(&["--plain-http", "--discord-api", &fake.base_url()]).await
     }
 
-    pub fn start_with(extra: &[&str]) -> Node {
+    pub async fn start_with(extra: &[&str]) -> Node {
         let temp = tempfile::tempdir().unwrap();
-        Node::start_in(temp, extra.iter().map(|s| s.to_string()).collect())
+        Node::start_in(temp, extra.iter().map(|s| s.to_string()).collect()).await
     }
 
-    fn start_in(temp: tempfile::TempDir, extra: Vec<String>) -> Node {
+    async fn start_in(temp: tempfile::TempDir, extra: Vec<String>) -> Node {
         let data_dir = temp.path().join("data");
-        let (child, public, admin) = spawn(&data_dir, &extra);
+        let (child, public, admin) = spawn(&data_dir, &extra).await;
         Node {
             data_dir,
             public,
@@ -198,43 +218,37 @@ impl Node {
     }
 
     /// `kill -9` and start again on the same data dir.
-    pub fn crash_and_restart(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
+    pub async fn crash_and_restart(&mut self) {
+        self.child.0.kill().unwrap();
+        // Prompt after SIGKILL.
+        self.child.0.wait().unwrap();
         let _ = std::fs::remove_file(self.data_dir.join("node.json"));
-        let (child, public, admin) = spawn(&self.data_dir, &self.extra);
+        let (child, public, admin) = spawn(&self.data_dir, &self.extra).await;
         self.child = child;
         self.public = public;
         self.admin = admin;
     }
 
     /// Sends the node SIGTERM, as systemd or `kill` would.
-    pub fn terminate(&self) {
-        self.signal("TERM");
+    pub async fn terminate(&self) {
+        self.signal("TERM").await;
     }
 
-    /// Sends the node a signal by name (`TERM`, `HUP`, ...).
-    pub fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .unwrap();
+    /// Sends the node a signal by name (`TERM`, `HUP`, ...), by its pid.
+    pub async fn signal(&self, name: &str) {
+        let mut kill = Command::new("kill");
+        kill.args([&format!("-{name}"), &self.child.0.id().to_string()]);
+        let status = blocking(move || kill.status().unwrap()).await;
         assert!(status.success());
     }
 
     /// Waits (bounded) for the node to exit and returns its exit code.
-    pub fn wait_exit(&mut self, within: Duration) -> Option<i32> {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code();
-            }
-            assert!(
-                started.elapsed() < within,
-                "node did not exit within {within:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+    pub async fn wait_exit(&mut self, within: Duration) -> Option<i32> {
+        let child = &mut self.child.0;
+        eventually(within, "the node exited", async || {
+            child.try_wait().unwrap().map(|status| status.code())
+        })
+        .await
     }
 
     /// Everything the node wrote to stderr so far.
@@ -242,21 +256,21 @@ impl Node {
         std::fs::read_to_string(self.data_dir.with_file_name("node.log")).unwrap_or_default()
     }
 
-    /// Runs a client command against this node.
-    pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
+    /// Runs a client command (the real binary) against this node.
+    pub async fn cli(&self, args: &[&str]) -> Output {
+        let mut command = appliance();
+        command
             .args(args)
             .arg("--data-dir")
             .arg(&self.data_dir)
             .env_remove("APPLIANCE_NODE")
-            .env_remove("APPLIANCE_ADMIN_TOKEN")
-            .output()
-            .unwrap()
+            .env_remove("APPLIANCE_ADMIN_TOKEN");
+        blocking(move || command.output().unwrap()).await
     }
 
     /// Runs a client command and returns its stdout, failing the test on a non-zero exit.
-    pub fn cli_ok(&self, args: &[&str]) -> String {
-        let output = self.cli(args);
+    pub async fn cli_ok(&self, args: &[&str]) -> String {
+        let output = self.cli(args).await;
         assert!(
             output.status.success(),
             "appliance {args:?} failed: {}",
@@ -266,12 +280,13 @@ impl Node {
     }
 
     /// Deploys an example guest under `name` for the app `app_id` signed by `signer`.
-    pub fn deploy(&self, crate_name: &str, name: &str, app_id: &str, signer: &Signer) {
-        self.deploy_with(crate_name, name, app_id, signer, &[]);
+    pub async fn deploy(&self, crate_name: &str, name: &str, app_id: &str, signer: &Signer) {
+        self.deploy_with(crate_name, name, app_id, signer, &[])
+            .await;
     }
 
     /// Like [`Node::deploy`], with extra flags such as limits.
-    pub fn deploy_with(
+    pub async fn deploy_with(
         &self,
         crate_name: &str,
         name: &str,
@@ -279,7 +294,7 @@ impl Node {
         signer: &Signer,
         extra: &[&str],
     ) {
-        let wasm = guest(crate_name);
+        let wasm = guest_path(crate_name).await;
         let key = signer.public_hex();
         let mut args = vec![
             "deploy",
@@ -292,17 +307,18 @@ impl Node {
             &key,
         ];
         args.extend_from_slice(extra);
-        self.cli_ok(&args);
+        self.cli_ok(&args).await;
     }
 
     /// `appliance list --json`, as JSON.
-    pub fn list(&self) -> Value {
-        serde_json::from_str(&self.cli_ok(&["list", "--json"])).unwrap()
+    pub async fn list(&self) -> Value {
+        serde_json::from_str(&self.cli_ok(&["list", "--json"]).await).unwrap()
     }
 
     /// The `list` row of bot `name`.
-    pub fn bot(&self, name: &str) -> Value {
+    pub async fn bot(&self, name: &str) -> Value {
         self.list()
+            .await
             .as_array()
             .unwrap()
             .iter()
@@ -311,18 +327,23 @@ impl Node {
             .unwrap_or_else(|| panic!("bot {name} not listed"))
     }
 
+    /// `appliance logs NAME` (up to 10,000 lines), once `holds` is true of
+    /// them: they are written in the background, after the answer.
+    pub async fn logs_when(&self, name: &str, what: &str, holds: impl Fn(&str) -> bool) -> String {
+        eventually(Duration::from_secs(10), what, async || {
+            let logs = self.cli_ok(&["logs", name, "--lines", "10000"]).await;
+            if holds(&logs) {
+                Ok(logs)
+            } else {
+                Err(format!("`appliance logs {name}`:\n{logs}"))
+            }
+        })
+        .await
+    }
+
     /// Signs `body` with `signer` and posts it to `/interactions/{app_id}`.
     pub async fn interact(&self, app_id: &str, signer: &Signer, body: &[u8]) -> (u16, Value) {
-        let (signature, timestamp) = signer.sign(body);
-        self.post(
-            &format!("/interactions/{app_id}"),
-            &[
-                ("x-signature-ed25519", &signature),
-                ("x-signature-timestamp", &timestamp),
-            ],
-            body.to_vec(),
-        )
-        .await
+        self.send(signer.request(app_id, body)).await
     }
 
     /// A GET on the admin listener, with the admin token; the body as text.
@@ -345,21 +366,25 @@ impl Node {
 
     /// A POST to the public listener with exactly these headers.
     pub async fn post(&self, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> (u16, Value) {
-        let stream = tokio::net::TcpStream::connect(self.public).await.unwrap();
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .unwrap();
-        tokio::spawn(connection);
         let mut request = Request::post(path)
             .header("host", "localhost")
             .header("content-type", "application/json");
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let response = sender
-            .send_request(request.body(Full::new(Bytes::from(body))).unwrap())
+        self.send(request.body(Full::new(Bytes::from(body))).unwrap())
+            .await
+    }
+
+    /// Sends `request` to the public listener on a new connection; the
+    /// status and the body (as JSON, or as a JSON string if it is not JSON).
+    pub async fn send(&self, request: Request<Full<Bytes>>) -> (u16, Value) {
+        let stream = tokio::net::TcpStream::connect(self.public).await.unwrap();
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .unwrap();
+        tokio::spawn(connection);
+        let response = sender.send_request(request).await.unwrap();
         let status = response.status().as_u16();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         let value = serde_json::from_slice(&bytes)
@@ -368,10 +393,14 @@ impl Node {
     }
 }
 
-impl Drop for Node {
+/// A child process that gets SIGKILL (to its pid, never a search by name)
+/// and is reaped when dropped, also when a test panics.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -386,37 +415,50 @@ fn log_file(data_dir: &Path) -> std::fs::File {
         .unwrap()
 }
 
-fn spawn(data_dir: &Path, extra: &[String]) -> (Child, SocketAddr, SocketAddr) {
-    let mut child = Command::new(BIN)
-        .arg("serve")
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
-        .args(extra)
-        .env("RUST_LOG", "appliance=debug")
-        .stdout(Stdio::null())
-        .stderr(log_file(data_dir))
-        .spawn()
-        .unwrap();
+/// Starts `appliance serve` and waits (bounded) until it has written its
+/// addresses to `node.json`.
+async fn spawn(data_dir: &Path, extra: &[String]) -> (KillOnDrop, SocketAddr, SocketAddr) {
+    let mut child = KillOnDrop(
+        appliance()
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+            .args(extra)
+            .env("RUST_LOG", "appliance=debug")
+            .stdout(Stdio::null())
+            .stderr(log_file(data_dir))
+            .spawn()
+            .unwrap(),
+    );
     let node_file = data_dir.join("node.json");
-    let started = Instant::now();
-    loop {
-        if let Ok(bytes) = std::fs::read(&node_file) {
-            if let Ok(file) = serde_json::from_slice::<NodeFile>(&bytes) {
-                return (child, file.public_addr, file.admin_addr);
-            }
-        }
-        if let Some(status) = child.try_wait().unwrap() {
+    let file = eventually(Duration::from_secs(60), "the node started", async || {
+        if let Some(status) = child.0.try_wait().unwrap() {
             let log =
                 std::fs::read_to_string(data_dir.with_file_name("node.log")).unwrap_or_default();
             panic!("appliance serve exited early with {status}:\n{log}");
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "node did not start within 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        let bytes = std::fs::read(&node_file).ok()?;
+        serde_json::from_slice::<NodeFile>(&bytes).ok()
+    })
+    .await;
+    (child, file.public_addr, file.admin_addr)
+}
+
+/// A component of the `bot` world written in WAT: `body` defines the core
+/// instance `$i` exporting `handle`, the core memory `$memory` and the core
+/// func `$realloc`; this lifts `handle` as the `handle-interaction` export.
+pub fn wat_bot(body: &str) -> Vec<u8> {
+    let component = format!(
+        r#"(component
+    {body}
+    (alias core export $i "handle" (core func $handle))
+    (func (export "handle-interaction")
+        (param "interaction" (list u8))
+        (result (result (list u8) (error string)))
+        (canon lift (core func $handle) (memory $memory) (realloc $realloc))))"#
+    );
+    wat::parse_str(component).unwrap()
 }
 
 /// Asserts the documented answer for a bot that could not answer: an
