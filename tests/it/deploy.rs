@@ -6,7 +6,7 @@ use appliance::admin::client::{Client, Error};
 use hyper::StatusCode;
 use sha2::{Digest, Sha256};
 
-use crate::support::{command_bytes, guest, Node, Signer};
+use crate::support::{command_bytes, guest_path, Node, Signer};
 
 fn admin(node: &Node) -> Client {
     let token = std::fs::read_to_string(node.data_dir.join("admin.token")).unwrap();
@@ -34,10 +34,10 @@ fn status_of(result: Result<impl std::fmt::Debug, Error>) -> StatusCode {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_known_component_deploys_by_hash_alone() {
-    let node = Node::start();
+    let node = Node::start().await;
     let client = admin(&node);
     let signer = Signer::new(41);
-    let wasm = std::fs::read(guest("ping-bot")).unwrap();
+    let wasm = std::fs::read(guest_path("ping-bot").await).unwrap();
     let sha256 = hex::encode(Sha256::digest(&wasm));
 
     // Unknown to the node: 412, and no bot was created.
@@ -71,10 +71,10 @@ async fn a_known_component_deploys_by_hash_alone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bytes_that_do_not_match_their_hash_are_refused() {
-    let node = Node::start();
+    let node = Node::start().await;
     let client = admin(&node);
     let signer = Signer::new(42);
-    let wasm = std::fs::read(guest("ping-bot")).unwrap();
+    let wasm = std::fs::read(guest_path("ping-bot").await).unwrap();
 
     let mut mismatched = request("bot", "4200", &signer);
     mismatched.wasm_base64 = Some(base64_of(&wasm));
