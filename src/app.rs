@@ -163,6 +163,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         shutdown_rx,
     ));
 
+    // Listening starts before `node.json` says the node serves.
+    let mut signals = Signals::new()?;
     let node_file = NodeFile {
         pid: std::process::id(),
         public_addr,
@@ -183,7 +185,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         "node serving"
     );
 
-    shutdown_signal().await;
+    signals.recv().await;
     info!(
         grace_secs = SHUTDOWN_GRACE.as_secs(),
         "shutting down: no new connections; finishing in-flight interactions (signal again to exit now)"
@@ -199,7 +201,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tokio::select! {
         _ = drain => info!("drained"),
         _ = tokio::time::sleep(SHUTDOWN_GRACE) => warn!("in-flight work outlived the shutdown grace period; exiting anyway"),
-        _ = shutdown_signal() => {
+        _ = signals.recv() => {
             warn!("second signal: exiting now");
             let _ = std::fs::remove_file(data_dir.join(NODE_FILE));
             std::process::exit(1);
@@ -288,24 +290,29 @@ fn raise_open_files_limit(max_connections: usize) {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
+/// SIGINT and SIGTERM, listened for once for the node's whole life: a
+/// second signal that arrives while the node moves from serving to draining
+/// is kept, not lost (a listener made afresh would miss it).
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?,
+            terminate: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
         }
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }
 
 fn create_private_dir(dir: &Path) -> anyhow::Result<()> {

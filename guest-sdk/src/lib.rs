@@ -110,6 +110,16 @@ pub mod wit {
 mod tests {
     use super::*;
 
+    #[test]
+    fn wit_package_is_the_one_world_wit_declares() {
+        let wit = include_str!("../wit/world.wit");
+        let declared = wit
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("package "))
+            .map(|rest| rest.trim_end_matches(';'));
+        assert_eq!(declared, Some(WIT_PACKAGE));
+    }
+
     /// The ping example's logic, to test the export glue end to end.
     struct Ping;
 
