@@ -28,8 +28,11 @@ pub fn init(filter: Option<&str>) {
 /// Every outcome an interaction can have, as `appliance_interactions_total`
 /// labels it: answered, turned away by the bot's health, deferred, or one
 /// of the sandbox's [`InvokeError`](crate::sandbox::InvokeError) labels.
-pub const OUTCOMES: [&str; 17] = [
+pub const OUTCOMES: [&str; 20] = [
     "ok",
+    "event_ok",
+    "event_failed",
+    "event_dropped",
     "deferred",
     "backing_off",
     "quarantined",

@@ -10,8 +10,9 @@ use tracing::{debug, warn, Instrument};
 
 use super::{notice_text, Dispatcher, Event};
 use crate::fleet::Deployed;
+use crate::health::Gate;
 use crate::protocol::interaction::{notice, Answer};
-use crate::sandbox::{Invocation, InvokeError, Responder, LOG_LINE_MAX};
+use crate::sandbox::{self, Invocation, InvokeError, Responder, Slot, LOG_LINE_MAX};
 use crate::text::clip;
 
 impl Dispatcher {
@@ -53,6 +54,70 @@ impl Dispatcher {
                 (notice(event.kind, &notice_text(&err)), Some(err))
             }
         };
+        self.account(&deployed, event.id.clone(), error, logs, crash_detail, slot)
+            .await;
+        answer
+    }
+
+    /// Runs the bot's `handle-event` for one Discord event, in the
+    /// background, with the same accounting as an interaction: crash-loop
+    /// health, quarantine, logs and crash records. A bot backing off or
+    /// quarantined does not run; the event is dropped and counted.
+    pub fn deliver_event(&self, deployed: Arc<Deployed>, event: sandbox::Event) {
+        let this = self.clone();
+        let span = tracing::info_span!(
+            "event",
+            bot = %deployed.record.name,
+            version = deployed.record.active_version,
+            event = %event.name,
+            outcome = tracing::field::Empty,
+        );
+        self.tasks.spawn(
+            async move {
+                if !matches!(deployed.health().gate(Instant::now()), Gate::Open) {
+                    this.counters(&deployed).count("event_dropped");
+                    tracing::Span::current().record("outcome", "event_dropped");
+                    return;
+                }
+                let Invocation {
+                    result,
+                    logs,
+                    crash_detail,
+                    slot,
+                    ..
+                } = deployed.bot.invoke_event(&event).await;
+                let outcome = match &result {
+                    Ok(()) => "event_ok",
+                    Err(_) => "event_failed",
+                };
+                this.counters(&deployed).count(outcome);
+                tracing::Span::current().record("outcome", outcome);
+                let error = result.err();
+                if let Some(err) = &error {
+                    warn!(
+                        error = clip(&err.to_string(), LOG_LINE_MAX),
+                        "bot failed an event"
+                    );
+                }
+                this.account(&deployed, None, error, logs, crash_detail, slot)
+                    .await;
+            }
+            .instrument(span),
+        );
+    }
+
+    /// What an event's outcome does: the crash-loop state, a quarantine
+    /// halting queued events, the event's place released only after that, a
+    /// replacement instance after a crash, and the logs and crash record.
+    async fn account(
+        &self,
+        deployed: &Arc<Deployed>,
+        interaction_id: Option<String>,
+        error: Option<InvokeError>,
+        logs: Vec<crate::store::LogLine>,
+        crash_detail: Option<String>,
+        slot: Slot,
+    ) {
         let quarantine = match &error {
             Some(err) if err.is_crash() => deployed.health().on_crash(Instant::now(), err.label()),
             // Busy, a host failure, or an event stopped from outside says
@@ -93,14 +158,13 @@ impl Dispatcher {
             );
         }
         self.persist(
-            &deployed,
-            event.id.clone(),
+            deployed,
+            interaction_id,
             logs,
             error,
             crash_detail,
             quarantine,
         )
         .await;
-        answer
     }
 }

@@ -36,6 +36,13 @@ pub fn json_bytes(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> 
     response
 }
 
+/// A response with no body (e.g. 204).
+pub fn empty(status: StatusCode) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    response
+}
+
 /// A plain-text body, with `content_type` (e.g. Prometheus' exposition format).
 pub fn text(
     status: StatusCode,

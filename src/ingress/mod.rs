@@ -23,8 +23,10 @@ use crate::dispatch::{Deferral, Dispatcher};
 use crate::edge::{EdgeLimits, Rejections};
 use crate::fleet::Fleet;
 use crate::http::{self, Body, BodyError};
+use crate::protocol::event::WebhookEvent;
 use crate::protocol::interaction::Head;
 use crate::protocol::signature::SignatureHeaders;
+use crate::sandbox;
 use crate::telemetry::Metrics;
 use replay::ReplayGuard;
 
@@ -58,7 +60,13 @@ pub enum Rejection {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Target<'a> {
     Healthz,
-    Interaction { app_id: &'a str },
+    Interaction {
+        app_id: &'a str,
+    },
+    /// Discord's webhook events for the application.
+    Events {
+        app_id: &'a str,
+    },
     WrongMethod(&'static str),
     NotFound,
 }
@@ -67,11 +75,23 @@ pub fn route<'a>(method: &Method, path: &'a str) -> Target<'a> {
     match path {
         "/healthz" if method == Method::GET => Target::Healthz,
         "/healthz" => Target::WrongMethod("use GET"),
-        _ => match path.strip_prefix("/interactions/") {
-            Some(app_id) if method == Method::POST => Target::Interaction { app_id },
-            Some(_) => Target::WrongMethod("use POST"),
-            None => Target::NotFound,
-        },
+        _ => {
+            if let Some(app_id) = path.strip_prefix("/interactions/") {
+                if method == Method::POST {
+                    Target::Interaction { app_id }
+                } else {
+                    Target::WrongMethod("use POST")
+                }
+            } else if let Some(app_id) = path.strip_prefix("/events/") {
+                if method == Method::POST {
+                    Target::Events { app_id }
+                } else {
+                    Target::WrongMethod("use POST")
+                }
+            } else {
+                Target::NotFound
+            }
+        }
     }
 }
 
@@ -113,6 +133,42 @@ pub fn screen_body(
             })?;
     }
     Ok(head)
+}
+
+/// The checks for a webhook event once its body is in: signature, shape,
+/// replay (keyed by the signature: the body has no id). `None` for a PING.
+pub fn screen_event(
+    replay: &ReplayGuard,
+    key: &ed25519_dalek::VerifyingKey,
+    signature: &SignatureHeaders,
+    timestamp: i64,
+    body: &[u8],
+    now: i64,
+) -> Result<Option<sandbox::Event>, Rejection> {
+    signature
+        .verify(key, body)
+        .map_err(|_| Rejection::Signature)?;
+    let parsed =
+        WebhookEvent::parse(body).map_err(|e| Rejection::NotAnInteraction(e.to_string()))?;
+    replay
+        .remember(&format!("event:{}", signature.hex()), timestamp, now)
+        .map_err(|refusal| match refusal {
+            replay::Refusal::Stale => Rejection::Stale,
+            replay::Refusal::Replayed => Rejection::Replayed,
+        })?;
+    Ok(parsed.event.map(|event| sandbox::Event {
+        name: event.name,
+        data: event.data.to_string().into_bytes(),
+        shard: 0,
+        sequence: 0,
+    }))
+}
+
+/// Which signed endpoint a request came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Interactions,
+    Events,
 }
 
 impl Rejection {
@@ -162,13 +218,19 @@ impl Ingress {
                 http::json_bytes(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#))
             }
             Target::WrongMethod(hint) => http::error(StatusCode::METHOD_NOT_ALLOWED, hint),
-            Target::Interaction { app_id } => self.interaction(app_id, request, peer).await,
+            Target::Interaction { app_id } => {
+                self.signed(Endpoint::Interactions, app_id, request, peer)
+                    .await
+            }
+            Target::Events { app_id } => self.signed(Endpoint::Events, app_id, request, peer).await,
             Target::NotFound => http::error(StatusCode::NOT_FOUND, "not found"),
         }
     }
 
-    async fn interaction(
+    /// A signed request from Discord: an interaction, or a webhook event.
+    async fn signed(
         &self,
+        endpoint: Endpoint,
         app_id: &str,
         request: Request<Incoming>,
         peer: SocketAddr,
@@ -261,6 +323,24 @@ impl Ingress {
                 return reject(Rejection::BodyUnreadable);
             }
         };
+        if endpoint == Endpoint::Events {
+            return match screen_event(
+                &self.replay,
+                &deployed.public_key,
+                &signature,
+                timestamp,
+                &body,
+                crate::clock::unix_secs(),
+            ) {
+                Ok(event) => {
+                    if let Some(event) = event {
+                        self.dispatcher.deliver_event(deployed, event);
+                    }
+                    http::empty(StatusCode::NO_CONTENT)
+                }
+                Err(why) => reject(why),
+            };
+        }
         let screened = screen_body(
             &self.replay,
             &deployed.public_key,

@@ -1,7 +1,8 @@
 //! Discord's side of the contract, as pure code: what an interaction and a
-//! response look like (`interaction`) and how Discord signs requests
-//! (`signature`). The lowest layer of the node: sandbox, fleet, dispatch,
+//! response look like (`interaction`), Discord's webhook events (`event`)
+//! and how Discord signs requests (`signature`). The lowest layer of the node: sandbox, fleet, dispatch,
 //! ingress and admin all speak it, and it names none of them.
 
+pub mod event;
 pub mod interaction;
 pub mod signature;

@@ -51,6 +51,12 @@ impl SignatureHeaders {
     }
 
     /// Checks the signature over `timestamp ++ body`.
+    /// The signature in hex: a replay key for signed bodies without an id
+    /// (a replayed request carries the very same signature).
+    pub fn hex(&self) -> String {
+        hex::encode(self.signature.to_bytes())
+    }
+
     pub fn verify(&self, key: &VerifyingKey, body: &[u8]) -> Result<(), BadSignature> {
         let mut message = Vec::with_capacity(self.timestamp.len() + body.len());
         message.extend_from_slice(&self.timestamp);

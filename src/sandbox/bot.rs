@@ -11,7 +11,7 @@ use wasmtime::{Store, UpdateDeadline};
 use super::error::{classify, crash_detail};
 use super::host::{self, EventState, HostState};
 use super::pool::{pool_is_full, IdlePool, Parked, MAX_EVICTIONS_PER_INSTANTIATION};
-use super::{bindings, BotEnv, InvokeError, Responder, LOG_LINE_MAX, MAX_RESPONSE_BYTES};
+use super::{bindings, BotEnv, Event, InvokeError, Responder, LOG_LINE_MAX, MAX_RESPONSE_BYTES};
 use crate::protocol::interaction::Answer;
 use crate::store::{Level, LogLine};
 use crate::sync::lock;
@@ -20,11 +20,11 @@ use crate::sync::lock;
 /// busy bot cannot hold a worker thread while other requests wait.
 const FUEL_YIELD_INTERVAL: u64 = 2_000_000;
 
-/// The result of one event.
+/// The result of one event: an interaction's [`Answer`] (checked with
+/// [`Answer::parse`] once, here), or `()` for a Discord event.
 #[derive(Debug)]
-pub struct Invocation {
-    /// The bot's answer, checked ([`Answer::parse`]) once, here.
-    pub result: Result<Answer, InvokeError>,
+pub struct Invocation<T = Answer> {
+    pub result: Result<T, InvokeError>,
     /// Log lines the event wrote (guest `log` calls, stdout, stderr).
     pub logs: Vec<LogLine>,
     /// Full error with the wasm backtrace, for crash records.
@@ -40,18 +40,34 @@ pub struct Invocation {
 /// An event's place among its bot's concurrent events; dropping it gives
 /// the place to the next queued event.
 #[derive(Debug)]
-pub struct Slot(#[allow(dead_code)] Option<OwnedSemaphorePermit>);
+pub struct Slot(#[allow(dead_code)] Vec<OwnedSemaphorePermit>);
 
-impl Invocation {
-    fn refused(error: InvokeError) -> Invocation {
+impl<T> Invocation<T> {
+    fn refused(error: InvokeError) -> Invocation<T> {
         Invocation {
             result: Err(error),
             logs: Vec::new(),
             crash_detail: None,
             fuel_used: 0,
-            slot: Slot(None),
+            slot: Slot(Vec::new()),
         }
     }
+
+    fn map<U>(self, f: impl FnOnce(T) -> Result<U, InvokeError>) -> Invocation<U> {
+        Invocation {
+            result: self.result.and_then(f),
+            logs: self.logs,
+            crash_detail: self.crash_detail,
+            fuel_used: self.fuel_used,
+            slot: self.slot,
+        }
+    }
+}
+
+/// What an instance is asked to handle.
+enum Call<'a> {
+    Interaction(&'a [u8]),
+    Event(&'a Event),
 }
 
 pub(super) struct Instance {
@@ -59,6 +75,8 @@ pub(super) struct Instance {
     /// The `handle-interaction` export, called through its raw handle with a
     /// typed signature (the bindings' wrapper would hide the call's errors).
     handle: wasmtime::component::Func,
+    /// The `handle-event` export, for a bot of world `event-bot`.
+    handle_event: Option<wasmtime::component::Func>,
     pub(super) last_used: Instant,
 }
 
@@ -70,6 +88,9 @@ pub struct Bot {
     idle: Arc<IdlePool>,
     parked: Arc<Parked>,
     permits: Arc<Semaphore>,
+    /// Places events may take, one fewer than `permits`.
+    event_permits: Arc<Semaphore>,
+    handles_events: bool,
     /// Cancelled when the bot is quarantined: events still waiting for an
     /// instance are refused instead of running.
     halted: CancellationToken,
@@ -86,14 +107,21 @@ impl std::fmt::Debug for Bot {
 impl Bot {
     pub(super) fn new(
         pre: bindings::BotPre<HostState>,
+        handles_events: bool,
         env: BotEnv,
         engine: wasmtime::Engine,
         parked: Arc<Parked>,
     ) -> Bot {
         let idle = Arc::new(Mutex::new(Vec::new()));
         parked.register(&idle);
+        // Events leave one place free for interactions (which have Discord's
+        // 3 s to meet; events have no deadline); a bot with a single place
+        // shares it.
+        let event_places = (env.limits.instances as usize).saturating_sub(1).max(1);
         Bot {
             permits: Arc::new(Semaphore::new(env.limits.instances as usize)),
+            event_permits: Arc::new(Semaphore::new(event_places)),
+            handles_events,
             halted: CancellationToken::new(),
             idle,
             parked,
@@ -156,6 +184,62 @@ impl Bot {
         interaction_id: Option<&str>,
         responder: Option<Responder>,
     ) -> Invocation {
+        self.run(
+            Call::Interaction(interaction),
+            interaction_id,
+            responder,
+            None,
+        )
+        .await
+        .map(|returned| match returned {
+            Returned::Answer(response) => Answer::parse(response).map_err(InvokeError::Guest),
+            Returned::Handled => Err(InvokeError::Host("an interaction got no answer".into())),
+        })
+    }
+
+    /// Whether the bot takes Discord events (its component exports `handle-event`).
+    pub fn handles_events(&self) -> bool {
+        self.handles_events
+    }
+
+    /// Runs the bot's `handle-event` for one Discord event, under the same
+    /// limits, in the same instances, as an interaction; events may take
+    /// all but one of the bot's places, so interactions always find one.
+    pub async fn invoke_event(&self, event: &Event) -> Invocation<()> {
+        if !self.handles_events {
+            return Invocation::refused(InvokeError::Host(
+                "the bot takes no events: its component does not export handle-event (world event-bot)"
+                    .into(),
+            ));
+        }
+        let wall_clock = Duration::from_millis(self.env.limits.timeout_ms);
+        let place = tokio::select! {
+            biased;
+            _ = self.env.retired.cancelled() => return Invocation::refused(InvokeError::Removed),
+            _ = self.halted.cancelled() => return Invocation::refused(InvokeError::Quarantined),
+            place = tokio::time::timeout(wall_clock, self.event_permits.clone().acquire_owned()) => place,
+        };
+        let Ok(Ok(place)) = place else {
+            return Invocation::refused(InvokeError::Busy(self.env.limits.instances));
+        };
+        self.run(Call::Event(event), None, None, Some(place))
+            .await
+            .map(|returned| match returned {
+                Returned::Handled => Ok(()),
+                Returned::Answer(_) => Err(InvokeError::Host("an event got an answer".into())),
+            })
+    }
+
+    /// Runs one call in an instance: queueing for a place, fuel and
+    /// deadline, the call, and what is kept afterwards. `held` is a place the
+    /// caller already took (an event's), kept with the event's slot.
+    async fn run(
+        &self,
+        call: Call<'_>,
+        interaction_id: Option<&str>,
+        responder: Option<Responder>,
+        held: Option<OwnedSemaphorePermit>,
+    ) -> Invocation<Returned> {
         let limits = self.env.limits;
         let wall_clock = Duration::from_millis(limits.timeout_ms);
         let retired = &self.env.retired;
@@ -168,6 +252,7 @@ impl Bot {
         let Ok(Ok(slot)) = waited else {
             return Invocation::refused(InvokeError::Busy(limits.instances));
         };
+        let slot = Slot(held.into_iter().chain([slot]).collect());
         // The place may have come free together with a removal or quarantine.
         if retired.is_cancelled() {
             return Invocation::refused(InvokeError::Removed);
@@ -196,7 +281,7 @@ impl Bot {
                         logs: Vec::new(),
                         crash_detail: Some(crash_detail(&err)),
                         fuel_used: 0,
-                        slot: Slot(Some(slot)),
+                        slot,
                     };
                 }
             },
@@ -205,6 +290,7 @@ impl Bot {
         let store = &mut instance.store;
         store.data_mut().event = EventState::new(interaction_id.map(str::to_owned), deadline);
         store.data_mut().event.responder = responder;
+        store.data_mut().event.is_event = matches!(call, Call::Event(_));
         store.data_mut().limiter.exceeded = None;
         let setup = store.set_fuel(limits.fuel);
         store.set_epoch_deadline(1);
@@ -216,7 +302,14 @@ impl Bot {
         let mut removed = false;
         let outcome = match setup {
             Ok(()) => {
-                let call = call_handle(&mut instance, interaction);
+                let call = async {
+                    match call {
+                        Call::Interaction(interaction) => {
+                            call_handle(&mut instance, interaction).await
+                        }
+                        Call::Event(event) => call_event(&mut instance, event).await,
+                    }
+                };
                 let call = tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), call);
                 tokio::select! {
                     biased;
@@ -260,13 +353,13 @@ impl Bot {
         let (result, crash_detail, keep) = match outcome {
             // Whatever it returned, a removed bot's event has nothing to say.
             _ if removed || retired.is_cancelled() => (Err(InvokeError::Removed), None, false),
-            Ok(Returned::Answer(response)) => match Answer::parse(response) {
-                Ok(answer) => (Ok(answer), None, true),
-                // An answer Discord would refuse is the bot's error, not a crash.
-                Err(why) => (Err(InvokeError::Guest(why)), None, true),
-            },
-            Ok(Returned::TooLarge(len)) => (Err(InvokeError::ResponseTooLarge(len)), None, true),
-            Ok(Returned::Error(message)) => (Err(InvokeError::Guest(message)), None, true),
+            // An answer Discord would refuse is the bot's error, not a crash:
+            // the instance is kept.
+            Ok(Ok(returned)) => (Ok(returned), None, true),
+            Ok(Err(Refused::TooLarge(len))) => {
+                (Err(InvokeError::ResponseTooLarge(len)), None, true)
+            }
+            Ok(Err(Refused::Error(message))) => (Err(InvokeError::Guest(message)), None, true),
             Err(err) => {
                 let memory = store.data().limiter.exceeded.clone();
                 let error = if waited_too_long {
@@ -286,7 +379,7 @@ impl Bot {
             logs,
             crash_detail,
             fuel_used,
-            slot: Slot(Some(slot)),
+            slot,
         }
     }
 
@@ -332,6 +425,7 @@ impl Bot {
             .instance_pre()
             .instantiate_async(&mut store)
             .await?;
+        let handle_event = instance.get_func(&mut store, "handle-event");
         let handle = instance
             .get_func(&mut store, "handle-interaction")
             .ok_or_else(|| {
@@ -340,18 +434,30 @@ impl Bot {
         Ok(Instance {
             store,
             handle,
+            handle_event,
             last_used: Instant::now(),
         })
     }
 }
 
-/// What the guest's export returned.
+/// What the guest's export returned, when it returned normally.
 enum Returned {
+    /// An interaction's answer (JSON, not yet checked).
     Answer(Vec<u8>),
+    /// An event was handled.
+    Handled,
+}
+
+/// A normal return the host refuses; the instance is still good.
+enum Refused {
     /// An answer over [`MAX_RESPONSE_BYTES`] (its length).
     TooLarge(usize),
     /// The guest's error text, clipped to a log line.
     Error(String),
+}
+
+fn clipped(text: &str) -> Refused {
+    Refused::Error(crate::text::clip(text, LOG_LINE_MAX).to_owned())
 }
 
 /// Calls `handle-interaction` and copies its answer out. The copy is made
@@ -361,7 +467,10 @@ enum Returned {
 /// `WasmList`/`WasmStr` read afterwards reads freed memory that the guest's
 /// allocator may already have overwritten. The copy is bounded by the bot's
 /// own memory limit; an answer over [`MAX_RESPONSE_BYTES`] is then refused.
-async fn call_handle(instance: &mut Instance, interaction: &[u8]) -> wasmtime::Result<Returned> {
+async fn call_handle(
+    instance: &mut Instance,
+    interaction: &[u8],
+) -> wasmtime::Result<Result<Returned, Refused>> {
     let typed = instance
         .handle
         .typed::<(&[u8],), (Result<Vec<u8>, String>,)>(&instance.store)?;
@@ -369,8 +478,24 @@ async fn call_handle(instance: &mut Instance, interaction: &[u8]) -> wasmtime::R
         .call_async(&mut instance.store, (interaction,))
         .await?;
     Ok(match returned {
-        Ok(answer) if answer.len() > MAX_RESPONSE_BYTES => Returned::TooLarge(answer.len()),
-        Ok(answer) => Returned::Answer(answer),
-        Err(text) => Returned::Error(crate::text::clip(&text, LOG_LINE_MAX).to_owned()),
+        Ok(answer) if answer.len() > MAX_RESPONSE_BYTES => Err(Refused::TooLarge(answer.len())),
+        Ok(answer) => Ok(Returned::Answer(answer)),
+        Err(text) => Err(clipped(&text)),
+    })
+}
+
+/// Calls `handle-event` (world `event-bot`) with one event.
+async fn call_event(
+    instance: &mut Instance,
+    event: &Event,
+) -> wasmtime::Result<Result<Returned, Refused>> {
+    let Some(handle) = instance.handle_event else {
+        return Ok(Err(clipped("the component has no handle-event export")));
+    };
+    let typed = handle.typed::<(&Event,), (Result<(), String>,)>(&instance.store)?;
+    let (returned,) = typed.call_async(&mut instance.store, (event,)).await?;
+    Ok(match returned {
+        Ok(()) => Ok(Returned::Handled),
+        Err(text) => Err(clipped(&text)),
     })
 }

@@ -20,7 +20,19 @@ const EPOCH_TICK: Duration = Duration::from_millis(5);
 /// A compiled component, already checked against the `bot` world and
 /// pre-linked with the host's imports; every bot running it shares this.
 #[derive(Clone)]
-pub struct Component(pub(super) bindings::BotPre<HostState>);
+pub struct Component {
+    pub(super) pre: bindings::BotPre<HostState>,
+    /// The component exports `handle-event` (world `event-bot`).
+    handles_events: bool,
+}
+
+impl Component {
+    /// Whether the bot takes Discord events (world `event-bot`), not only
+    /// interactions.
+    pub fn handles_events(&self) -> bool {
+        self.handles_events
+    }
+}
 
 impl std::fmt::Debug for Component {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -161,7 +173,7 @@ impl Engine {
             .serialize()
             .map_err(|e| CompileError::Invalid(format!("{e:#}")))?;
         Ok(Compiled {
-            component: Component(pre),
+            component: pre,
             artifact,
         })
     }
@@ -176,25 +188,31 @@ impl Engine {
         #[allow(unsafe_code)]
         let component =
             unsafe { wasmtime::component::Component::deserialize_file(&self.engine, path)? };
-        Ok(Component(self.check_world(&component)?))
+        Ok(self.check_world(&component)?)
     }
 
     fn check_world(
         &self,
         component: &wasmtime::component::Component,
-    ) -> Result<bindings::BotPre<HostState>, CompileError> {
+    ) -> Result<Component, CompileError> {
         let pre = self
             .linker
             .instantiate_pre(component)
             .map_err(|e| CompileError::WrongWorld(format!("{e:#}")))?;
-        bindings::BotPre::new(pre).map_err(|e| CompileError::WrongWorld(format!("{e:#}")))
+        let pre =
+            bindings::BotPre::new(pre).map_err(|e| CompileError::WrongWorld(format!("{e:#}")))?;
+        Ok(Component {
+            pre,
+            handles_events: component.get_export_index(None, "handle-event").is_some(),
+        })
     }
 
     /// Makes a bot ready to take events from a component (linked once, when
     /// it was compiled or loaded).
     pub fn prepare(&self, component: &Component, env: BotEnv) -> Bot {
         Bot::new(
-            component.0.clone(),
+            component.pre.clone(),
+            component.handles_events,
             env,
             self.engine.clone(),
             self.parked.clone(),

@@ -43,6 +43,23 @@ mod bindings {
     });
 }
 
+/// One Discord event for a bot's `handle-event` export: WIT `events.event`
+/// of world `event-bot`.
+#[derive(
+    Debug, Clone, PartialEq, Eq, wasmtime::component::ComponentType, wasmtime::component::Lower,
+)]
+#[component(record)]
+pub struct Event {
+    /// Discord's event name, e.g. `MESSAGE_CREATE` or `APPLICATION_AUTHORIZED`.
+    pub name: String,
+    /// The event's JSON payload.
+    pub data: Vec<u8>,
+    /// The gateway shard it came on (0 for a webhook event).
+    pub shard: u32,
+    /// Its sequence number in the gateway session (0 for a webhook event).
+    pub sequence: u64,
+}
+
 /// Largest response a guest may return.
 pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 

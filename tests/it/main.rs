@@ -25,5 +25,7 @@ mod isolation;
 mod startup;
 // Deploys by hash: known components without the upload.
 mod deploy;
+// Discord webhook events over HTTP, into the event handler of world event-bot.
+mod events;
 // Tidy: the layer order of src/lib.rs, and one owner per foreign engine.
 mod tidy;

@@ -11,6 +11,9 @@ impl interaction::Host for HostState {
         if self.live_env().is_none() {
             return Err(REMOVED.into());
         }
+        if self.event.is_event {
+            return Err("there is no interaction to respond to: this call is handle-event".into());
+        }
         if response.len() > MAX_RESPONSE_BYTES {
             return Err(format!(
                 "the response is {} bytes; the limit is {MAX_RESPONSE_BYTES}",

@@ -46,6 +46,8 @@ pub(crate) struct EventState {
     /// Where `interaction.respond` sends an early initial response; `None`
     /// once used (an interaction has one initial response).
     pub responder: Option<Responder>,
+    /// The call is a Discord event, not an interaction.
+    pub is_event: bool,
 }
 
 impl EventState {
@@ -57,6 +59,7 @@ impl EventState {
             log_bytes: 0,
             dropped_log_bytes: 0,
             responder: None,
+            is_event: false,
         }
     }
 

@@ -37,6 +37,7 @@ pub fn guest(crate_name: &str) -> PathBuf {
             "hostile-bot",
             "slow-bot",
             "remind-bot",
+            "events-bot",
         ])
     });
     let path = dir.join(format!("{}.wasm", crate_name.replace('-', "_")));
