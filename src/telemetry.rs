@@ -26,8 +26,8 @@ pub fn init(filter: Option<&str>) {
 }
 
 /// Every outcome an interaction can have, as `appliance_interactions_total`
-/// labels it: answered, turned away by the bot's health, deferred, or one
-/// of the sandbox's [`InvokeError`](crate::sandbox::InvokeError) labels.
+/// labels it: answered, turned away by the bot's health, deferred, an
+/// event's fate, or one of the labels of the sandbox's `InvokeError`.
 pub const OUTCOMES: [&str; 20] = [
     "ok",
     "event_ok",

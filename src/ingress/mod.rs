@@ -125,14 +125,19 @@ pub fn screen_body(
         .map_err(|_| Rejection::Signature)?;
     let head = Head::parse(body).map_err(|e| Rejection::NotAnInteraction(e.to_string()))?;
     if let Some(id) = head.id() {
-        replay
-            .remember(&id, timestamp, now)
-            .map_err(|refusal| match refusal {
-                replay::Refusal::Stale => Rejection::Stale,
-                replay::Refusal::Replayed => Rejection::Replayed,
-            })?;
+        remember(replay, &id, timestamp, now)?;
     }
     Ok(head)
+}
+
+/// Remembers a signed request's `key` for the timestamp window.
+fn remember(replay: &ReplayGuard, key: &str, timestamp: i64, now: i64) -> Result<(), Rejection> {
+    replay
+        .remember(key, timestamp, now)
+        .map_err(|refusal| match refusal {
+            replay::Refusal::Stale => Rejection::Stale,
+            replay::Refusal::Replayed => Rejection::Replayed,
+        })
 }
 
 /// The checks for a webhook event once its body is in: signature, shape,
@@ -150,12 +155,12 @@ pub fn screen_event(
         .map_err(|_| Rejection::Signature)?;
     let parsed =
         WebhookEvent::parse(body).map_err(|e| Rejection::NotAnInteraction(e.to_string()))?;
-    replay
-        .remember(&format!("event:{}", signature.hex()), timestamp, now)
-        .map_err(|refusal| match refusal {
-            replay::Refusal::Stale => Rejection::Stale,
-            replay::Refusal::Replayed => Rejection::Replayed,
-        })?;
+    remember(
+        replay,
+        &format!("event:{}", signature.hex()),
+        timestamp,
+        now,
+    )?;
     Ok(parsed.event.map(|event| sandbox::Event {
         name: event.name,
         data: event.data.to_string().into_bytes(),

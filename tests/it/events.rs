@@ -8,20 +8,13 @@ use http_body_util::Full;
 use hyper::body::Bytes;
 use serde_json::{json, Value};
 
-use crate::support::{command_bytes, eventually, Node, Signer};
+use crate::support::{command_bytes, eventually, unix_now, Node, Signer};
 
 const APP: &str = "5100";
 
 /// `POST /events/{app}` with `body`, signed by `signer`.
 fn event_request(signer: &Signer, app: &str, body: &[u8]) -> hyper::Request<Full<Bytes>> {
-    let (signature, timestamp) = signer.sign(body);
-    hyper::Request::post(format!("/events/{app}"))
-        .header("host", "localhost")
-        .header("content-type", "application/json")
-        .header("x-signature-ed25519", signature)
-        .header("x-signature-timestamp", timestamp)
-        .body(Full::new(Bytes::copy_from_slice(body)))
-        .unwrap()
+    signer.post_at(&format!("/events/{app}"), body, unix_now())
 }
 
 fn event_body(name: &str, data: Value) -> Vec<u8> {

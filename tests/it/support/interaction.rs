@@ -49,8 +49,14 @@ impl Signer {
         body: &[u8],
         timestamp: i64,
     ) -> hyper::Request<Full<Bytes>> {
+        self.post_at(&format!("/interactions/{app}"), body, timestamp)
+    }
+
+    /// `POST {path}` with `body`, signed at `timestamp` (unix seconds): the
+    /// shape of every request Discord signs (interactions, webhook events).
+    pub fn post_at(&self, path: &str, body: &[u8], timestamp: i64) -> hyper::Request<Full<Bytes>> {
         let (signature, timestamp) = self.sign_at(body, timestamp);
-        hyper::Request::post(format!("/interactions/{app}"))
+        hyper::Request::post(path)
             .header("host", "localhost")
             .header("content-type", "application/json")
             .header("x-signature-ed25519", signature)
