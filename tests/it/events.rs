@@ -139,6 +139,12 @@ async fn a_bot_without_an_event_handler_acknowledges_and_runs_nothing() {
     let body = event_body("APPLICATION_AUTHORIZED", json!({}));
     let (status, _) = node.send(event_request(&signer, APP, &body)).await;
     assert_eq!(status, 204);
+    node.logs_when(
+        "pinger",
+        "the owner is told the bot takes no events",
+        |logs| logs.contains("this bot takes no events"),
+    )
+    .await;
     let (status, answer) = node
         .interact(APP, &signer, &command_bytes("ping", "7"))
         .await;
