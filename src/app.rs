@@ -211,26 +211,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The TLS terminator the config asks for; `None` for plain HTTP.
-/// The public listener's TLS; `named_cert` is the operator's certificate
-/// (`--tls-cert`/`--tls-key`), already loaded and checked.
+/// The public listener's TLS, `None` for plain HTTP; `named_cert` is the
+/// operator's certificate (`--tls-cert`/`--tls-key`), already loaded and checked.
 fn tls_terminator(
     config: &Config,
     named_cert: Option<Terminator>,
 ) -> anyhow::Result<Option<Terminator>> {
     let data_dir = &config.data_dir;
-    if named_cert.is_some() {
-        return Ok(named_cert);
-    }
     match &config.tls {
         Tls::Plain => Ok(None),
+        // Loaded and checked before the data dir was created.
+        Tls::Files { .. } => Ok(named_cert),
         Tls::SelfSigned => {
             let (cert, key) = tls::ensure_self_signed(&data_dir.join("tls"))?;
             let cert = ReloadingCert::load(&cert, &key, true)?;
-            Ok(Some(Terminator::files(Arc::new(cert))?))
-        }
-        Tls::Files { cert, key } => {
-            let cert = ReloadingCert::load(cert, key, false)?;
             Ok(Some(Terminator::files(Arc::new(cert))?))
         }
         Tls::Acme {

@@ -13,6 +13,22 @@ use crate::sync::lock;
 use crate::text::clip;
 
 impl Dispatcher {
+    /// A host line in the bot's logs, for its owner (a removed bot has none).
+    pub(super) async fn owner_log(
+        &self,
+        deployed: &Deployed,
+        interaction_id: Option<String>,
+        message: String,
+    ) {
+        if deployed.is_retired() {
+            return;
+        }
+        let line = store::LogLine::new(Level::Warn, interaction_id, message);
+        if let Err(err) = self.db.append_logs(deployed.record.id, vec![line]).await {
+            warn!(error = %err, "failed to store bot logs");
+        }
+    }
+
     /// Writes the event's logs and any crash record in the background. A
     /// quarantine is written before the bot's answer goes out instead: once a
     /// user has been told the bot is disabled, a node crash must not undo it.

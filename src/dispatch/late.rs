@@ -11,7 +11,6 @@ use super::{Dispatcher, Event};
 use crate::discord::Auth;
 use crate::fleet::Deployed;
 use crate::protocol::interaction::{late_steps, Answer};
-use crate::store;
 
 /// How long delivering a late answer may take, retries included.
 const LATE_DELIVERY_DEADLINE: Duration = Duration::from_secs(30);
@@ -38,7 +37,7 @@ impl Dispatcher {
                 warn!(%why, "late answer dropped");
                 self.owner_log(
                     deployed,
-                    event,
+                    event.id.clone(),
                     format!("the bot's late answer was dropped: {why}"),
                 )
                 .await;
@@ -75,7 +74,7 @@ impl Dispatcher {
             warn!(method = %step.method, %failure, "failed to deliver the late answer");
             self.owner_log(
                 deployed,
-                event,
+                event.id.clone(),
                 format!(
                     "the bot's late answer was not delivered ({}): {failure}",
                     step.method
@@ -88,16 +87,5 @@ impl Dispatcher {
             latency_ms = event.received.elapsed().as_millis() as u64,
             "late answer delivered"
         );
-    }
-
-    /// A host line in the bot's logs, for its owner (a removed bot has none).
-    pub(super) async fn owner_log(&self, deployed: &Deployed, event: &Event, message: String) {
-        if deployed.is_retired() {
-            return;
-        }
-        let line = store::LogLine::new(store::Level::Warn, event.id.clone(), message);
-        if let Err(err) = self.db.append_logs(deployed.record.id, vec![line]).await {
-            warn!(error = %err, "failed to store bot logs");
-        }
     }
 }

@@ -74,29 +74,19 @@ impl Dispatcher {
         );
         self.tasks.spawn(
             async move {
-                if !deployed.bot.handles_events() {
-                    // Nothing to run: the owner learns why, in the bot's logs.
+                let takes_events = deployed.bot.handles_events();
+                if !takes_events || !matches!(deployed.health().gate(Instant::now()), Gate::Open) {
                     this.counters(&deployed).count("event_dropped");
                     tracing::Span::current().record("outcome", "event_dropped");
-                    let line = crate::store::LogLine::new(
-                        crate::store::Level::Warn,
-                        None,
-                        format!(
+                    if !takes_events {
+                        // Nothing to run: the owner learns why, in the bot's logs.
+                        let message = format!(
                             "a Discord event ({}) arrived, but this bot takes no events: build it for \
                              world event-bot (export handle-event)",
-                            crate::text::clip(&event.name, 100)
-                        ),
-                    );
-                    if !deployed.is_retired() {
-                        if let Err(err) = this.db.append_logs(deployed.record.id, vec![line]).await {
-                            warn!(error = %err, "failed to store bot logs");
-                        }
+                            clip(&event.name, 100)
+                        );
+                        this.owner_log(&deployed, None, message).await;
                     }
-                    return;
-                }
-                if !matches!(deployed.health().gate(Instant::now()), Gate::Open) {
-                    this.counters(&deployed).count("event_dropped");
-                    tracing::Span::current().record("outcome", "event_dropped");
                     return;
                 }
                 let Invocation {

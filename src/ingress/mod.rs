@@ -54,6 +54,8 @@ pub enum Rejection {
     /// Signed, but not an interaction: Discord's bug, not an attack, so it
     /// is answered 400 and not counted against the sender.
     NotAnInteraction(String),
+    /// Signed, but not a webhook event (same reasoning).
+    NotAnEvent(String),
 }
 
 /// Where a public request goes.
@@ -153,8 +155,7 @@ pub fn screen_event(
     signature
         .verify(key, body)
         .map_err(|_| Rejection::Signature)?;
-    let parsed =
-        WebhookEvent::parse(body).map_err(|e| Rejection::NotAnInteraction(e.to_string()))?;
+    let parsed = WebhookEvent::parse(body).map_err(|e| Rejection::NotAnEvent(e.to_string()))?;
     remember(
         replay,
         &format!("event:{}", signature.hex()),
@@ -187,6 +188,7 @@ impl Rejection {
             Rejection::BodyTimedOut => "body_timed_out",
             Rejection::BodyUnreadable => "body_unreadable",
             Rejection::NotAnInteraction(_) => "not_an_interaction",
+            Rejection::NotAnEvent(_) => "not_an_event",
         }
     }
 }
@@ -261,7 +263,10 @@ impl Ingress {
         let reject = |why: Rejection| {
             self.metrics.rejected(why.label());
             // A signed body is Discord's doing: it does not count against the sender.
-            let counted = !matches!(why, Rejection::NotAnInteraction(_));
+            let counted = !matches!(
+                why,
+                Rejection::NotAnInteraction(_) | Rejection::NotAnEvent(_)
+            );
             if counted
                 && self
                     .rejections
@@ -289,10 +294,10 @@ impl Ingress {
                 Rejection::BodyUnreadable => {
                     http::error(StatusCode::BAD_REQUEST, "could not read request body")
                 }
-                Rejection::NotAnInteraction(reason) => http::error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("request body is not an interaction: {reason}"),
-                ),
+                // The reason says what the body is not.
+                Rejection::NotAnInteraction(reason) | Rejection::NotAnEvent(reason) => {
+                    http::error(StatusCode::BAD_REQUEST, &reason)
+                }
                 Rejection::Signature | Rejection::Stale | Rejection::Replayed => {
                     http::error(StatusCode::UNAUTHORIZED, "invalid request signature")
                 }

@@ -82,12 +82,16 @@ async fn webhook_events_reach_the_bots_event_handler() {
     let forged = event_request(&Signer::new(99), APP, &event_body("FORGED", json!({})));
     let (status, _) = node.send(forged).await;
     assert_eq!(status, 401);
-    let (status, _) = node
+    let (status, refusal) = node
         .send(event_request(&signer, APP, br#"{"type":1}"#))
         .await;
     assert_eq!(
         status, 400,
         "a type 1 body without an event is not an event"
+    );
+    assert_eq!(
+        refusal["error"],
+        "request body is not a webhook event: type 1 without an event"
     );
 
     // `interaction.respond` inside an event is refused to the guest, not a trap.
