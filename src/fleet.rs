@@ -22,7 +22,7 @@ use crate::limits::LimitOverrides;
 use crate::protocol::signature::parse_public_key;
 use crate::sandbox::{self, BotEnv, CompileError};
 use crate::secret::Secret;
-use crate::store::{self, BotRecord, Db, KvQuota, LogBudget};
+use crate::store::{self, BotRecord, Db, GatewayChange, GatewaySettings, KvQuota, LogBudget};
 use crate::sync::{self, lock};
 use crate::telemetry::BotCounters;
 
@@ -64,7 +64,26 @@ pub struct DeploySpec {
     pub token: Option<String>,
     pub limits: LimitOverrides,
     pub wasm: ComponentSource,
+    pub gateway: GatewayRequest,
 }
+
+/// What a deploy asks of the bot's gateway (`--intents`, `--shards`, `--no-gateway`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GatewayRequest {
+    /// Keep the bot's current settings (none for a new bot).
+    #[default]
+    Keep,
+    On {
+        intents: u64,
+        shards: Option<u32>,
+    },
+    /// A new shard count for a bot whose gateway is on.
+    Shards(u32),
+    Off,
+}
+
+/// Shards one bot may hold on this node.
+pub const MAX_SHARDS: u32 = 128;
 
 /// The component of a deploy: its bytes, or the hash of one the node has.
 #[derive(Debug)]
@@ -131,6 +150,11 @@ pub struct Fleet {
     components: Mutex<HashMap<String, sandbox::Component>>,
     /// Serializes deploys and removals; lookups never wait on it.
     changes: tokio::sync::Mutex<()>,
+    /// Bumped whenever the set of serving bots changes, so the gateway can
+    /// start and stop sessions to match.
+    generation: tokio::sync::watch::Sender<u64>,
+    /// Where bots' gateway commands go.
+    gateway: Arc<dyn sandbox::GatewayCommands>,
 }
 
 impl std::fmt::Debug for Fleet {
@@ -187,7 +211,24 @@ impl Fleet {
             live: RwLock::new(Live::default()),
             components: Mutex::new(HashMap::new()),
             changes: tokio::sync::Mutex::new(()),
+            generation: tokio::sync::watch::Sender::new(0),
+            gateway: Arc::new(sandbox::NoGateway),
         }
+    }
+
+    /// Sends bots' gateway commands to `gateway` (the node's sessions).
+    pub fn with_gateway(mut self, gateway: Arc<dyn sandbox::GatewayCommands>) -> Fleet {
+        self.gateway = gateway;
+        self
+    }
+
+    /// Changes whenever a bot is deployed, rolled back or removed.
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.generation.subscribe()
+    }
+
+    fn changed(&self) {
+        self.generation.send_modify(|generation| *generation += 1);
     }
 
     pub fn by_app_id(&self, app_id: &str) -> Option<Arc<Deployed>> {
@@ -338,6 +379,7 @@ impl Fleet {
             discord: self.discord.clone(),
             token,
             retired,
+            gateway: self.gateway.clone(),
         };
         let bot = self.engine.prepare(component, env);
         let health = match &record.quarantined {
@@ -398,6 +440,8 @@ impl Fleet {
             }
             self.stop_serving(&mut live, &previous.sha256);
         }
+        drop(live);
+        self.changed();
     }
 
     /// Drops a component loaded for a deploy or rollback that then failed,
@@ -466,6 +510,66 @@ impl Fleet {
                 }
             }
         };
+        let change = match request.gateway {
+            GatewayRequest::Keep => GatewayChange::Keep,
+            GatewayRequest::Off => GatewayChange::Off,
+            GatewayRequest::On { intents, shards } => {
+                GatewayChange::Set(GatewaySettings { intents, shards })
+            }
+            GatewayRequest::Shards(shards) => {
+                match current.as_ref().and_then(|bot| bot.gateway) {
+                    Some(settings) => GatewayChange::Set(GatewaySettings {
+                        shards: Some(shards),
+                        ..settings
+                    }),
+                    None => {
+                        return Err(Error::Invalid(
+                            "--shards needs --intents: the bot's gateway is off".into(),
+                        ))
+                    }
+                }
+            }
+        };
+        if let GatewayChange::Set(GatewaySettings {
+            shards: Some(shards),
+            ..
+        }) = change
+        {
+            if shards == 0 || shards > MAX_SHARDS {
+                return Err(Error::Invalid(format!(
+                    "--shards {shards} is out of range: 1 to {MAX_SHARDS}"
+                )));
+            }
+        }
+        let gateway = match change {
+            GatewayChange::Set(settings) => Some(settings),
+            GatewayChange::Off => None,
+            GatewayChange::Keep => current.as_ref().and_then(|bot| bot.gateway),
+        };
+        if gateway.is_some() {
+            if !component.handles_events() {
+                let fix = if change == GatewayChange::Keep {
+                    "deploy with --no-gateway to turn its events off, or build it as world event-bot"
+                } else {
+                    "build it as world event-bot (appliance_sdk::bot! with an event handler)"
+                };
+                self.forget_if_unused(&sha256);
+                return Err(Error::Invalid(format!(
+                    "the bot's gateway is on but this component does not export handle-event: {fix}"
+                )));
+            }
+            let has_token = match (&request.token, &current) {
+                (Some(_), _) => true,
+                (None, Some(bot)) => self.db.bot_token(bot.id).await?.is_some(),
+                (None, None) => false,
+            };
+            if !has_token {
+                self.forget_if_unused(&sha256);
+                return Err(Error::Invalid(
+                    "the gateway needs the bot's token: deploy with --token".into(),
+                ));
+            }
+        }
         if let Some(token) = &request.token {
             // The operator vouches for this token: forget an earlier 401 for it.
             self.discord.reset_token(token);
@@ -481,6 +585,7 @@ impl Fleet {
                     token: request.token,
                     wasm,
                     sha256: sha256.clone(),
+                    gateway: change,
                 })
                 .await?;
             let token = self.db.bot_token(outcome.bot.id).await?.map(Secret::new);
@@ -543,6 +648,13 @@ impl Fleet {
         let mut candidate = record.clone();
         candidate.active_version = target;
         let (component, sha256) = self.component_for(&candidate).await?;
+        if record.gateway.is_some() && !component.handles_events() {
+            self.forget_if_unused(&sha256);
+            return Err(Error::Invalid(format!(
+                "version {target} does not export handle-event and the bot's gateway is on: \
+                 deploy with --no-gateway first"
+            )));
+        }
         let switched = async {
             let record = self.db.set_active_version(record.id, target).await?;
             let token = self.db.bot_token(record.id).await?.map(Secret::new);
@@ -584,6 +696,7 @@ impl Fleet {
         if let Some(removed) = removed {
             removed.bot.retire();
         }
+        self.changed();
         info!(bot = %name, "removed");
         Ok(())
     }

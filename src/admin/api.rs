@@ -42,6 +42,65 @@ pub struct DeployRequest {
     /// with `wasm_base64`, the bytes must have this hash.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wasm_sha256: Option<String>,
+    #[serde(flatten)]
+    pub gateway: GatewayFlags,
+}
+
+/// A deploy's gateway settings: the same type is the CLI's flags and the
+/// admin API's JSON fields.
+#[derive(Debug, Clone, Default, clap::Args, Serialize, Deserialize)]
+pub struct GatewayFlags {
+    /// Turn on gateway events: intents as Discord spells them, comma-separated
+    /// (GUILDS,GUILD_MESSAGES,...), or their number. Needs a token and a
+    /// component of world event-bot. A redeploy without it keeps the bot's settings
+    #[arg(long, value_name = "NAMES|N", conflicts_with = "no_gateway")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intents: Option<String>,
+    /// Gateway shards [default: Discord's recommended count]
+    #[arg(long, value_name = "N", conflicts_with = "no_gateway")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards: Option<u32>,
+    /// Turn the bot's gateway off (it then gets no gateway events)
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_gateway: bool,
+}
+
+impl GatewayFlags {
+    /// What the flags ask of the fleet; an unknown intent is an error.
+    pub fn request(&self) -> Result<crate::fleet::GatewayRequest, String> {
+        use crate::fleet::GatewayRequest;
+        match (self.no_gateway, &self.intents, self.shards) {
+            (true, None, None) => Ok(GatewayRequest::Off),
+            (true, _, _) => Err("--no-gateway cannot go with --intents or --shards".into()),
+            (false, Some(intents), shards) => Ok(GatewayRequest::On {
+                intents: crate::protocol::gateway::parse_intents(intents)?,
+                shards,
+            }),
+            (false, None, Some(shards)) => Ok(GatewayRequest::Shards(shards)),
+            (false, None, None) => Ok(GatewayRequest::Keep),
+        }
+    }
+
+    /// Warnings an operator should read before Discord refuses the session.
+    pub fn warnings(&self) -> Vec<String> {
+        let Some(Ok(intents)) = self
+            .intents
+            .as_deref()
+            .map(crate::protocol::gateway::parse_intents)
+        else {
+            return Vec::new();
+        };
+        crate::protocol::gateway::privileged(intents)
+            .into_iter()
+            .map(|name| {
+                format!(
+                    "{name} is a privileged intent: enable it for the bot in Discord's Developer Portal \
+                     (Bot → Privileged Gateway Intents), or Discord closes the session (4014)"
+                )
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -50,6 +109,9 @@ pub struct DeployResponse {
     pub version: i64,
     pub created: bool,
     pub sha256: String,
+    /// Things the operator should know (privileged intents, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// One row of `GET /v1/bots`. Never includes the bot token.

@@ -199,6 +199,11 @@ impl Admin {
                 )
             }
         };
+        let gateway = match request.gateway.request() {
+            Ok(gateway) => gateway,
+            Err(err) => return http::error(StatusCode::BAD_REQUEST, &err),
+        };
+        let warnings = request.gateway.warnings();
         let outcome = self
             .fleet
             .deploy(DeploySpec {
@@ -208,6 +213,7 @@ impl Admin {
                 token: request.token,
                 limits: request.limits,
                 wasm,
+                gateway,
             })
             .await;
         match outcome {
@@ -222,6 +228,7 @@ impl Admin {
                     version: deployment.version,
                     created: deployment.created,
                     sha256: deployment.sha256,
+                    warnings,
                 },
             ),
             Err(err) => fleet_error(err),

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use bytes::Bytes;
 
-use crate::admin::api::{DeployRequest, NodeFile, ADMIN_TOKEN_FILE, NODE_FILE};
+use crate::admin::api::{DeployRequest, GatewayFlags, NodeFile, ADMIN_TOKEN_FILE, NODE_FILE};
 use crate::admin::client::Client;
 use crate::cli::NodeArgs;
 use crate::config::defaults;
@@ -37,6 +37,8 @@ pub struct DeployArgs {
     pub token_file: Option<PathBuf>,
     #[command(flatten)]
     pub limits: LimitOverrides,
+    #[command(flatten)]
+    pub gateway: GatewayFlags,
     #[command(flatten)]
     pub node: NodeArgs,
 }
@@ -144,6 +146,8 @@ fn connect(node: &NodeArgs) -> anyhow::Result<Client> {
 }
 
 pub async fn deploy(client: Client, args: DeployArgs) -> anyhow::Result<()> {
+    // A typo in an intent fails here, before anything is read or sent.
+    args.gateway.request().map_err(anyhow::Error::msg)?;
     let wasm = std::fs::read(&args.wasm)
         .with_context(|| format!("failed to read {}", args.wasm.display()))?;
     let name = match args.name {
@@ -176,8 +180,12 @@ pub async fn deploy(client: Client, args: DeployArgs) -> anyhow::Result<()> {
         limits: args.limits,
         wasm_base64: None,
         wasm_sha256: None,
+        gateway: args.gateway,
     };
     let deployed = client.deploy_wasm(request, &wasm).await?;
+    for warning in &deployed.warnings {
+        eprintln!("warning: {}", for_terminal(warning));
+    }
     println!(
         "deployed {} version {} ({}, sha256 {})",
         deployed.name,

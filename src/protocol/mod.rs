@@ -1,8 +1,10 @@
 //! Discord's side of the contract, as pure code: what an interaction and a
-//! response look like (`interaction`), Discord's webhook events (`event`)
+//! response look like (`interaction`), Discord's webhook events (`event`),
+//! the gateway's intents, frames and commands (`gateway`)
 //! and how Discord signs requests (`signature`). The lowest layer of the node: sandbox, fleet, dispatch,
 //! ingress and admin all speak it, and it names none of them.
 
 pub mod event;
+pub mod gateway;
 pub mod interaction;
 pub mod signature;

@@ -43,6 +43,52 @@ mod bindings {
     });
 }
 
+/// World `event-bot`, for the one import it adds (`gateway`); its exports
+/// are called through raw handles, so a bot of world `bot` links too.
+mod event_bindings {
+    wasmtime::component::bindgen!({
+        path: "guest-sdk/wit",
+        world: "event-bot",
+        imports: { default: async },
+        exports: { default: async },
+        with: {
+            "appliance:bot/kv": super::bindings::appliance::bot::kv,
+            "appliance:bot/log": super::bindings::appliance::bot::log,
+            "appliance:bot/discord": super::bindings::appliance::bot::discord,
+            "appliance:bot/interaction": super::bindings::appliance::bot::interaction,
+        },
+    });
+}
+
+/// Where a bot's gateway commands go: the node's gateway, which holds the
+/// bot's sessions and keeps within Discord's limits.
+pub trait GatewayCommands: Send + Sync {
+    fn send(&self, bot_id: i64, command: GatewayCommand) -> Result<(), GatewayRefusal>;
+}
+
+pub use crate::protocol::gateway::Command as GatewayCommand;
+
+/// Why a gateway command was not sent (WIT `gateway-error`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayRefusal {
+    NotConnected(String),
+    /// Retry after this many milliseconds.
+    RateLimited(u32),
+    Invalid(String),
+}
+
+/// The gateway of a node that holds no sessions (tests, benchmarks).
+#[derive(Debug, Default)]
+pub struct NoGateway;
+
+impl GatewayCommands for NoGateway {
+    fn send(&self, _bot_id: i64, _command: GatewayCommand) -> Result<(), GatewayRefusal> {
+        Err(GatewayRefusal::NotConnected(
+            "this node holds no gateway sessions".into(),
+        ))
+    }
+}
+
 /// One Discord event for a bot's `handle-event` export: WIT `events.event`
 /// of world `event-bot`.
 #[derive(
@@ -84,6 +130,8 @@ pub struct BotEnv {
     pub discord: Arc<crate::discord::Client>,
     /// The bot's token; used by the host only, never handed to the guest.
     pub token: Option<Secret>,
+    /// Where the `gateway` import sends commands.
+    pub gateway: Arc<dyn GatewayCommands>,
     /// Cancelled when the bot is removed. Shared by every version of one
     /// bot, so events still running on a replaced version stop too: they
     /// stop waiting, stop running, and every host call they make is refused.

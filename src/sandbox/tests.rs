@@ -93,6 +93,7 @@ fn prepare(engine: &Engine, wasm: &[u8], limits: Limits) -> Bot {
         discord: Arc::new(crate::discord::Client::new("http://127.0.0.1:9/api/v10").unwrap()),
         token: None,
         retired: CancellationToken::new(),
+        gateway: Arc::new(crate::sandbox::NoGateway),
     };
     engine.prepare(&compiled.component, env)
 }

@@ -18,6 +18,28 @@ pub struct BotRecord {
     pub updated_at_ms: i64,
     /// Set when a crash loop quarantined the bot: when, and the last crash's reason.
     pub quarantined: Option<(i64, String)>,
+    /// The bot's gateway sessions, if it takes gateway events.
+    pub gateway: Option<GatewaySettings>,
+    /// Why the bot's gateway stopped for good (a fatal close), until the next deploy.
+    pub gateway_stopped: Option<String>,
+}
+
+/// What an operator turned on with `deploy --intents`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GatewaySettings {
+    pub intents: u64,
+    /// `None`: Discord's recommended count.
+    pub shards: Option<u32>,
+}
+
+/// What a deploy does to the bot's gateway settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GatewayChange {
+    /// A redeploy keeps them (a new bot has none).
+    #[default]
+    Keep,
+    Set(GatewaySettings),
+    Off,
 }
 
 #[derive(Debug, Clone)]
@@ -41,6 +63,7 @@ pub struct Deploy {
     /// store already has by its `sha256` (the deploy fails if it has none).
     pub wasm: Option<Vec<u8>>,
     pub sha256: String,
+    pub gateway: GatewayChange,
 }
 
 #[derive(Debug)]
@@ -53,7 +76,9 @@ pub struct DeployOutcome {
 
 const BOT_COLUMNS: &str = "id, name, app_id, public_key, active_version, fuel, memory_mib, \
                            timeout_ms, instances, created_at_ms, updated_at_ms, quarantined_at_ms, \
-                           quarantine_reason";
+                           quarantine_reason, gateway_intents, gateway_shards, gateway_stopped";
+/// Columns of `BOT_COLUMNS`; a join's own columns come after them.
+const BOT_COLUMN_COUNT: usize = 16;
 
 fn bot_from_row(row: &Row<'_>) -> rusqlite::Result<BotRecord> {
     Ok(BotRecord {
@@ -74,6 +99,16 @@ fn bot_from_row(row: &Row<'_>) -> rusqlite::Result<BotRecord> {
             Some(at) => Some((at, row.get::<_, Option<String>>(12)?.unwrap_or_default())),
             None => None,
         },
+        gateway: row
+            .get::<_, Option<i64>>(13)?
+            .map(|intents| -> rusqlite::Result<GatewaySettings> {
+                Ok(GatewaySettings {
+                    intents: intents as u64,
+                    shards: row.get::<_, Option<u32>>(14)?,
+                })
+            })
+            .transpose()?,
+        gateway_stopped: row.get(15)?,
     })
 }
 
@@ -198,6 +233,26 @@ impl Db {
                     params![bot_id, token],
                 )?;
             }
+            // A deploy gives a stopped gateway another try; settings change
+            // only when asked. Sessions of other settings cannot be resumed
+            // (the gateway drops them when it sees the difference).
+            tx.execute("UPDATE bots SET gateway_stopped = NULL WHERE id = ?1", [bot_id])?;
+            match deploy.gateway {
+                GatewayChange::Keep => {}
+                GatewayChange::Set(settings) => {
+                    tx.execute(
+                        "UPDATE bots SET gateway_intents = ?2, gateway_shards = ?3 WHERE id = ?1",
+                        params![bot_id, settings.intents as i64, settings.shards],
+                    )?;
+                }
+                GatewayChange::Off => {
+                    tx.execute(
+                        "UPDATE bots SET gateway_intents = NULL, gateway_shards = NULL WHERE id = ?1",
+                        [bot_id],
+                    )?;
+                    tx.execute("DELETE FROM gateway_sessions WHERE bot_id = ?1", [bot_id])?;
+                }
+            }
             let bot = bot_by_name(&tx, &deploy.name)?
                 .ok_or_else(|| Error::Worker("deployed bot vanished inside its transaction".into()))?;
             tx.commit()?;
@@ -239,8 +294,8 @@ impl Db {
                 .query_map([], |row| {
                     Ok(StoredBot {
                         record: bot_from_row(row)?,
-                        sha256: row.get(13)?,
-                        token: row.get(14)?,
+                        sha256: row.get(BOT_COLUMN_COUNT)?,
+                        token: row.get(BOT_COLUMN_COUNT + 1)?,
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -380,6 +435,7 @@ mod tests {
             token: Some("secret".into()),
             wasm: Some(vec![0, 97, 115, 109]),
             sha256: "abc".into(),
+            gateway: GatewayChange::Keep,
         }
     }
 

@@ -103,6 +103,33 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE bots ADD COLUMN logs_since_prune INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 6: gateway sessions the node holds for a bot (issue 12). Settings live
+    // on the bot (a version change keeps them); sessions and identifies are
+    // apart, never selected by listing queries: a session id lets anyone
+    // holding the token resume the bot's stream.
+    r#"
+    ALTER TABLE bots ADD COLUMN gateway_intents INTEGER;   -- NULL: the gateway is off
+    ALTER TABLE bots ADD COLUMN gateway_shards INTEGER;    -- NULL: Discord's recommendation
+    -- Why the bot's gateway stopped for good (a fatal close code), until the next deploy.
+    ALTER TABLE bots ADD COLUMN gateway_stopped TEXT;
+    CREATE TABLE gateway_sessions (
+        bot_id          INTEGER NOT NULL REFERENCES bots(id) ON DELETE CASCADE,
+        shard_id        INTEGER NOT NULL,
+        shard_count     INTEGER NOT NULL,
+        intents         INTEGER NOT NULL,
+        session_id      TEXT    NOT NULL,
+        resume_url      TEXT    NOT NULL,
+        seq             INTEGER NOT NULL,             -- delivery watermark: every event up to it was handled
+        saved_at_ms     INTEGER NOT NULL,
+        PRIMARY KEY (bot_id, shard_id)
+    );
+    -- Every IDENTIFY sent, kept 24 h: Discord resets a token past 1,000 a day.
+    CREATE TABLE gateway_identifies (
+        bot_id          INTEGER NOT NULL REFERENCES bots(id) ON DELETE CASCADE,
+        at_ms           INTEGER NOT NULL
+    );
+    CREATE INDEX gateway_identifies_by_bot ON gateway_identifies (bot_id, at_ms);
+    "#,
 ];
 
 /// Brings the database up to the newest schema.
@@ -153,6 +180,8 @@ mod tests {
                 "bots",
                 "components",
                 "crashes",
+                "gateway_identifies",
+                "gateway_sessions",
                 "kv",
                 "kv_usage",
                 "logs"

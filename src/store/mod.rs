@@ -13,6 +13,7 @@
 //! pool, so a bot's `kv.get` never waits behind other bots' log appends.
 
 mod bots;
+mod gateway;
 mod kv;
 mod logs;
 pub(crate) mod migrations;
@@ -25,7 +26,10 @@ use crate::sync::lock;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-pub use bots::{BotRecord, Deploy, DeployOutcome, StoredBot, VersionRecord};
+pub use bots::{
+    BotRecord, Deploy, DeployOutcome, GatewayChange, GatewaySettings, StoredBot, VersionRecord,
+};
+pub use gateway::{SavedSession, SessionSave};
 pub use kv::{KvError, KvQuota};
 pub use logs::{CrashRecord, Level, LogBudget, LogLine, LOG_BYTES_PER_MINUTE};
 
@@ -137,6 +141,7 @@ impl Db {
                 token: None,
                 wasm: Some(vec![]),
                 sha256: String::new(),
+                gateway: GatewayChange::Keep,
             })
             .await
             .unwrap();

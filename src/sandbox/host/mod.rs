@@ -7,6 +7,7 @@
 
 mod capture;
 mod discord;
+mod gateway;
 mod interaction;
 mod kv;
 mod log;
