@@ -226,5 +226,6 @@ fn deploy(name: &str, app_id: &str, wasm: Vec<u8>) -> DeploySpec {
         token: None,
         limits: Default::default(),
         wasm: ComponentSource::Bytes(wasm),
+        gateway: Default::default(),
     }
 }

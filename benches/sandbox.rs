@@ -278,5 +278,6 @@ fn request(name: &str, i: usize, wasm: &[u8]) -> DeploySpec {
         token: None,
         limits: Default::default(),
         wasm: ComponentSource::Bytes(wasm.to_vec()),
+        gateway: Default::default(),
     }
 }

@@ -69,6 +69,7 @@ pub fn run(opts: &Opts, ping: &[u8]) {
                 token: None,
                 limits: Default::default(),
                 wasm: ComponentSource::Bytes(ping),
+                gateway: Default::default(),
             })
             .await
             .unwrap();

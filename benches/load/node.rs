@@ -126,6 +126,7 @@ fn request(name: &str, app_id: &str, token: Option<String>) -> DeployRequest {
         limits: Default::default(),
         wasm_base64: None,
         wasm_sha256: None,
+        gateway: Default::default(),
     }
 }
 

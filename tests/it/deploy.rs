@@ -22,6 +22,7 @@ fn request(name: &str, app_id: &str, signer: &Signer) -> DeployRequest {
         limits: Default::default(),
         wasm_base64: None,
         wasm_sha256: None,
+        gateway: Default::default(),
     }
 }
 
