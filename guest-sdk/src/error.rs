@@ -119,3 +119,9 @@ impl From<crate::discord::DiscordError> for Error {
         Error::new(error.to_string())
     }
 }
+
+impl From<crate::gateway::GatewayError> for Error {
+    fn from(error: crate::gateway::GatewayError) -> Self {
+        Error::new(error.to_string())
+    }
+}
