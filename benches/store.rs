@@ -25,6 +25,7 @@ async fn bot(db: &Db, name: &str, app_id: &str) -> i64 {
         token: None,
         wasm: Some(vec![0]),
         sha256: "bench".into(),
+        gateway: Default::default(),
     })
     .await
     .unwrap()

@@ -15,6 +15,7 @@ use crate::config::{Config, Tls};
 use crate::dispatch::Dispatcher;
 use crate::edge::{ConnGuard, EdgeLimits};
 use crate::fleet::Fleet;
+use crate::gateway::Gateway;
 use crate::http::tls::{self, ReloadingCert, Terminator};
 use crate::ingress::Ingress;
 use crate::store::Db;
@@ -56,6 +57,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             )
         })?;
     create_private_dir(data_dir)?;
+    // Two nodes on one data dir would both hold every bot's gateway
+    // sessions (Discord would send each event twice) and race on the
+    // database; the lock is released when the process ends, however it ends.
+    let _lock = lock_data_dir(data_dir)?;
     // Opening runs the migrations: off the async executor.
     let db_path = data_dir.join(DB_FILE);
     let db = tokio::task::spawn_blocking(move || Db::open(&db_path))
@@ -75,7 +80,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         crate::discord::Client::new(&config.discord_api)
             .with_context(|| format!("invalid --discord-api {}", config.discord_api))?,
     );
-    let fleet = Arc::new(Fleet::new(engine, db.clone(), artifacts, discord.clone()));
+    let commands = Arc::new(crate::gateway::CommandRouter::default());
+    let fleet = Arc::new(
+        Fleet::new(engine, db.clone(), artifacts, discord.clone()).with_gateway(commands.clone()),
+    );
     let loaded = fleet.load_all().await?;
 
     let public_addr = public.local_addr()?;
@@ -100,7 +108,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let limits = Arc::new(config.limits.clone());
     let metrics = Arc::new(Metrics::default());
-    let dispatcher = Dispatcher::new(db.clone(), metrics.clone(), discord, config.defer_after);
+    let dispatcher = Dispatcher::new(
+        db.clone(),
+        metrics.clone(),
+        discord.clone(),
+        config.defer_after,
+    );
+    let gateway = Gateway::new(db.clone(), fleet.clone(), dispatcher.clone(), discord);
+    commands.set(&gateway);
     let ingress = Arc::new(Ingress::new(
         fleet.clone(),
         dispatcher.clone(),
@@ -113,6 +128,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         db,
         dispatcher,
         metrics,
+        gateway: Some(gateway.clone()),
         token,
         started,
         public_addr: public_addr.to_string(),
@@ -163,6 +179,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         shutdown_rx,
     ));
 
+    // Sessions start once the node can serve their bots' interactions too.
+    gateway.start();
+
     // Listening starts before `node.json` says the node serves.
     let mut signals = Signals::new()?;
     let node_file = NodeFile {
@@ -193,7 +212,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = shutdown_tx.send(true);
     // In-flight requests get their answers (deferrals included), then the
     // bots still running finish and their late answers and logs go out.
+    // Gateway sessions close resumable (4000) with their watermarks saved.
     let drain = async {
+        gateway.shutdown().await;
         let _ = public_task.await;
         let _ = admin_task.await;
         drainer.drain().await;
@@ -305,6 +326,27 @@ impl Signals {
         tokio::select! {
             _ = self.interrupt.recv() => {}
             _ = self.terminate.recv() => {}
+        }
+    }
+}
+
+/// Holds an exclusive lock on `DATA_DIR/node.lock` for the process's life.
+fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
+    let path = data_dir.join("node.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("failed to open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another appliance node is serving {}; stop it first (two nodes on one data dir would both hold the bots' gateway sessions)",
+            data_dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(err)) => {
+            Err(err).with_context(|| format!("failed to lock {}", path.display()))
         }
     }
 }

@@ -516,19 +516,17 @@ impl Fleet {
             GatewayRequest::On { intents, shards } => {
                 GatewayChange::Set(GatewaySettings { intents, shards })
             }
-            GatewayRequest::Shards(shards) => {
-                match current.as_ref().and_then(|bot| bot.gateway) {
-                    Some(settings) => GatewayChange::Set(GatewaySettings {
-                        shards: Some(shards),
-                        ..settings
-                    }),
-                    None => {
-                        return Err(Error::Invalid(
-                            "--shards needs --intents: the bot's gateway is off".into(),
-                        ))
-                    }
+            GatewayRequest::Shards(shards) => match current.as_ref().and_then(|bot| bot.gateway) {
+                Some(settings) => GatewayChange::Set(GatewaySettings {
+                    shards: Some(shards),
+                    ..settings
+                }),
+                None => {
+                    return Err(Error::Invalid(
+                        "--shards needs --intents: the bot's gateway is off".into(),
+                    ))
                 }
-            }
+            },
         };
         if let GatewayChange::Set(GatewaySettings {
             shards: Some(shards),
@@ -566,7 +564,8 @@ impl Fleet {
             if !has_token {
                 self.forget_if_unused(&sha256);
                 return Err(Error::Invalid(
-                    "the gateway needs the bot's token: deploy with --token".into(),
+                    "the gateway needs the bot's token: deploy with --token-env or --token-file"
+                        .into(),
                 ));
             }
         }

@@ -26,8 +26,11 @@ pub mod sandbox;
 // the set of serving bots,
 pub mod fleet;
 
-// and the path from a verified interaction to its answer.
+// the path from a verified interaction to its answer,
 pub mod dispatch;
+
+// and the gateway sessions that feed bots Discord's events.
+pub mod gateway;
 
 // The listeners: the edge's defences,
 pub mod edge;

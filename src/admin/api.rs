@@ -131,6 +131,9 @@ pub struct BotSummary {
     /// The bot's standing with Discord's REST API; absent without a token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discord: Option<RestStanding>,
+    /// The bot's gateway sessions; absent when its gateway is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<crate::gateway::GatewayStanding>,
 }
 
 /// What the node's invalid-request guard knows of one bot's token.

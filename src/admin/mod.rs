@@ -37,6 +37,8 @@ pub struct Admin {
     pub db: Db,
     pub dispatcher: Dispatcher,
     pub metrics: Arc<Metrics>,
+    /// The node's gateway sessions, for their standing in listings and metrics.
+    pub gateway: Option<crate::gateway::Gateway>,
     pub token: String,
     pub started: Instant,
     pub public_addr: String,
@@ -51,7 +53,7 @@ impl Admin {
             return http::text(
                 StatusCode::OK,
                 "text/plain; version=0.0.4",
-                self.metrics.render(self.fleet.all().len()),
+                self.metrics.render(self.fleet.all().len()) + &self.gateway_metrics(),
             );
         }
         if !path.starts_with("/v1/") {
@@ -107,6 +109,67 @@ impl Admin {
         )
     }
 
+    /// Per-bot gateway counters in Prometheus' text format.
+    fn gateway_metrics(&self) -> String {
+        use std::fmt::Write;
+        let Some(gateway) = &self.gateway else {
+            return String::new();
+        };
+        let names: std::collections::HashMap<i64, String> = self
+            .fleet
+            .all()
+            .iter()
+            .map(|d| (d.record.id, d.record.name.clone()))
+            .collect();
+        let mut out = String::new();
+        let standings = gateway.standings();
+        type Family = (
+            &'static str,
+            &'static str,
+            fn(&crate::gateway::GatewayStanding) -> u64,
+        );
+        let families: [Family; 5] = [
+            ("appliance_gateway_events_received_total", "counter", |s| {
+                s.events_received
+            }),
+            ("appliance_gateway_events_delivered_total", "counter", |s| {
+                s.events_delivered
+            }),
+            ("appliance_gateway_events_dropped_total", "counter", |s| {
+                s.events_dropped
+            }),
+            ("appliance_gateway_identifies_total", "counter", |s| {
+                s.identifies
+            }),
+            ("appliance_gateway_events_queued", "gauge", |s| {
+                s.queued as u64
+            }),
+        ];
+        for (family, kind, value) in families {
+            let _ = writeln!(out, "# TYPE {family} {kind}");
+            for (id, standing) in &standings {
+                if let Some(name) = names.get(id) {
+                    let _ = writeln!(out, "{family}{{bot=\"{name}\"}} {}", value(standing));
+                }
+            }
+        }
+        let _ = writeln!(out, "# TYPE appliance_gateway_shards_ready gauge");
+        for (id, standing) in &standings {
+            if let Some(name) = names.get(id) {
+                let ready = standing
+                    .shard_states
+                    .iter()
+                    .filter(|s| *s == "ready")
+                    .count();
+                let _ = writeln!(
+                    out,
+                    "appliance_gateway_shards_ready{{bot=\"{name}\"}} {ready}"
+                );
+            }
+        }
+        out
+    }
+
     async fn list(&self) -> Response<Body> {
         // One query for every bot's crashes; tokens are already in memory
         // (the listing never reads secrets from the store).
@@ -114,6 +177,11 @@ impl Admin {
             Ok(summaries) => summaries,
             Err(err) => return internal(err),
         };
+        let mut standings = self
+            .gateway
+            .as_ref()
+            .map(|gateway| gateway.standings())
+            .unwrap_or_default();
         let mut bots = Vec::new();
         for deployed in self.fleet.all() {
             let record = &deployed.record;
@@ -150,6 +218,13 @@ impl Admin {
                 last_crash,
                 updated_at_ms: record.updated_at_ms,
                 discord,
+                gateway: record.gateway.map(|settings| {
+                    match (standings.remove(&record.id), &record.gateway_stopped) {
+                        (Some(standing), _) => standing,
+                        (None, Some(reason)) => crate::gateway::stopped_standing(&settings, reason),
+                        (None, None) => crate::gateway::starting_standing(&settings),
+                    }
+                }),
             });
         }
         http::json(StatusCode::OK, &bots)

@@ -130,6 +130,12 @@ impl TokenStanding {
         self.requests += 1;
     }
 
+    /// Discord refused the token on another path (the gateway): nothing more
+    /// is sent with it until it is reset.
+    pub fn revoke(&mut self) {
+        self.revoked = true;
+    }
+
     pub fn unauthorized(&mut self, now: Instant) {
         self.revoked = true;
         self.invalid.add(now);

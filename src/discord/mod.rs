@@ -456,6 +456,13 @@ impl Client {
         }
     }
 
+    /// Stops every request with `token` until [`Client::reset_token`]:
+    /// Discord refused the token elsewhere (the gateway's close 4004).
+    pub fn revoke_token(&self, token: &str) {
+        lock(&self.token_state(token).standing).revoke();
+        debug!(bot = %token_label(token), "token revoked");
+    }
+
     fn token_state(&self, token: &str) -> Arc<TokenState> {
         self.state_for(token.to_owned(), || token_label(token))
     }

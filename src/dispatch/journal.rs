@@ -14,7 +14,7 @@ use crate::text::clip;
 
 impl Dispatcher {
     /// A host line in the bot's logs, for its owner (a removed bot has none).
-    pub(super) async fn owner_log(
+    pub async fn owner_log(
         &self,
         deployed: &Deployed,
         interaction_id: Option<String>,

@@ -13,6 +13,7 @@ mod notice;
 mod outcome;
 
 pub use notice::notice_text;
+pub use outcome::EventOutcome;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;

@@ -15,6 +15,17 @@ use crate::protocol::interaction::{notice, Answer};
 use crate::sandbox::{self, Invocation, InvokeError, Responder, Slot, LOG_LINE_MAX};
 use crate::text::clip;
 
+/// What became of one Discord event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventOutcome {
+    /// The bot's handler ran and returned `ok`.
+    Handled,
+    /// The handler ran and failed (an error, a crash, a limit).
+    Failed,
+    /// The bot did not run: it takes no events, or is backing off or quarantined.
+    Dropped,
+}
+
 impl Dispatcher {
     /// Runs the bot and turns the result into the answer for the user (the
     /// bot's JSON or a notice), updating health, metrics, logs and crashes.
@@ -60,60 +71,75 @@ impl Dispatcher {
     }
 
     /// Runs the bot's `handle-event` for one Discord event, in the
-    /// background, with the same accounting as an interaction: crash-loop
-    /// health, quarantine, logs and crash records. A bot backing off or
-    /// quarantined does not run; the event is dropped and counted.
+    /// background; see [`Dispatcher::run_event`].
     pub fn deliver_event(&self, deployed: Arc<Deployed>, event: sandbox::Event) {
         let this = self.clone();
+        self.tasks.spawn(async move {
+            this.run_event(deployed, event).await;
+        });
+    }
+
+    /// Runs the bot's `handle-event` for one Discord event, with the same
+    /// accounting as an interaction: crash-loop health, quarantine, logs and
+    /// crash records. A bot backing off or quarantined, or one without an
+    /// event handler, does not run; the event is dropped and counted.
+    pub async fn run_event(&self, deployed: Arc<Deployed>, event: sandbox::Event) -> EventOutcome {
         let span = tracing::info_span!(
             "event",
             bot = %deployed.record.name,
             version = deployed.record.active_version,
             event = %event.name,
+            shard = event.shard,
+            seq = event.sequence,
             outcome = tracing::field::Empty,
         );
-        self.tasks.spawn(
-            async move {
-                let takes_events = deployed.bot.handles_events();
-                if !takes_events || !matches!(deployed.health().gate(Instant::now()), Gate::Open) {
-                    this.counters(&deployed).count("event_dropped");
-                    tracing::Span::current().record("outcome", "event_dropped");
-                    if !takes_events {
-                        // Nothing to run: the owner learns why, in the bot's logs.
-                        let message = format!(
-                            "a Discord event ({}) arrived, but this bot takes no events: build it for \
-                             world event-bot (export handle-event)",
-                            clip(&event.name, 100)
-                        );
-                        this.owner_log(&deployed, None, message).await;
-                    }
-                    return;
-                }
-                let Invocation {
-                    result,
-                    logs,
-                    crash_detail,
-                    slot,
-                    ..
-                } = deployed.bot.invoke_event(&event).await;
-                let outcome = match &result {
-                    Ok(()) => "event_ok",
-                    Err(_) => "event_failed",
-                };
-                this.counters(&deployed).count(outcome);
-                tracing::Span::current().record("outcome", outcome);
-                let error = result.err();
-                if let Some(err) = &error {
-                    warn!(
-                        error = clip(&err.to_string(), LOG_LINE_MAX),
-                        "bot failed an event"
+        async move {
+            let takes_events = deployed.bot.handles_events();
+            if !takes_events || !matches!(deployed.health().gate(Instant::now()), Gate::Open) {
+                self.counters(&deployed).count("event_dropped");
+                tracing::Span::current().record("outcome", "event_dropped");
+                if !takes_events {
+                    // Nothing to run: the owner learns why, in the bot's logs.
+                    let message = format!(
+                        "a Discord event ({}) arrived, but this bot takes no events: build it for \
+                         world event-bot (export handle-event)",
+                        clip(&event.name, 100)
                     );
+                    self.owner_log(&deployed, None, message).await;
                 }
-                this.account(&deployed, None, error, logs, crash_detail, slot)
-                    .await;
+                return EventOutcome::Dropped;
             }
-            .instrument(span),
-        );
+            let Invocation {
+                result,
+                logs,
+                crash_detail,
+                slot,
+                ..
+            } = deployed.bot.invoke_event(&event).await;
+            let outcome = match &result {
+                Ok(()) => "event_ok",
+                Err(_) => "event_failed",
+            };
+            self.counters(&deployed).count(outcome);
+            tracing::Span::current().record("outcome", outcome);
+            let error = result.err();
+            if let Some(err) = &error {
+                warn!(
+                    error = clip(&err.to_string(), LOG_LINE_MAX),
+                    "bot failed an event"
+                );
+            }
+            let handled = if error.is_none() {
+                EventOutcome::Handled
+            } else {
+                EventOutcome::Failed
+            };
+            self.account(&deployed, None, error, logs, crash_detail, slot)
+                .await;
+            handled
+        }
+        .instrument(span)
+        .await
     }
 
     /// What an event's outcome does: the crash-loop state, a quarantine

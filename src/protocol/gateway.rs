@@ -73,7 +73,10 @@ pub fn parse_intents(text: &str) -> Result<u64, String> {
             .iter()
             .find(|(known, _, _)| *known == canonical)
             .ok_or_else(|| {
-                format!("unknown intent {name:?}; Discord's intents are {}", all_names())
+                format!(
+                    "unknown intent {name:?}; Discord's intents are {}",
+                    all_names()
+                )
             })?;
         bits |= bit;
     }
@@ -190,8 +193,9 @@ pub fn presence_update(data: &[u8]) -> Result<Command, String> {
         status: String,
         afk: bool,
     }
-    let presence: Presence = serde_json::from_slice(data)
-        .map_err(|e| format!("a presence is {{\"since\",\"activities\",\"status\",\"afk\"}}: {e}"))?;
+    let presence: Presence = serde_json::from_slice(data).map_err(|e| {
+        format!("a presence is {{\"since\",\"activities\",\"status\",\"afk\"}}: {e}")
+    })?;
     if !matches!(
         presence.status.as_str(),
         "online" | "dnd" | "idle" | "invisible" | "offline"
@@ -261,7 +265,7 @@ pub fn shard_of(guild_id: u64, shards: u32) -> u32 {
 /// What a fatal close code means, for the bot's owner.
 pub fn fatal_reason(code: u16) -> Option<&'static str> {
     Some(match code {
-        4004 => "Discord refused the bot token (4004 authentication failed): deploy again with a valid --token",
+        4004 => "Discord refused the bot token (4004 authentication failed): deploy again with a valid token (--token-env or --token-file)",
         4010 => "Discord refused the shard (4010 invalid shard): deploy again without --shards or with a smaller count",
         4011 => "Discord requires more shards (4011 sharding required): deploy again without --shards to use Discord's recommended count, or with a larger --shards",
         4012 => "Discord refused the gateway version (4012 invalid API version): upgrade appliance",
@@ -278,13 +282,21 @@ mod tests {
     #[test]
     fn intents_are_read_by_name_or_number_and_unknown_ones_refused() {
         assert_eq!(parse_intents("GUILDS,GUILD_MESSAGES").unwrap(), 1 | 1 << 9);
-        assert_eq!(parse_intents(" guilds , message_content ").unwrap(), 1 | 1 << 15);
+        assert_eq!(
+            parse_intents(" guilds , message_content ").unwrap(),
+            1 | 1 << 15
+        );
         assert_eq!(parse_intents("GUILD_BANS").unwrap(), 1 << 2);
         assert_eq!(parse_intents("513").unwrap(), 513);
-        assert!(parse_intents("GUILDS,NOPE").unwrap_err().contains("\"NOPE\""));
+        assert!(parse_intents("GUILDS,NOPE")
+            .unwrap_err()
+            .contains("\"NOPE\""));
         assert!(parse_intents(&(1u64 << 40).to_string()).is_err());
         assert!(parse_intents("").is_err());
-        assert_eq!(privileged(parse_intents("GUILD_MEMBERS,GUILDS,MESSAGE_CONTENT").unwrap()), ["GUILD_MEMBERS", "MESSAGE_CONTENT"]);
+        assert_eq!(
+            privileged(parse_intents("GUILD_MEMBERS,GUILDS,MESSAGE_CONTENT").unwrap()),
+            ["GUILD_MEMBERS", "MESSAGE_CONTENT"]
+        );
         assert_eq!(intent_names(513), "GUILDS,GUILD_MESSAGES");
     }
 
@@ -292,7 +304,10 @@ mod tests {
     fn frames_and_places_are_read_without_parsing_the_payload() {
         let text = r#"{"t":"MESSAGE_CREATE","s":42,"op":0,"d":{"id":"1","channel_id":"9","guild_id":"8","content":"hi"}}"#;
         let frame = Frame::parse(text).unwrap();
-        assert_eq!((frame.op, frame.s, frame.t), (0, Some(42), Some("MESSAGE_CREATE")));
+        assert_eq!(
+            (frame.op, frame.s, frame.t),
+            (0, Some(42), Some("MESSAGE_CREATE"))
+        );
         let data = frame.d.unwrap().get();
         assert_eq!(Place::of(data).key(), "9");
         assert_eq!(Place::of(r#"{"guild_id":"8"}"#).key(), "8");
@@ -302,18 +317,33 @@ mod tests {
 
     #[test]
     fn guest_commands_are_checked_before_they_are_framed() {
-        let presence = presence_update(br#"{"since":null,"activities":[],"status":"idle","afk":false}"#).unwrap();
+        let presence =
+            presence_update(br#"{"since":null,"activities":[],"status":"idle","afk":false}"#)
+                .unwrap();
         assert!(presence.json.starts_with(r#"{"op":3,"d":{"#));
-        assert!(presence_update(br#"{"status":"weird","since":null,"activities":[],"afk":false}"#).is_err());
+        assert!(
+            presence_update(br#"{"status":"weird","since":null,"activities":[],"afk":false}"#)
+                .is_err()
+        );
         assert!(presence_update(b"[]").is_err());
-        let all = request_guild_members(br#"{"guild_id":"81384788765712384","query":"","limit":0}"#).unwrap();
+        let all =
+            request_guild_members(br#"{"guild_id":"81384788765712384","query":"","limit":0}"#)
+                .unwrap();
         assert!(all.all_members);
         assert_eq!(all.guild_id, Some(81384788765712384));
         let some = request_guild_members(br#"{"guild_id":"1","user_ids":["2"]}"#).unwrap();
         assert!(!some.all_members);
         assert!(request_guild_members(br#"{"guild_id":"x","query":""}"#).is_err());
-        let huge = format!(r#"{{"since":null,"activities":[{{"name":"{}","type":0}}],"status":"online","afk":false}}"#, "a".repeat(5000));
-        assert!(presence_update(huge.as_bytes()).unwrap_err().contains("4096"));
-        assert_eq!(shard_of(81384788765712384, 2), ((81384788765712384u64 >> 22) % 2) as u32);
+        let huge = format!(
+            r#"{{"since":null,"activities":[{{"name":"{}","type":0}}],"status":"online","afk":false}}"#,
+            "a".repeat(5000)
+        );
+        assert!(presence_update(huge.as_bytes())
+            .unwrap_err()
+            .contains("4096"));
+        assert_eq!(
+            shard_of(81384788765712384, 2),
+            ((81384788765712384u64 >> 22) % 2) as u32
+        );
     }
 }

@@ -131,10 +131,10 @@ impl Engine {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         bindings::Bot::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
-        super::event_bindings::appliance::bot::gateway::add_to_linker::<HostState, HasSelf<HostState>>(
-            &mut linker,
-            |state| state,
-        )?;
+        super::event_bindings::appliance::bot::gateway::add_to_linker::<
+            HostState,
+            HasSelf<HostState>,
+        >(&mut linker, |state| state)?;
 
         // One thread advances the epoch for every store; it holds only a weak
         // handle so it ends with the engine.

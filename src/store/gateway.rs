@@ -21,9 +21,15 @@ pub struct SavedSession {
 /// One shard's part of a batched save.
 #[derive(Debug, Clone)]
 pub enum SessionSave {
-    Keep { bot_id: i64, session: SavedSession },
+    Keep {
+        bot_id: i64,
+        session: SavedSession,
+    },
     /// The shard has no session to resume any more.
-    Forget { bot_id: i64, shard_id: u32 },
+    Forget {
+        bot_id: i64,
+        shard_id: u32,
+    },
 }
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -168,21 +174,38 @@ mod tests {
     async fn sessions_are_saved_in_batches_forgotten_and_never_kept_for_a_removed_bot() {
         let (db, bot_id) = Db::in_memory_with_bot().await;
         db.save_gateway_sessions(vec![
-            SessionSave::Keep { bot_id, session: session(0, 5) },
-            SessionSave::Keep { bot_id, session: session(1, 7) },
+            SessionSave::Keep {
+                bot_id,
+                session: session(0, 5),
+            },
+            SessionSave::Keep {
+                bot_id,
+                session: session(1, 7),
+            },
         ])
         .await
         .unwrap();
         db.save_gateway_sessions(vec![
-            SessionSave::Keep { bot_id, session: session(0, 9) },
-            SessionSave::Forget { bot_id, shard_id: 1 },
-            SessionSave::Keep { bot_id: 999, session: session(0, 1) },
+            SessionSave::Keep {
+                bot_id,
+                session: session(0, 9),
+            },
+            SessionSave::Forget {
+                bot_id,
+                shard_id: 1,
+            },
+            SessionSave::Keep {
+                bot_id: 999,
+                session: session(0, 1),
+            },
         ])
         .await
         .unwrap();
         assert_eq!(db.gateway_sessions(bot_id).await.unwrap(), [session(0, 9)]);
         assert!(db.gateway_sessions(999).await.unwrap().is_empty());
-        db.set_gateway_stopped(bot_id, "fatal".into()).await.unwrap();
+        db.set_gateway_stopped(bot_id, "fatal".into())
+            .await
+            .unwrap();
         assert!(db.gateway_sessions(bot_id).await.unwrap().is_empty());
     }
 
