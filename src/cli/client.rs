@@ -227,8 +227,8 @@ pub async fn list(client: Client, args: ListArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{:<24} {:<20} {:>7} {:<12} {:>7}  {:<12} {:<16}",
-        "NAME", "APP ID", "VERSION", "STATE", "CRASHES", "LAST CRASH", "DISCORD REST"
+        "{:<24} {:<20} {:>7} {:<12} {:>7}  {:<12} {:<16} {:<16}",
+        "NAME", "APP ID", "VERSION", "STATE", "CRASHES", "LAST CRASH", "DISCORD REST", "GATEWAY"
     );
     for bot in bots {
         let rest = match &bot.discord {
@@ -244,15 +244,28 @@ pub async fn list(client: Client, args: ListArgs) -> anyhow::Result<()> {
                 _ => d.state.clone(),
             },
         };
+        let gateway = match &bot.gateway {
+            None => "off".to_owned(),
+            Some(g) => format!(
+                "{} ({} shard{}; events {} in, {} handled, {} dropped)",
+                g.state,
+                g.shards,
+                if g.shards == 1 { "" } else { "s" },
+                g.events_received,
+                g.events_delivered,
+                g.events_dropped
+            ),
+        };
         println!(
-            "{:<24} {:<20} {:>7} {:<12} {:>7}  {:<12} {}",
+            "{:<24} {:<20} {:>7} {:<12} {:>7}  {:<12} {:<16} {}",
             for_terminal(&bot.name),
             for_terminal(&bot.app_id),
             bot.version,
             for_terminal(&bot.state),
             bot.crashes,
             for_terminal(bot.last_crash.as_deref().unwrap_or("-")),
-            for_terminal(&rest)
+            for_terminal(&rest),
+            for_terminal(&gateway)
         );
     }
     Ok(())

@@ -27,5 +27,9 @@ mod startup;
 mod deploy;
 // Discord webhook events over HTTP, into the event handler of world event-bot.
 mod events;
+// Gateway sessions held by the node, against the fake gateway.
+mod gateway;
+// The fake Discord gateway against twilight-gateway's Shard, and /gateway/bot on the fake REST API.
+mod fake_gateway_selftest;
 // Tidy: the layer order of src/lib.rs, and one owner per foreign engine.
 mod tidy;

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod fake_discord;
+pub mod fake_gateway;
 
 use std::fmt::Display;
 use std::net::SocketAddr;
@@ -38,6 +39,8 @@ pub fn guest(crate_name: &str) -> PathBuf {
             "slow-bot",
             "remind-bot",
             "events-bot",
+            "gateway-bot",
+            "modlog-bot",
         ])
     });
     let path = dir.join(format!("{}.wasm", crate_name.replace('-', "_")));
@@ -223,6 +226,19 @@ impl Node {
         self.child.0.kill().unwrap();
         // Prompt after SIGKILL.
         self.child.0.wait().unwrap();
+        let _ = std::fs::remove_file(self.data_dir.join("node.json"));
+        let (child, public, admin) = spawn(&self.data_dir, &self.extra).await;
+        self.child = child;
+        self.public = public;
+        self.admin = admin;
+    }
+
+    /// SIGTERM, wait for the node to exit by itself, and start it again on
+    /// the same data dir (a graceful restart).
+    pub async fn restart(&mut self) {
+        self.terminate().await;
+        let code = self.wait_exit(Duration::from_secs(40)).await;
+        assert_eq!(code, Some(0), "the node did not stop cleanly:\n{}", self.node_log());
         let _ = std::fs::remove_file(self.data_dir.join("node.json"));
         let (child, public, admin) = spawn(&self.data_dir, &self.extra).await;
         self.child = child;
