@@ -90,6 +90,63 @@ async fn budget(bot: &BotShared, node: &NodeShared) -> Result<(), i64> {
     Ok(())
 }
 
+/// How long the first identify of a bucket waits for the bot's other
+/// shards to ask too, so shards that connect together identify in order.
+const GATHER: Duration = Duration::from_millis(250);
+
+/// One identify bucket of a bot: shards take turns, lowest shard id first.
+#[derive(Debug, Default)]
+pub struct Bucket {
+    state: std::sync::Mutex<BucketState>,
+    turn: tokio::sync::Notify,
+}
+
+#[derive(Debug, Default)]
+struct BucketState {
+    /// When the bucket last released an identify.
+    last: Option<Instant>,
+    waiting: std::collections::BTreeSet<u32>,
+    busy: bool,
+}
+
+/// Ends a shard's turn in its bucket, however the turn ends.
+struct Turn<'a>(&'a Bucket);
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        crate::sync::lock(&self.0.state).busy = false;
+        self.0.turn.notify_waiters();
+    }
+}
+
+impl Bucket {
+    /// Waits until `shard` is the lowest waiting shard and the bucket is
+    /// free; `None` if the shard stopped waiting first.
+    async fn take_turn(&self, shard: u32, tx: &mut oneshot::Sender<()>) -> Option<Turn<'_>> {
+        loop {
+            let notified = self.turn.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut state = crate::sync::lock(&self.state);
+                if !state.busy && state.waiting.first() == Some(&shard) {
+                    state.busy = true;
+                    state.waiting.remove(&shard);
+                    return Some(Turn(self));
+                }
+            }
+            tokio::select! {
+                _ = notified => {}
+                _ = wait_closed(tx) => {
+                    crate::sync::lock(&self.state).waiting.remove(&shard);
+                    self.turn.notify_waiters();
+                    return None;
+                }
+            }
+        }
+    }
+}
+
 async fn admit(
     bot: Arc<BotShared>,
     node: Arc<NodeShared>,
@@ -98,9 +155,27 @@ async fn admit(
 ) {
     let concurrency = bot.start_limit().map_or(1, |l| l.max_concurrency.max(1));
     let bucket = bot.bucket(shard % concurrency);
-    // FIFO: shards of a bucket identify in the order they asked.
-    let mut last = bucket.lock().await;
-    if let Some(at) = *last {
+    let last = {
+        let mut state = crate::sync::lock(&bucket.state);
+        state.waiting.insert(shard);
+        state.last
+    };
+    if last.is_none() {
+        // Let the shards that connect together line up.
+        tokio::select! {
+            _ = tokio::time::sleep(GATHER) => {}
+            _ = wait_closed(&mut tx) => {
+                crate::sync::lock(&bucket.state).waiting.remove(&shard);
+                bucket.turn.notify_waiters();
+                return;
+            }
+        }
+    }
+    let Some(_turn) = bucket.take_turn(shard, &mut tx).await else {
+        return;
+    };
+    let last = crate::sync::lock(&bucket.state).last;
+    if let Some(at) = last {
         tokio::select! {
             _ = tokio::time::sleep_until(at + IDENTIFY_DELAY) => {}
             // The shard stopped waiting (closed or reconnecting).
@@ -118,6 +193,7 @@ async fn admit(
         bot.pause_until(&node, until_ms).await;
         // Hold the shard's receiver open: a dropped sender makes twilight
         // ask again at once. The shard is stopped by the pause.
+        drop(_turn);
         wait_closed(&mut tx).await;
         return;
     }
@@ -130,12 +206,13 @@ async fn admit(
                 crate::clock::unix_ms() + RETRY_UNREADABLE.as_millis() as i64,
             )
             .await;
+            drop(_turn);
             wait_closed(&mut tx).await;
             return;
         }
     }
     bot.identified();
-    *last = Some(Instant::now());
+    crate::sync::lock(&bucket.state).last = Some(Instant::now());
     let _ = tx.send(());
 }
 

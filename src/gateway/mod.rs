@@ -141,7 +141,7 @@ pub struct BotShared {
     /// What `GET /gateway/bot` said, and our identifies since.
     limit: Mutex<Option<StartLimit>>,
     since_fetch: AtomicU32,
-    buckets: Mutex<HashMap<u32, Arc<tokio::sync::Mutex<Option<tokio::time::Instant>>>>>,
+    buckets: Mutex<HashMap<u32, Arc<identify::Bucket>>>,
     /// Set while the identify budget is spent: until when (unix ms).
     pause: tokio::sync::watch::Sender<Option<i64>>,
     all_members: Mutex<commands::AllMembers>,
@@ -165,7 +165,7 @@ impl BotShared {
         self.identifies.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn bucket(&self, key: u32) -> Arc<tokio::sync::Mutex<Option<tokio::time::Instant>>> {
+    fn bucket(&self, key: u32) -> Arc<identify::Bucket> {
         lock(&self.buckets).entry(key).or_default().clone()
     }
 
@@ -686,24 +686,9 @@ fn enqueue(
         bot.queue.push(lane, item)
     };
     match pushed {
-        Ok(start) => {
+        Ok(mut start) => {
             // Space again: first tell the bot what it missed.
-            let missed = std::mem::take(&mut *lock(&bot.missed));
-            let mut start = start;
-            if missed.count > 0 {
-                let notice = Queued {
-                    event: sandbox::Event {
-                        name: DROPPED_EVENT.into(),
-                        data: format!(
-                            r#"{{"count":{},"first_sequence":{},"last_sequence":{}}}"#,
-                            missed.count, missed.first, missed.last
-                        )
-                        .into_bytes(),
-                        shard: shard.id,
-                        sequence: 0,
-                    },
-                    origin: None,
-                };
+            if let Some(notice) = missed_notice(bot, shard.id) {
                 start |= bot.queue.push_front(lane, notice);
             }
             if start {
@@ -728,35 +713,64 @@ fn enqueue(
     }
 }
 
+/// The host's notice of the events the bot missed since the last one, if any.
+fn missed_notice(bot: &BotShared, shard: u32) -> Option<Queued> {
+    let missed = std::mem::take(&mut *lock(&bot.missed));
+    (missed.count > 0).then(|| Queued {
+        event: sandbox::Event {
+            name: DROPPED_EVENT.into(),
+            data: format!(
+                r#"{{"count":{},"first_sequence":{},"last_sequence":{}}}"#,
+                missed.count, missed.first, missed.last
+            )
+            .into_bytes(),
+            shard,
+            sequence: 0,
+        },
+        origin: None,
+    })
+}
+
 fn spawn_lane(node: &Arc<NodeShared>, bot: &Arc<BotShared>, lane: usize) {
     let node = node.clone();
     let bot = bot.clone();
     node.tasks.clone().spawn(async move {
         while !node.lanes_stop.is_cancelled() {
-            let Some(item) = bot.queue.pop(lane) else {
+            let Some(popped) = bot.queue.pop(lane) else {
                 return;
             };
-            let deployed = node
-                .fleet
-                .by_name(&bot.name)
-                .filter(|d| d.record.id == bot.bot_id);
-            let outcome = match deployed {
-                Some(deployed) => {
-                    node.dispatcher
-                        .run_event(deployed, item.event.clone())
-                        .await
-                }
-                None => EventOutcome::Dropped,
+            // The queue has room again: the notice of what was dropped
+            // while it was full goes first.
+            let (item, later) = match missed_notice(&bot, popped.event.shard) {
+                Some(notice) => (notice, Some(popped)),
+                None => (popped, None),
             };
-            match outcome {
-                EventOutcome::Dropped => bot.dropped.fetch_add(1, Ordering::Relaxed),
-                _ => bot.delivered.fetch_add(1, Ordering::Relaxed),
-            };
-            if let Some((shard, epoch)) = &item.origin {
-                shard.finished(*epoch, item.event.sequence);
+            for item in std::iter::once(item).chain(later) {
+                deliver(&node, &bot, item).await;
             }
         }
     });
+}
+
+/// Runs one queued event in the bot's current version and counts it.
+async fn deliver(node: &NodeShared, bot: &BotShared, item: Queued) {
+    let deployed = node
+        .fleet
+        .by_name(&bot.name)
+        .filter(|d| d.record.id == bot.bot_id);
+    let Queued { event, origin } = item;
+    let seq = event.sequence;
+    let outcome = match deployed {
+        Some(deployed) => node.dispatcher.run_event(deployed, event).await,
+        None => EventOutcome::Dropped,
+    };
+    match outcome {
+        EventOutcome::Dropped => bot.dropped.fetch_add(1, Ordering::Relaxed),
+        _ => bot.delivered.fetch_add(1, Ordering::Relaxed),
+    };
+    if let Some((shard, epoch)) = origin {
+        shard.finished(epoch, seq);
+    }
 }
 
 /// Saves every running shard's session and watermark that changed, in one commit.

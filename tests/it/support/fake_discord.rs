@@ -8,6 +8,11 @@
 //! are exempt. A request that arrives in an exhausted bucket, over the global
 //! limit, or during a global pause is answered 429 *and counted as a
 //! violation*: a well-behaved client never causes one.
+//!
+//! `GET /gateway/bot` answers what the test configured with
+//! [`FakeDiscord::set_gateway_bot`] (for a `fake_gateway::FakeGateway`,
+//! `FakeGateway::gateway_bot` builds it); until then it is a 404, as for a
+//! route this fake does not serve.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
@@ -106,6 +111,38 @@ pub struct Recorded {
     pub global: bool,
 }
 
+/// What `GET /gateway/bot` answers: Discord's Get Gateway Bot object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayBot {
+    /// The gateway's URL, e.g. `ws://127.0.0.1:PORT` (Discord: `wss://gateway.discord.gg`).
+    pub url: String,
+    /// Recommended number of shards.
+    pub shards: u32,
+    /// `session_start_limit.total`: identifies allowed per reset period.
+    pub total: u32,
+    /// `session_start_limit.remaining`.
+    pub remaining: u32,
+    /// `session_start_limit.reset_after`, in milliseconds.
+    pub reset_after_ms: u64,
+    /// `session_start_limit.max_concurrency`: identify buckets per 5 s.
+    pub max_concurrency: u32,
+}
+
+impl GatewayBot {
+    fn to_json(&self) -> serde_json::Value {
+        json!({
+            "url": self.url,
+            "shards": self.shards,
+            "session_start_limit": {
+                "total": self.total,
+                "remaining": self.remaining,
+                "reset_after": self.reset_after_ms,
+                "max_concurrency": self.max_concurrency,
+            },
+        })
+    }
+}
+
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Violations {
     /// Requests that arrived in a bucket already known to be empty.
@@ -134,6 +171,8 @@ struct State {
     paused: HashMap<String, Instant>,
     violations: Violations,
     next_id: u64,
+    gateway_bot: Option<GatewayBot>,
+    gateway_bot_calls: u64,
 }
 
 struct Window {
@@ -156,6 +195,8 @@ impl FakeDiscord {
             paused: HashMap::new(),
             violations: Violations::default(),
             next_id: 1_180_000_000_000_000_000,
+            gateway_bot: None,
+            gateway_bot_calls: 0,
         }));
         let connections = Arc::new(AtomicU64::new(0));
         let accept = tokio::spawn({
@@ -204,6 +245,24 @@ impl FakeDiscord {
 
     pub fn invalidate_token(&self, token: &str) {
         self.lock().invalid_tokens.push(token.to_owned());
+    }
+
+    /// From now on `GET /gateway/bot` answers `gateway` (200) to a valid
+    /// token. The route keeps the other routes' rules: 401 without a valid
+    /// token, 403 for a forbidden one, scripts, and a bucket of its own under
+    /// the default limit.
+    pub fn set_gateway_bot(&self, gateway: GatewayBot) {
+        self.lock().gateway_bot = Some(gateway);
+    }
+
+    /// `GET /gateway/bot` is a 404 again, as before any [`Self::set_gateway_bot`].
+    pub fn clear_gateway_bot(&self) {
+        self.lock().gateway_bot = None;
+    }
+
+    /// `GET /gateway/bot` requests received, whatever they were answered.
+    pub fn gateway_bot_calls(&self) -> u64 {
+        self.lock().gateway_bot_calls
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -422,6 +481,9 @@ impl State {
         authorization: Option<&str>,
         body: &Bytes,
     ) -> Decision {
+        if method == "GET" && template == "/gateway/bot" {
+            self.gateway_bot_calls += 1;
+        }
         // Webhook-token routes need no token; the others need a valid one.
         let token = authorization
             .and_then(|a| a.strip_prefix("Bot "))
@@ -560,6 +622,10 @@ impl State {
                     delay: None,
                 }
             }
+            ("GET", "/gateway/bot") => match &self.gateway_bot {
+                Some(gateway) => Decision::json(200, gateway.to_json()),
+                None => Decision::json(404, json!({"message": "404: Not Found", "code": 0})),
+            },
             _ => Decision::json(200, json!({"id": id, "method": method, "path": path})),
         };
         decision

@@ -238,7 +238,12 @@ impl Node {
     pub async fn restart(&mut self) {
         self.terminate().await;
         let code = self.wait_exit(Duration::from_secs(40)).await;
-        assert_eq!(code, Some(0), "the node did not stop cleanly:\n{}", self.node_log());
+        assert_eq!(
+            code,
+            Some(0),
+            "the node did not stop cleanly:\n{}",
+            self.node_log()
+        );
         let _ = std::fs::remove_file(self.data_dir.join("node.json"));
         let (child, public, admin) = spawn(&self.data_dir, &self.extra).await;
         self.child = child;

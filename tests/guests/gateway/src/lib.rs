@@ -1,7 +1,8 @@
 //! A test bot of world `event-bot`, written with the SDK.
 //!
-//! - Every event but `FLOOD` is appended to KV `seen` as `NAME:shard:seq`
-//!   (READY included, which must arrive without its session id).
+//! - Every event but `FLOOD` and `READY` is appended to KV `seen` as
+//!   `NAME:shard:seq` (tests keep those events in one channel, so in order).
+//! - `READY` is kept in KV `ready` (it must arrive without its session id).
 //! - `FLOOD` sleeps `data.sleep_ms` and counts, in instance memory.
 //! - `APPLIANCE_EVENTS_DROPPED` is kept in KV `dropped`.
 //! - `PRESENCE` sends `data.times` presence updates and keeps how they went
@@ -36,7 +37,11 @@ impl Bot for GatewayBot {
             Some("flood") => FLOODED.load(Ordering::Relaxed).to_string(),
             _ => "unknown command".into(),
         };
-        Ok(Response::message(if content.is_empty() { "-".into() } else { content }))
+        Ok(Response::message(if content.is_empty() {
+            "-".into()
+        } else {
+            content
+        }))
     }
 }
 
@@ -57,8 +62,11 @@ impl EventBot for GatewayBot {
                 kv::set("dropped", total.to_string().as_bytes())?;
             }
             "READY" => {
-                // What the bot may see of READY: never the session.
+                // What the bot may see of READY: never the session. Kept
+                // apart from `seen`: READY has no channel, so it may run
+                // beside a channel's events, and `seen` is read-modify-write.
                 kv::set("ready", event.data())?;
+                return Ok(());
             }
             "PRESENCE" => {
                 let data: serde_json::Value = event.json()?;
@@ -81,7 +89,12 @@ impl EventBot for GatewayBot {
         if !seen.is_empty() {
             seen.push(',');
         }
-        seen.push_str(&format!("{}:{}:{}", event.name(), event.shard(), event.sequence()));
+        seen.push_str(&format!(
+            "{}:{}:{}",
+            event.name(),
+            event.shard(),
+            event.sequence()
+        ));
         kv::set("seen", seen.as_bytes())?;
         Ok(())
     }
