@@ -117,6 +117,7 @@ fn wasmtime_stays_in_sandbox_and_rusqlite_in_store() {
         ("wasmtime", "sandbox"),
         ("wasmtime_wasi", "sandbox"),
         ("rusqlite", "store"),
+        ("twilight_gateway", "gateway"),
     ];
     let mut violations = Vec::new();
     for file in rust_files(Path::new(SRC)) {
