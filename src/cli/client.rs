@@ -146,8 +146,6 @@ fn connect(node: &NodeArgs) -> anyhow::Result<Client> {
 }
 
 pub async fn deploy(client: Client, args: DeployArgs) -> anyhow::Result<()> {
-    // A typo in an intent fails here, before anything is read or sent.
-    args.gateway.request().map_err(anyhow::Error::msg)?;
     let wasm = std::fs::read(&args.wasm)
         .with_context(|| format!("failed to read {}", args.wasm.display()))?;
     let name = match args.name {

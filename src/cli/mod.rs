@@ -57,7 +57,11 @@ impl Cli {
     pub fn run(self) -> anyhow::Result<()> {
         match self.command {
             Command::Serve(args) => serve::run(args),
-            Command::Deploy(args) => client::run(args.node.clone(), |c| client::deploy(c, args)),
+            Command::Deploy(args) => {
+                // A typo in an intent fails first, before the node is looked for.
+                args.gateway.request().map_err(anyhow::Error::msg)?;
+                client::run(args.node.clone(), |c| client::deploy(c, args))
+            }
             Command::List(args) => client::run(args.node.clone(), |c| client::list(c, args)),
             Command::Logs(args) => client::run(args.node.clone(), |c| client::logs(c, args)),
             Command::Rollback(args) => {
