@@ -1,0 +1,444 @@
+//! Gateway events through the real node: `cargo bench --bench gateway`.
+//!
+//! Drives `appliance serve --plain-http` (the release binary) against the
+//! tests' fake Discord gateway and REST API (loopback, in this process):
+//!
+//! 1. **Throughput, one bot**: N MESSAGE_CREATE-sized (~1 KiB) dispatches
+//!    named `FLOOD` (the `gateway-bot` guest parses them with serde_json and
+//!    counts them: no KV), over 16 channels so the node's lanes run in
+//!    parallel, kept at most `WINDOW` ahead of what the node has delivered
+//!    (its per-bot queue holds 1,000). Compared, in the same run, with a
+//!    bare twilight-gateway `Shard` reading the same events from the same
+//!    fake and parsing each into a `serde_json::Value`.
+//! 2. **Memory per idle session**: node RSS with `--bots` bots deployed
+//!    without a gateway, then with all of them redeployed with `--intents`
+//!    and their sessions held and idle.
+//! 3. **Restart with held sessions**: SIGTERM, start again on the same data
+//!    dir; time until the fake has seen every bot resume, and how many
+//!    identifies the restart cost (goal: none).
+//!
+//! Flags (after `--`): `--events N` (default 20000), `--bots N` (default
+//! 100), `--runs N` (throughput passes, alternating node and bare; default 3),
+//! `--scenario throughput,sessions` (default: both).
+
+#[path = "common/mod.rs"]
+mod common;
+#[allow(dead_code)]
+#[path = "load/node.rs"]
+mod node;
+#[allow(dead_code)]
+#[path = "load/procstat.rs"]
+mod procstat;
+
+// Siblings at the root: `fake_gateway` uses `super::fake_discord`.
+#[allow(dead_code)]
+#[path = "../tests/it/support/fake_discord.rs"]
+mod fake_discord;
+#[allow(dead_code)]
+#[path = "../tests/it/support/fake_gateway.rs"]
+mod fake_gateway;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use appliance::admin::api::{DeployRequest, GatewayFlags};
+use appliance::admin::client::Client;
+use fake_discord::{FakeConfig, FakeDiscord};
+use fake_gateway::{BotAccount, FakeGateway, GatewayConfig, ResumeOutcome};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use twilight_gateway::queue::InMemoryQueue;
+use twilight_gateway::{ConfigBuilder, Intents, Message, Shard, ShardId};
+
+/// Dispatched but not yet delivered, at most (the node's queue holds 1,000).
+const WINDOW: u64 = 800;
+/// Channels the events are spread over (the node has 8 lanes per bot).
+const CHANNELS: u64 = 16;
+/// Events per `dispatch_many` call (one channel each).
+const CHUNK: usize = 50;
+const INTENTS: &str = "GUILDS,GUILD_MESSAGES";
+const BARE_TOKEN: &str = "token-bare";
+
+struct Opts {
+    events: u64,
+    bots: usize,
+    runs: usize,
+    scenarios: Vec<String>,
+}
+
+impl Opts {
+    fn parse() -> Opts {
+        let args: Vec<String> = std::env::args().collect();
+        let value = |flag: &str| {
+            args.iter()
+                .position(|a| a == flag)
+                .and_then(|i| args.get(i + 1))
+                .cloned()
+        };
+        Opts {
+            events: value("--events").map_or(20_000, |v| v.parse().expect("--events N")),
+            bots: value("--bots").map_or(100, |v| v.parse().expect("--bots N")),
+            runs: value("--runs").map_or(3, |v| v.parse().expect("--runs N")),
+            scenarios: value("--scenario")
+                .unwrap_or_else(|| "throughput,sessions".into())
+                .split(',')
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
+}
+
+fn token(i: usize) -> String {
+    format!("token-{i}")
+}
+
+/// Fakes that know `bots` bot tokens plus the bare reader's.
+async fn fakes(bots: usize) -> (FakeGateway, FakeDiscord) {
+    let mut accounts: Vec<BotAccount> = (0..bots)
+        .map(|i| BotAccount::new(&token(i), 1_100_000_000_000_000_000 + i as u64))
+        .collect();
+    accounts.push(BotAccount::new(BARE_TOKEN, 1_200_000_000_000_000_000));
+    let gateway = FakeGateway::start(GatewayConfig {
+        bots: accounts,
+        identify_interval: Duration::ZERO,
+        // Many bots' heartbeats over a long run stay under Discord's limit
+        // at the default interval; the node's own pacing is what is measured.
+        ..GatewayConfig::default()
+    })
+    .await;
+    let discord = FakeDiscord::start(FakeConfig {
+        tokens: (0..bots).map(token).collect(),
+        ..FakeConfig::default()
+    })
+    .await;
+    discord.set_gateway_bot(gateway.gateway_bot(1));
+    (gateway, discord)
+}
+
+async fn deploy(client: &Client, wasm: &[u8], i: usize, gateway: bool) {
+    let request = DeployRequest {
+        name: format!("gw{i}"),
+        app_id: (5200 + i).to_string(),
+        public_key: common::KEY.into(),
+        token: Some(token(i)),
+        limits: Default::default(),
+        wasm_base64: None,
+        wasm_sha256: None,
+        gateway: GatewayFlags {
+            intents: gateway.then(|| INTENTS.to_owned()),
+            ..Default::default()
+        },
+    };
+    client
+        .deploy_wasm(request, wasm)
+        .await
+        .unwrap_or_else(|err| panic!("deploying gw{i} failed: {err}"));
+}
+
+/// A MESSAGE_CREATE as Discord sends it (~1 KiB), plus the guest's `sleep_ms`.
+fn message(channel: u64) -> Value {
+    json!({
+        "sleep_ms": 0,
+        "id": "1234567890123456789",
+        "type": 0,
+        "channel_id": (900_000_000_000_000_000u64 + channel).to_string(),
+        "guild_id": "800000000000000001",
+        "content": "x".repeat(300),
+        "timestamp": "2026-11-30T03:00:00.000000+00:00",
+        "edited_timestamp": null,
+        "tts": false,
+        "mention_everyone": false,
+        "mentions": [],
+        "mention_roles": [],
+        "attachments": [],
+        "embeds": [],
+        "pinned": false,
+        "flags": 0,
+        "nonce": "1234567890123456789",
+        "author": {
+            "id": "700000000000000001",
+            "username": "someone",
+            "global_name": "Someone Somewhere",
+            "discriminator": "0",
+            "avatar": "a_0123456789abcdef0123456789abcdef",
+            "public_flags": 0,
+        },
+        "member": {
+            "roles": ["600000000000000001", "600000000000000002"],
+            "joined_at": "2024-01-01T00:00:00.000000+00:00",
+            "deaf": false,
+            "mute": false,
+            "flags": 0,
+            "nick": null,
+            "avatar": null,
+            "premium_since": null,
+            "pending": false,
+        },
+        "components": [],
+        "referenced_message": null,
+    })
+}
+
+/// Dispatches `n` events to `token`'s shard 0, never more than `WINDOW`
+/// ahead of `done()`, and returns the time until `done()` reaches `base + n`.
+async fn pump<F, Fut>(gateway: &FakeGateway, token: &str, n: u64, base: u64, done: F) -> Duration
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = u64>,
+{
+    let bodies: Vec<Value> = (0..CHANNELS).map(message).collect();
+    let started = Instant::now();
+    let mut sent = 0u64;
+    let mut chunk = 0usize;
+    loop {
+        let delivered = done().await - base;
+        if delivered >= n {
+            return started.elapsed();
+        }
+        while sent < n && sent - delivered + CHUNK as u64 <= WINDOW {
+            let count = (n - sent).min(CHUNK as u64) as usize;
+            let body = bodies[chunk % bodies.len()].clone();
+            gateway.dispatch_many(token, 0, "FLOOD", body, count);
+            sent += count as u64;
+            chunk += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+async fn delivered(client: &Client) -> (u64, u64) {
+    let bots = client.list().await.unwrap();
+    bots.iter()
+        .filter_map(|b| b.gateway.as_ref())
+        .fold((0, 0), |(d, x), g| {
+            (d + g.events_delivered, x + g.events_dropped)
+        })
+}
+
+/// A twilight shard for the bare token that parses and counts each dispatch.
+fn bare_reader(gateway: &FakeGateway) -> (Arc<AtomicU64>, tokio::task::JoinHandle<()>) {
+    let config = ConfigBuilder::new(
+        BARE_TOKEN.to_owned(),
+        Intents::GUILDS | Intents::GUILD_MESSAGES,
+    )
+    .proxy_url(gateway.url())
+    .queue(InMemoryQueue::new(
+        0,
+        1000,
+        Duration::from_secs(86_400),
+        1000,
+    ))
+    .build();
+    let mut shard = Shard::with_config(ShardId::ONE, config);
+    let count = Arc::new(AtomicU64::new(0));
+    let task = tokio::spawn({
+        let count = count.clone();
+        async move {
+            while let Some(item) = shard.next().await {
+                if let Ok(Message::Text(text)) = item {
+                    let value: Value = serde_json::from_str(&text).unwrap();
+                    if value["op"] == 0 && value["t"] == "FLOOD" {
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+    });
+    (count, task)
+}
+
+async fn wait_for(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) {
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    values[values.len() / 2]
+}
+
+async fn throughput(opts: &Opts, wasm: &[u8]) {
+    let (gateway, discord) = fakes(1).await;
+    let node = node::Node::start(&["--discord-api", &discord.base_url()]);
+    let client = node.admin();
+    deploy(&client, wasm, 0, true).await;
+    wait_for("the bot's session", Duration::from_secs(30), async || {
+        gateway.is_held(&token(0), 0)
+    })
+    .await;
+    let (count, reader) = bare_reader(&gateway);
+    wait_for("the bare session", Duration::from_secs(30), async || {
+        gateway.is_held(BARE_TOKEN, 0)
+    })
+    .await;
+
+    // Warm-up: instances, lanes, caches.
+    let (base, _) = delivered(&client).await;
+    pump(&gateway, &token(0), 2_000, base, || async {
+        delivered(&client).await.0
+    })
+    .await;
+
+    let n = opts.events;
+    let (mut node_rates, mut bare_rates, mut cpu_us) = (Vec::new(), Vec::new(), Vec::new());
+    println!(
+        "throughput: {n} events per pass, window {WINDOW}, {CHANNELS} channels, {} passes",
+        opts.runs
+    );
+    for run in 0..opts.runs {
+        let (base, dropped_before) = delivered(&client).await;
+        let cpu_before = procstat::cpu(node.pid());
+        let took = pump(&gateway, &token(0), n, base, || async {
+            delivered(&client).await.0
+        })
+        .await;
+        let cpu = procstat::cpu(node.pid()) - cpu_before;
+        let dropped = delivered(&client).await.1 - dropped_before;
+        let node_rate = n as f64 / took.as_secs_f64();
+        let per_event = cpu.as_secs_f64() * 1e6 / n as f64;
+
+        let base = count.load(Ordering::Relaxed);
+        let bare_took = pump(&gateway, BARE_TOKEN, n, base, || async {
+            count.load(Ordering::Relaxed)
+        })
+        .await;
+        let bare_rate = n as f64 / bare_took.as_secs_f64();
+        println!(
+            "  pass {}: node {node_rate:.0}/s ({per_event:.1} µs node CPU per event, {dropped} dropped), bare {bare_rate:.0}/s, ratio {:.2}",
+            run + 1,
+            node_rate / bare_rate
+        );
+        node_rates.push(node_rate);
+        bare_rates.push(bare_rate);
+        cpu_us.push(per_event);
+    }
+    let ratios: Vec<f64> = node_rates
+        .iter()
+        .zip(&bare_rates)
+        .map(|(a, b)| a / b)
+        .collect();
+    let (node_rate, bare_rate) = (median(&mut node_rates), median(&mut bare_rates));
+    println!();
+    println!("| throughput (median of {} passes) | value |", opts.runs);
+    println!("|---|---|");
+    println!("| node (gateway → queue → sandbox), events/s | {node_rate:.0} |");
+    println!("| bare twilight Shard + serde_json, events/s | {bare_rate:.0} |");
+    println!(
+        "| node ÷ bare (median of per-pass ratios) | {:.2} |",
+        median(&mut ratios.clone())
+    );
+    println!(
+        "| node CPU per event (user+sys) | {:.1} µs |",
+        median(&mut cpu_us)
+    );
+    println!();
+    reader.abort();
+}
+
+async fn sessions(opts: &Opts, wasm: &[u8]) {
+    let bots = opts.bots;
+    let (gateway, discord) = fakes(bots).await;
+    let mut node = node::Node::start(&["--discord-api", &discord.base_url()]);
+    for i in 0..bots {
+        deploy(&node.admin(), wasm, i, false).await;
+    }
+    // Measured in a fresh process, as the figure after the restart below
+    // is: a deploy leaves instances and compiled code behind that a
+    // restarted node only makes when a bot is used.
+    node.restart();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rss_without = procstat::rss_kib(node.pid());
+
+    let client = node.admin();
+    let started = Instant::now();
+    for i in 0..bots {
+        deploy(&client, wasm, i, true).await;
+    }
+    wait_for(
+        "every bot's session",
+        Duration::from_secs(60 + bots as u64 / 5),
+        async || (0..bots).all(|i| gateway.is_held(&token(i), 0)),
+    )
+    .await;
+    let identify_all = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rss_with = procstat::rss_kib(node.pid());
+
+    let identifies_before = gateway.identifies().len();
+    let resumes_before = gateway.resumes().len();
+    let restart_started = Instant::now();
+    let serving = node.restart();
+    wait_for(
+        "every bot's resume",
+        Duration::from_secs(60 + bots as u64 / 5),
+        async || {
+            gateway.resumes()[resumes_before..]
+                .iter()
+                .filter(|r| matches!(r.outcome, ResumeOutcome::Resumed { .. }))
+                .count()
+                >= bots
+        },
+    )
+    .await;
+    let resumed_all = restart_started.elapsed();
+    let identifies = gateway.identifies().len() - identifies_before;
+    wait_for("every bot held", Duration::from_secs(30), async || {
+        (0..bots).all(|i| gateway.is_held(&token(i), 0))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rss_after = procstat::rss_kib(node.pid());
+
+    let per = |with: u64| (with as f64 - rss_without as f64) / bots as f64;
+    println!("| {bots} bots | value |");
+    println!("|---|---|");
+    println!(
+        "| all sessions identified after redeploy with --intents | {:.1} s |",
+        identify_all.as_secs_f64()
+    );
+    println!(
+        "| RSS after a restart, no gateway | {:.1} MiB |",
+        rss_without as f64 / 1024.0
+    );
+    println!(
+        "| RSS after a restart, sessions resumed and idle | {:.1} MiB (**{:+.0} KiB per session**) |",
+        rss_after as f64 / 1024.0,
+        per(rss_after)
+    );
+    println!(
+        "| RSS before that restart (deploys' instances still live) | {:.1} MiB |",
+        rss_with as f64 / 1024.0
+    );
+    println!(
+        "| restart: SIGTERM → serving | {:.2} s |",
+        serving.as_secs_f64()
+    );
+    println!(
+        "| restart: SIGTERM → all {bots} resumed | {:.2} s |",
+        resumed_all.as_secs_f64()
+    );
+    println!("| identifies during restart | {identifies} |");
+    println!();
+}
+
+fn main() {
+    let opts = Opts::parse();
+    let guests = common::build_guests(&["gateway-bot"]);
+    let wasm = std::fs::read(guests.join("gateway_bot.wasm")).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        if opts.scenarios.iter().any(|s| s == "throughput") {
+            throughput(&opts, &wasm).await;
+        }
+        if opts.scenarios.iter().any(|s| s == "sessions") {
+            sessions(&opts, &wasm).await;
+        }
+    });
+}
