@@ -29,6 +29,8 @@ mod deploy;
 mod events;
 // Gateway sessions held by the node, against the fake gateway.
 mod gateway;
+// examples/modlog end to end: slash commands, gateway events, REST with the node's token.
+mod modlog;
 // The fake Discord gateway against twilight-gateway's Shard, and /gateway/bot on the fake REST API.
 mod fake_gateway_selftest;
 // Tidy: the layer order of src/lib.rs, and one owner per foreign engine.
