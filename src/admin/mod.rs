@@ -128,7 +128,7 @@ impl Admin {
             &'static str,
             fn(&crate::gateway::GatewayStanding) -> u64,
         );
-        let families: [Family; 5] = [
+        let families: [Family; 6] = [
             ("appliance_gateway_events_received_total", "counter", |s| {
                 s.events_received
             }),
@@ -144,6 +144,9 @@ impl Admin {
             ("appliance_gateway_events_queued", "gauge", |s| {
                 s.queued as u64
             }),
+            ("appliance_gateway_shards_ready", "gauge", |s| {
+                s.shard_states.iter().filter(|s| *s == "ready").count() as u64
+            }),
         ];
         for (family, kind, value) in families {
             let _ = writeln!(out, "# TYPE {family} {kind}");
@@ -151,20 +154,6 @@ impl Admin {
                 if let Some(name) = names.get(id) {
                     let _ = writeln!(out, "{family}{{bot=\"{name}\"}} {}", value(standing));
                 }
-            }
-        }
-        let _ = writeln!(out, "# TYPE appliance_gateway_shards_ready gauge");
-        for (id, standing) in &standings {
-            if let Some(name) = names.get(id) {
-                let ready = standing
-                    .shard_states
-                    .iter()
-                    .filter(|s| *s == "ready")
-                    .count();
-                let _ = writeln!(
-                    out,
-                    "appliance_gateway_shards_ready{{bot=\"{name}\"}} {ready}"
-                );
             }
         }
         out

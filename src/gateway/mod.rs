@@ -67,7 +67,6 @@ pub enum Phase {
     Ready,
     /// Waiting for the identify budget until this time (unix ms).
     Paused(i64),
-    Fatal(String),
     Stopped,
 }
 
@@ -82,7 +81,6 @@ impl Phase {
                 "paused: identify budget spent, resumes in {} min",
                 ((until - crate::clock::unix_ms()).max(0) + 59_999) / 60_000
             ),
-            Phase::Fatal(reason) => format!("fatal: {reason}"),
             Phase::Stopped => "stopped".into(),
         }
     }
@@ -147,6 +145,8 @@ pub struct BotShared {
     all_members: Mutex<commands::AllMembers>,
     /// Stops this bot's gateway (removed, settings changed, node stopping).
     stop: CancellationToken,
+    /// Why Discord ended the bot's gateway for good, once it has.
+    fatal: Mutex<Option<String>>,
     /// Close code the shards use when stopped: 4000 keeps sessions resumable.
     close_code: AtomicU32,
 }
@@ -191,6 +191,13 @@ impl BotShared {
 
     fn shards(&self) -> Vec<Arc<ShardShared>> {
         lock(&self.shards).clone()
+    }
+
+    /// `fatal: <reason>` once Discord ended the bot's gateway for good.
+    fn fatal_label(&self) -> Option<String> {
+        lock(&self.fatal)
+            .as_ref()
+            .map(|reason| format!("fatal: {reason}"))
     }
 }
 
@@ -355,8 +362,9 @@ impl Gateway {
 
 fn standing(bot: &BotShared) -> GatewayStanding {
     let phases: Vec<Phase> = bot.shards().iter().map(|s| s.phase()).collect();
-    let state = if let Some(fatal) = phases.iter().find(|p| matches!(p, Phase::Fatal(_))) {
-        fatal.label()
+    let fatal = bot.fatal_label();
+    let state = if let Some(fatal) = &fatal {
+        fatal.clone()
     } else if let Some(paused) = phases.iter().find(|p| matches!(p, Phase::Paused(_))) {
         paused.label()
     } else if !phases.is_empty() && phases.iter().all(|p| *p == Phase::Ready) {
@@ -370,7 +378,10 @@ fn standing(bot: &BotShared) -> GatewayStanding {
         state,
         intents: protocol::intent_names(bot.settings.intents),
         shards: bot.shard_count.load(Ordering::Relaxed),
-        shard_states: phases.iter().map(Phase::label).collect(),
+        shard_states: match &fatal {
+            Some(fatal) => vec![fatal.clone(); phases.len().max(1)],
+            None => phases.iter().map(Phase::label).collect(),
+        },
         events_received: bot.received.load(Ordering::Relaxed),
         events_delivered: bot.delivered.load(Ordering::Relaxed),
         events_dropped: bot.dropped.load(Ordering::Relaxed),
@@ -471,6 +482,7 @@ async fn reconcile(node: &Arc<NodeShared>) {
                 pause: tokio::sync::watch::Sender::new(None),
                 all_members: Mutex::default(),
                 stop: CancellationToken::new(),
+                fatal: Mutex::new(None),
                 close_code: AtomicU32::new(4000),
             });
             bots.insert(id, bot.clone());
@@ -633,19 +645,7 @@ async fn start_bot(node: Arc<NodeShared>, bot: Arc<BotShared>) {
 /// owner reads why.
 async fn stop_for_good(node: &NodeShared, bot: &BotShared, reason: String) {
     warn!(bot = %bot.name, %reason, "gateway stopped");
-    for shard in bot.shards() {
-        shard.set_phase(Phase::Fatal(reason.clone()));
-    }
-    if bot.shards().is_empty() {
-        let shard = Arc::new(ShardShared {
-            id: 0,
-            phase: Mutex::new(Phase::Fatal(reason.clone())),
-            progress: Mutex::default(),
-            sender: Mutex::new(None),
-            budget: Mutex::default(),
-        });
-        *lock(&bot.shards) = vec![shard];
-    }
+    *lock(&bot.fatal) = Some(reason.clone());
     bot.stop.cancel();
     if let Err(err) = node
         .db
@@ -668,25 +668,25 @@ fn enqueue(
     data: &str,
 ) {
     bot.received.fetch_add(1, Ordering::Relaxed);
-    let epoch = lock(&shard.progress).epoch;
-    let lane = queue::lane_of(Place::of(data).key());
-    let item = Queued {
-        event: sandbox::Event {
-            name: name.to_owned(),
-            data: data.as_bytes().to_vec(),
-            shard: shard.id,
-            sequence: seq,
-        },
-        origin: Some((shard.clone(), epoch)),
+    // One lock: the event counts as waiting until it is handled or dropped.
+    let epoch = {
+        let mut progress = lock(&shard.progress);
+        progress.received(seq, true);
+        progress.epoch
     };
-    let pushed = if data.len() > MAX_EVENT_BYTES {
-        Err(item)
-    } else {
-        lock(&shard.progress).received(seq, true);
-        bot.queue.push(lane, item)
-    };
-    match pushed {
-        Ok(mut start) => {
+    // Too large for the guest: dropped before it is copied.
+    if data.len() <= MAX_EVENT_BYTES {
+        let lane = queue::lane_of(Place::of(data).key());
+        let item = Queued {
+            event: sandbox::Event {
+                name: name.to_owned(),
+                data: data.as_bytes().to_vec(),
+                shard: shard.id,
+                sequence: seq,
+            },
+            origin: Some((shard.clone(), epoch)),
+        };
+        if let Ok(mut start) = bot.queue.push(lane, item) {
             // Space again: first tell the bot what it missed.
             if let Some(notice) = missed_notice(bot, shard.id) {
                 start |= bot.queue.push_front(lane, notice);
@@ -694,23 +694,18 @@ fn enqueue(
             if start {
                 spawn_lane(node, bot, lane);
             }
-        }
-        Err(item) => {
-            bot.dropped.fetch_add(1, Ordering::Relaxed);
-            {
-                let mut progress = lock(&shard.progress);
-                progress.received(seq, false);
-                progress.finished(epoch, seq);
-            }
-            let mut missed = lock(&bot.missed);
-            if missed.count == 0 {
-                missed.first = seq;
-            }
-            missed.count += 1;
-            missed.last = seq;
-            debug!(event = %item.event.name, seq, bytes = item.event.data.len(), "event dropped: queue full or too large");
+            return;
         }
     }
+    bot.dropped.fetch_add(1, Ordering::Relaxed);
+    shard.finished(epoch, seq);
+    let mut missed = lock(&bot.missed);
+    if missed.count == 0 {
+        missed.first = seq;
+    }
+    missed.count += 1;
+    missed.last = seq;
+    debug!(event = %name, seq, bytes = data.len(), "event dropped: queue full or too large");
 }
 
 /// The host's notice of the events the bot missed since the last one, if any.
@@ -829,6 +824,11 @@ impl sandbox::GatewayCommands for Gateway {
             }
             _ => shards,
         };
+        if let Some(fatal) = bot.fatal_label() {
+            return Err(GatewayRefusal::NotConnected(format!(
+                "the gateway is not connected ({fatal}); try again later"
+            )));
+        }
         let now = Instant::now();
         let not_ready = targets.iter().find(|s| s.phase() != Phase::Ready);
         if targets.is_empty() || not_ready.is_some() {

@@ -77,9 +77,7 @@ pub(super) async fn run(node: Arc<NodeShared>, bot: Arc<BotShared>, shard: Arc<S
             Exit::Stopped => {
                 let code = bot.close_code.load(Ordering::Relaxed) as u16;
                 close(&mut gateway, code).await;
-                if !matches!(shard.phase(), Phase::Fatal(_)) {
-                    shard.set_phase(Phase::Stopped);
-                }
+                shard.set_phase(Phase::Stopped);
                 return;
             }
             Exit::Fatal(code) => {
