@@ -30,14 +30,7 @@ fn event_body(name: &str, data: Value) -> Vec<u8> {
 
 /// The bot's answer to `/{command}`.
 async fn ask(node: &Node, signer: &Signer, command: &str) -> String {
-    let (status, answer) = node
-        .interact(APP, signer, &command_bytes(command, "7"))
-        .await;
-    assert_eq!(status, 200, "{answer}");
-    answer["data"]["content"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
+    node.ask(APP, signer, command).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -55,7 +48,11 @@ async fn webhook_events_reach_the_bots_event_handler() {
 
     // An event: 204 at once, then handled.
     let body = event_body("APPLICATION_AUTHORIZED", json!({"scopes": ["bot"]}));
-    let (status, _) = node.send(event_request(&signer, APP, &body)).await;
+    // Signed once: the replay below must be the very same request, not one
+    // signed again in a later second (a new signature is a new request).
+    let signed_at = unix_now();
+    let path = format!("/events/{APP}");
+    let (status, _) = node.send(signer.post_at(&path, &body, signed_at)).await;
     assert_eq!(status, 204);
     let last = eventually(
         Duration::from_secs(10),
@@ -76,7 +73,7 @@ async fn webhook_events_reach_the_bots_event_handler() {
     );
 
     // The same signed request again is a replay; a bad signature is refused.
-    let replay = event_request(&signer, APP, &body);
+    let replay = signer.post_at(&path, &body, signed_at);
     let (status, _) = node.send(replay).await;
     assert_eq!(status, 401);
     let forged = event_request(&Signer::new(99), APP, &event_body("FORGED", json!({})));

@@ -12,7 +12,7 @@ use crate::support::fake_discord::{FakeConfig, FakeDiscord};
 use crate::support::fake_gateway::{
     BotAccount, FakeGateway, GatewayConfig, IdentifyOutcome, ResumeOutcome,
 };
-use crate::support::{command_bytes, eventually, guest_path, holds, Node, Signer};
+use crate::support::{eventually, guest_path, holds, Node, Signer};
 
 const APP: &str = "5200";
 const TOKEN: &str = "token-a";
@@ -79,15 +79,7 @@ impl Setup {
 
     /// The bot's answer to `/{command}`.
     async fn ask(&self, command: &str) -> String {
-        let (status, answer) = self
-            .node
-            .interact(APP, &self.signer, &command_bytes(command, "7"))
-            .await;
-        assert_eq!(status, 200, "{answer}");
-        answer["data"]["content"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        self.node.ask(APP, &self.signer, command).await
     }
 
     /// Waits until the bot's `/seen` holds `what`.

@@ -363,6 +363,18 @@ impl Node {
         .await
     }
 
+    /// The content of the bot's answer to `/{command}` (which must be a 200).
+    pub async fn ask(&self, app_id: &str, signer: &Signer, command: &str) -> String {
+        let (status, answer) = self
+            .interact(app_id, signer, &command_bytes(command, "7"))
+            .await;
+        assert_eq!(status, 200, "{answer}");
+        answer["data"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     /// Signs `body` with `signer` and posts it to `/interactions/{app_id}`.
     pub async fn interact(&self, app_id: &str, signer: &Signer, body: &[u8]) -> (u16, Value) {
         self.send(signer.request(app_id, body)).await
