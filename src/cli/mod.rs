@@ -2,6 +2,8 @@
 //! client of a node's admin API.
 
 mod client;
+mod dev;
+mod new;
 mod serve;
 
 use std::path::PathBuf;
@@ -32,6 +34,10 @@ pub enum Command {
     Invoke(client::InvokeArgs),
     /// Show the node's addresses, uptime and bot count
     Status(client::StatusArgs),
+    /// Write a new bot crate from a template
+    New(new::NewArgs),
+    /// Build, deploy and watch a bot crate: redeploy on every save, stream its logs
+    Dev(dev::DevArgs),
 }
 
 /// How a client command reaches its node.
@@ -70,6 +76,8 @@ impl Cli {
             Command::Remove(args) => client::run(args.node.clone(), |c| client::remove(c, args)),
             Command::Invoke(args) => client::run(args.node.clone(), |c| client::invoke(c, args)),
             Command::Status(args) => client::run(args.node.clone(), |c| client::status(c, args)),
+            Command::New(args) => new::run(args),
+            Command::Dev(args) => dev::run(args),
         }
     }
 }
