@@ -25,7 +25,7 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::wit::appliance::bot::discord as host;
+use crate::host;
 use crate::{Interaction, Response};
 
 /// Why a REST call produced no answer from Discord. An error *status* from
@@ -59,17 +59,6 @@ impl fmt::Display for DiscordError {
 }
 
 impl std::error::Error for DiscordError {}
-
-impl From<host::DiscordError> for DiscordError {
-    fn from(error: host::DiscordError) -> Self {
-        match error {
-            host::DiscordError::InvalidRequest(why) => Self::InvalidRequest(why),
-            host::DiscordError::RateLimited(ms) => Self::RateLimited(ms),
-            host::DiscordError::Unauthorized(why) => Self::Unauthorized(why),
-            host::DiscordError::Unavailable(why) => Self::Unavailable(why),
-        }
-    }
-}
 
 /// Discord's answer to a [`request`].
 #[derive(Clone, Debug)]
@@ -109,11 +98,7 @@ pub fn request(
     path: &str,
     body: Option<&[u8]>,
 ) -> Result<DiscordResponse, DiscordError> {
-    let response = host::request(method, path, body)?;
-    Ok(DiscordResponse {
-        status: response.status,
-        body: response.body,
-    })
+    host::discord_request(method, path, body)
 }
 
 /// Like [`request`] with a serializable body, failing on a non-2xx status.

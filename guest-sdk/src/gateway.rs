@@ -40,7 +40,7 @@ use twilight_model::gateway::payload::outgoing::update_presence::UpdatePresenceP
 use twilight_model::gateway::presence::{Activity, MinimalActivity, Status};
 use twilight_model::id::Id;
 
-use crate::wit_gateway::appliance::bot::gateway as host;
+use crate::host;
 
 /// Why the host did not send a gateway command.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,20 +70,10 @@ impl fmt::Display for GatewayError {
 
 impl std::error::Error for GatewayError {}
 
-impl From<host::GatewayError> for GatewayError {
-    fn from(error: host::GatewayError) -> Self {
-        match error {
-            host::GatewayError::NotConnected(why) => Self::NotConnected(why),
-            host::GatewayError::RateLimited(ms) => Self::RateLimited(ms),
-            host::GatewayError::InvalidRequest(why) => Self::InvalidRequest(why),
-        }
-    }
-}
-
 /// Updates the bot's presence (status and activities) on every shard:
 /// Discord's opcode 3, whose `d` is `presence`.
 pub fn update_presence(presence: &UpdatePresencePayload) -> Result<(), GatewayError> {
-    Ok(host::update_presence(&to_json(presence)?)?)
+    host::update_presence(&to_json(presence)?)
 }
 
 /// Sets the bot's status and, optionally, one activity ("Playing ...",
@@ -101,7 +91,7 @@ pub fn set_presence(status: Status, activity: Option<MinimalActivity>) -> Result
 /// Asking for every member (an empty query with limit 0) needs the
 /// privileged `GUILD_MEMBERS` intent and is allowed once per guild per 30 s.
 pub fn request_guild_members(request: &RequestGuildMembersInfo) -> Result<(), GatewayError> {
-    Ok(host::request_guild_members(&to_json(request)?)?)
+    host::request_guild_members(&to_json(request)?)
 }
 
 /// A request for up to `limit` members of `guild_id` whose username or

@@ -30,7 +30,7 @@ use std::fmt;
 
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::wit::appliance::bot::kv as host;
+use crate::host;
 
 /// Why the host refused a key-value call.
 ///
@@ -58,35 +58,25 @@ impl fmt::Display for KvError {
 
 impl std::error::Error for KvError {}
 
-impl From<host::KvError> for KvError {
-    fn from(error: host::KvError) -> Self {
-        match error {
-            host::KvError::InvalidKey(why) => Self::InvalidKey(why),
-            host::KvError::QuotaExceeded(why) => Self::QuotaExceeded(why),
-            host::KvError::Unavailable(why) => Self::Unavailable(why),
-        }
-    }
-}
-
 /// Returns the value stored under `key`, or `None` if there is none.
 pub fn get(key: &str) -> Result<Option<Vec<u8>>, KvError> {
-    Ok(host::get(key)?)
+    host::kv_get(key)
 }
 
 /// Stores `value` under `key`, replacing any earlier value.
 pub fn set(key: &str, value: &[u8]) -> Result<(), KvError> {
-    Ok(host::set(key, value)?)
+    host::kv_set(key, value)
 }
 
 /// Removes `key`. Removing a key that does not exist is not an error.
 pub fn delete(key: &str) -> Result<(), KvError> {
-    Ok(host::delete(key)?)
+    host::kv_delete(key)
 }
 
 /// Lists this bot's keys that start with `prefix` (all keys for `""`), in
 /// byte order.
 pub fn list_keys(prefix: &str) -> Result<Vec<String>, KvError> {
-    Ok(host::list_keys(prefix)?)
+    host::kv_list_keys(prefix)
 }
 
 /// Reads the value under `key` as JSON into a `T`; `None` if there is none.

@@ -86,6 +86,7 @@ pub mod discord;
 mod error;
 mod event;
 pub mod gateway;
+mod host;
 mod interaction;
 pub mod kv;
 pub mod log;

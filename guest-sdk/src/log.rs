@@ -13,7 +13,7 @@
 //! The host limits how much a bot may log; extra lines are dropped, not
 //! errors. Like [`kv`](crate::kv), these calls only work inside a component.
 
-use crate::wit::appliance::bot::log as host;
+use crate::host;
 
 /// How important a log line is, from most verbose to most severe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -30,21 +30,9 @@ pub enum Level {
     Error,
 }
 
-impl From<Level> for host::Level {
-    fn from(level: Level) -> Self {
-        match level {
-            Level::Trace => Self::Trace,
-            Level::Debug => Self::Debug,
-            Level::Info => Self::Info,
-            Level::Warn => Self::Warn,
-            Level::Error => Self::Error,
-        }
-    }
-}
-
 /// Writes `message` at `level`.
 pub fn log(level: Level, message: impl AsRef<str>) {
-    host::log(level.into(), message.as_ref());
+    host::log(level, message.as_ref());
 }
 
 /// Writes `message` at [`Level::Trace`].
