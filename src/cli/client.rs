@@ -146,10 +146,34 @@ fn connect(node: &NodeArgs) -> anyhow::Result<Client> {
 }
 
 pub async fn deploy(client: Client, args: DeployArgs) -> anyhow::Result<()> {
+    let deployed = send_deploy(&client, &args).await?;
+    println!(
+        "deployed {} version {} ({}, sha256 {})",
+        deployed.name,
+        deployed.version,
+        if deployed.created {
+            "new bot"
+        } else {
+            "new version"
+        },
+        deployed.sha256.get(..12).unwrap_or(&deployed.sha256)
+    );
+    if let Some(endpoint) = endpoint(&client, &args.app_id).await {
+        println!("Discord interactions endpoint: {endpoint}");
+    }
+    Ok(())
+}
+
+/// Reads the component and the token `args` name and deploys them; prints
+/// the node's warnings (on stderr) and returns its answer. Shared with `dev`.
+pub(crate) async fn send_deploy(
+    client: &Client,
+    args: &DeployArgs,
+) -> anyhow::Result<crate::admin::api::DeployResponse> {
     let wasm = std::fs::read(&args.wasm)
         .with_context(|| format!("failed to read {}", args.wasm.display()))?;
-    let name = match args.name {
-        Some(name) => name,
+    let name = match &args.name {
+        Some(name) => name.clone(),
         None => args
             .wasm
             .file_stem()
@@ -173,42 +197,31 @@ pub async fn deploy(client: Client, args: DeployArgs) -> anyhow::Result<()> {
     let request = DeployRequest {
         name,
         app_id: args.app_id.clone(),
-        public_key: args.public_key,
+        public_key: args.public_key.clone(),
         token,
         limits: args.limits,
         wasm_base64: None,
         wasm_sha256: None,
-        gateway: args.gateway,
+        gateway: args.gateway.clone(),
     };
     let deployed = client.deploy_wasm(request, &wasm).await?;
     for warning in &deployed.warnings {
         eprintln!("warning: {}", for_terminal(warning));
     }
-    println!(
-        "deployed {} version {} ({}, sha256 {})",
-        deployed.name,
-        deployed.version,
-        if deployed.created {
-            "new bot"
-        } else {
-            "new version"
-        },
-        deployed.sha256.get(..12).unwrap_or(&deployed.sha256)
-    );
-    // The node's own scheme and port: a node on other ports or behind a
-    // proxy (--plain-http) must not be told 8443.
-    if let Ok(status) = client.status().await {
-        let scheme = if status.tls { "https" } else { "http" };
-        let port = status
-            .public_addr
-            .rsplit_once(':')
-            .map_or("8443", |(_, port)| port);
-        println!(
-            "Discord interactions endpoint: {scheme}://YOUR-HOST:{port}/interactions/{}",
-            args.app_id
-        );
-    }
-    Ok(())
+    Ok(deployed)
+}
+
+/// The interactions endpoint to give Discord for `app_id`, with the node's
+/// own scheme and port: a node on other ports or behind a proxy
+/// (--plain-http) must not be told 8443. `None` if the node does not say.
+pub(crate) async fn endpoint(client: &Client, app_id: &str) -> Option<String> {
+    let status = client.status().await.ok()?;
+    let scheme = if status.tls { "https" } else { "http" };
+    let port = status
+        .public_addr
+        .rsplit_once(':')
+        .map_or("8443", |(_, port)| port);
+    Some(format!("{scheme}://YOUR-HOST:{port}/interactions/{app_id}"))
 }
 
 pub async fn list(client: Client, args: ListArgs) -> anyhow::Result<()> {
@@ -273,38 +286,94 @@ pub async fn logs(client: Client, args: LogsArgs) -> anyhow::Result<()> {
     if args.lines < 1 {
         bail!("--lines must be at least 1");
     }
-    let first = client.logs(&args.name, args.lines, 0).await?;
-    for crash in &first.crashes {
-        // The detail is the host's lines (error, causes, backtrace frames);
-        // each is escaped on its own, so guest text inside one (a panic
-        // message, a function name) stays on its indented line.
-        let detail: Vec<_> = crash
-            .detail
-            .trim_end()
-            .split('\n')
-            .map(|line| for_terminal(line).into_owned())
-            .collect();
-        println!(
-            "{} CRASH version {}: {}\n    {}",
-            format_time(crash.at_ms),
-            crash.version,
-            for_terminal(&crash.reason),
-            detail.join("\n    ")
-        );
-    }
-    let mut last_id = 0;
-    for line in &first.lines {
-        print_line(line);
-        last_id = line.id;
-    }
+    let mut tail = LogTail::recent(&client, &args.name, args.lines).await?;
     if !args.follow {
         return Ok(());
     }
     loop {
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        for line in client.logs(&args.name, 10_000, last_id).await?.lines {
-            print_line(&line);
-            last_id = line.id;
+        tokio::time::sleep(LogTail::POLL).await;
+        tail.poll(&client).await?;
+    }
+}
+
+/// Prints a bot's log lines and crash records as the node stores them:
+/// `logs`, `logs --follow` and `dev` share it.
+pub(crate) struct LogTail {
+    name: String,
+    /// The last line printed (ids grow).
+    last_id: i64,
+    /// The newest crash printed: crashes have no id, and the node returns
+    /// its recent ones on every call.
+    last_crash_ms: i64,
+}
+
+impl LogTail {
+    /// How often a follower asks for new lines.
+    pub(crate) const POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+    /// Prints the bot's recent crashes and its last `lines` lines.
+    pub(crate) async fn recent(client: &Client, name: &str, lines: i64) -> anyhow::Result<Self> {
+        let mut tail = LogTail {
+            name: name.to_owned(),
+            last_id: 0,
+            last_crash_ms: i64::MIN,
+        };
+        let first = client.logs(name, lines, 0).await?;
+        tail.print(first);
+        Ok(tail)
+    }
+
+    /// Prints nothing yet: only what the bot logs or crashes from now on.
+    pub(crate) async fn from_now(client: &Client, name: &str) -> anyhow::Result<Self> {
+        let now = client.logs(name, 1, 0).await?;
+        Ok(LogTail {
+            name: name.to_owned(),
+            last_id: now.lines.last().map_or(0, |line| line.id),
+            last_crash_ms: now
+                .crashes
+                .iter()
+                .map(|c| c.at_ms)
+                .max()
+                .unwrap_or(i64::MIN),
+        })
+    }
+
+    /// Prints what arrived since the last call.
+    pub(crate) async fn poll(&mut self, client: &Client) -> anyhow::Result<()> {
+        let new = client.logs(&self.name, 10_000, self.last_id).await?;
+        self.print(new);
+        Ok(())
+    }
+
+    fn print(&mut self, logs: crate::admin::api::LogsResponse) {
+        let mut crashes: Vec<_> = logs
+            .crashes
+            .iter()
+            .filter(|crash| crash.at_ms > self.last_crash_ms)
+            .collect();
+        crashes.sort_by_key(|crash| crash.at_ms);
+        for crash in crashes {
+            // The detail is the host's lines (error, causes, backtrace frames);
+            // each is escaped on its own, so guest text inside one (a panic
+            // message, a function name) stays on its indented line.
+            let detail: Vec<_> = crash
+                .detail
+                .trim_end()
+                .split('\n')
+                .map(|line| for_terminal(line).into_owned())
+                .collect();
+            println!(
+                "{} CRASH version {}: {}\n    {}",
+                format_time(crash.at_ms),
+                crash.version,
+                for_terminal(&crash.reason),
+                detail.join("\n    ")
+            );
+            self.last_crash_ms = crash.at_ms;
+        }
+        for line in &logs.lines {
+            print_line(line);
+            self.last_id = line.id;
         }
     }
 }
@@ -326,7 +395,7 @@ fn print_line(line: &crate::admin::api::LogEntry) {
 }
 
 /// RFC 3339 UTC with milliseconds, from Unix milliseconds.
-fn format_time(at_ms: i64) -> String {
+pub(crate) fn format_time(at_ms: i64) -> String {
     let secs = at_ms.div_euclid(1000);
     let millis = at_ms.rem_euclid(1000);
     let days = secs.div_euclid(86_400);
