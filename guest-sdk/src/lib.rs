@@ -97,7 +97,7 @@ pub use error::{Error, Result};
 pub use event::{Dropped, Event};
 pub use interaction::Interaction;
 pub use kv::KvError;
-pub use response::{button, embed, paragraph_input, row, text_input, Response};
+pub use response::{row, Button, Embed, Response, SelectMenu, SelectOption, TextInput};
 
 /// Discord's data model, re-exported from [`twilight_model`].
 ///

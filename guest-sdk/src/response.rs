@@ -1,10 +1,15 @@
-//! Builders for the interaction response a handler returns.
+//! The interaction response a handler returns, and the builders for what
+//! goes in it: [`Embed`], [`Button`], [`SelectMenu`], [`TextInput`] and
+//! [`row`].
+
+mod components;
+mod embed;
+
+pub use components::{row, Button, SelectMenu, SelectOption, TextInput};
+pub use embed::Embed;
 
 use twilight_model::application::command::{CommandOptionChoice, CommandOptionChoiceValue};
-use twilight_model::channel::message::component::{
-    ActionRow, Button, ButtonStyle, Label, TextInput, TextInputStyle,
-};
-use twilight_model::channel::message::{Component, Embed, MessageFlags};
+use twilight_model::channel::message::{Component, Embed as TwilightEmbed, MessageFlags};
 use twilight_model::http::interaction::{
     InteractionResponse, InteractionResponseData, InteractionResponseType,
 };
@@ -137,31 +142,32 @@ impl Response {
         )
     }
 
-    /// Opens a form (type 9). Its submission arrives as a modal-submit
-    /// interaction with this `custom_id`; read the inputs with
+    /// Opens a form (type 9) with up to five [`TextInput`]s. Its
+    /// submission arrives as a modal-submit interaction with this
+    /// `custom_id`; read the inputs with
     /// [`Interaction::modal_value`](crate::Interaction::modal_value).
     ///
     /// ```
-    /// use appliance_sdk::{paragraph_input, text_input, Response};
+    /// use appliance_sdk::{Response, TextInput};
     ///
     /// let form = Response::modal(
     ///     "feedback",
     ///     "Send feedback",
-    ///     [text_input("topic", "Topic"), paragraph_input("body", "Your feedback")],
+    ///     [TextInput::short("topic", "Topic"), TextInput::paragraph("body", "Your feedback")],
     /// );
-    /// # let _ = form;
+    /// assert_eq!(form.custom_id(), Some("feedback"));
     /// ```
-    pub fn modal(
+    pub fn modal<C: Into<Component>>(
         custom_id: impl Into<String>,
         title: impl Into<String>,
-        components: impl IntoIterator<Item = Component>,
+        components: impl IntoIterator<Item = C>,
     ) -> Self {
         Self::new(
             InteractionResponseType::Modal,
             Some(InteractionResponseData {
                 custom_id: Some(custom_id.into()),
                 title: Some(title.into()),
-                components: Some(components.into_iter().collect()),
+                components: Some(components.into_iter().map(Into::into).collect()),
                 ..Default::default()
             }),
         )
@@ -177,34 +183,83 @@ impl Response {
     }
 
     /// Sets or replaces the message text.
-    pub fn content(mut self, content: impl Into<String>) -> Self {
+    pub fn with_content(mut self, content: impl Into<String>) -> Self {
         self.data_mut().content = Some(content.into());
         self
     }
 
-    /// Adds an embed (up to 10 per message); see [`embed`] for a starting
-    /// point.
-    pub fn embed(mut self, embed: Embed) -> Self {
+    /// Adds an embed (up to 10 a message): an [`Embed`], or twilight's
+    /// model of one.
+    pub fn embed(mut self, embed: impl Into<TwilightEmbed>) -> Self {
         self.data_mut()
             .embeds
             .get_or_insert_with(Vec::new)
-            .push(embed);
+            .push(embed.into());
         self
     }
 
-    /// Adds components (rows of buttons or select menus, see [`row`] and
-    /// [`button`]) to the message.
-    pub fn components(mut self, components: impl IntoIterator<Item = Component>) -> Self {
+    /// Adds one action row (up to five a message) holding these buttons,
+    /// or one select menu: `.row([Button::primary("again", "Again")])`.
+    pub fn row<C: Into<Component>>(self, components: impl IntoIterator<Item = C>) -> Self {
+        self.with_components([row(components)])
+    }
+
+    /// Adds top-level components: [`row`]s of buttons or select menus, or
+    /// any twilight [`Component`].
+    pub fn with_components<C: Into<Component>>(
+        mut self,
+        components: impl IntoIterator<Item = C>,
+    ) -> Self {
         self.data_mut()
             .components
             .get_or_insert_with(Vec::new)
-            .extend(components);
+            .extend(components.into_iter().map(Into::into));
         self
     }
+
+    // --- reading it back (for tests) ------------------------------------
 
     /// The response type.
     pub fn kind(&self) -> InteractionResponseType {
         self.inner.kind
+    }
+
+    /// The message text, if it has one.
+    pub fn content(&self) -> Option<&str> {
+        self.data()?.content.as_deref()
+    }
+
+    /// The message's embeds (empty if none).
+    pub fn embeds(&self) -> &[TwilightEmbed] {
+        self.data()
+            .and_then(|data| data.embeds.as_deref())
+            .unwrap_or_default()
+    }
+
+    /// The message's or modal's top-level components (empty if none).
+    pub fn components(&self) -> &[Component] {
+        self.data()
+            .and_then(|data| data.components.as_deref())
+            .unwrap_or_default()
+    }
+
+    /// Whether only the user who triggered the interaction sees it.
+    pub fn is_ephemeral(&self) -> bool {
+        self.data()
+            .and_then(|data| data.flags)
+            .is_some_and(|flags| flags.contains(MessageFlags::EPHEMERAL))
+    }
+
+    /// The choices of an autocomplete answer (empty for other types).
+    pub fn choices(&self) -> &[CommandOptionChoice] {
+        self.data()
+            .and_then(|data| data.choices.as_deref())
+            .unwrap_or_default()
+    }
+
+    /// A modal's `custom_id`.
+    pub fn custom_id(&self) -> Option<&str> {
+        self.data()?.custom_id.as_deref()
     }
 
     /// The response's data, if it has any (types 5 and 6 usually do not).
@@ -239,81 +294,19 @@ impl From<InteractionResponse> for Response {
     }
 }
 
-/// A basic embed (a card with a title and a description) for
-/// [`Response::embed`]. Set more fields on the returned value as needed.
-pub fn embed(title: impl Into<String>, description: impl Into<String>) -> Embed {
-    Embed {
-        author: None,
-        color: None,
-        description: Some(description.into()),
-        fields: Vec::new(),
-        flags: None,
-        footer: None,
-        image: None,
-        kind: "rich".to_owned(),
-        provider: None,
-        thumbnail: None,
-        timestamp: None,
-        title: Some(title.into()),
-        url: None,
-        video: None,
+/// A message with this text: `follow_up("done")` is
+/// `follow_up(Response::message("done"))`.
+impl From<&str> for Response {
+    fn from(content: &str) -> Self {
+        Self::message(content)
     }
 }
 
-/// A primary (blurple) button. Pressing it sends a component interaction with
-/// this `custom_id`. Buttons must sit in a [`row`].
-pub fn button(custom_id: impl Into<String>, label: impl Into<String>) -> Component {
-    Component::Button(Button {
-        custom_id: Some(custom_id.into()),
-        disabled: false,
-        emoji: None,
-        id: None,
-        label: Some(label.into()),
-        sku_id: None,
-        style: ButtonStyle::Primary,
-        url: None,
-    })
-}
-
-/// An action row: up to 5 buttons or one select menu, side by side.
-pub fn row(components: impl IntoIterator<Item = Component>) -> Component {
-    Component::ActionRow(ActionRow {
-        components: components.into_iter().collect(),
-        id: None,
-    })
-}
-
-/// A one-line text field for a [`Response::modal`], with a label above it.
-pub fn text_input(custom_id: impl Into<String>, label: impl Into<String>) -> Component {
-    labeled_input(custom_id.into(), label.into(), TextInputStyle::Short)
-}
-
-/// A multi-line text field for a [`Response::modal`], with a label above it.
-pub fn paragraph_input(custom_id: impl Into<String>, label: impl Into<String>) -> Component {
-    labeled_input(custom_id.into(), label.into(), TextInputStyle::Paragraph)
-}
-
-/// Discord's current modal layout: a label component holding the input.
-fn labeled_input(custom_id: String, label: String, style: TextInputStyle) -> Component {
-    // `TextInput::label` is deprecated in favour of the `Label` wrapper.
-    #[allow(deprecated)]
-    let input = TextInput {
-        custom_id,
-        id: None,
-        label: None,
-        max_length: None,
-        min_length: None,
-        placeholder: None,
-        required: None,
-        style,
-        value: None,
-    };
-    Component::Label(Label {
-        component: Box::new(Component::TextInput(input)),
-        description: None,
-        id: None,
-        label,
-    })
+/// A message with this text.
+impl From<String> for Response {
+    fn from(content: String) -> Self {
+        Self::message(content)
+    }
 }
 
 #[cfg(test)]
@@ -348,7 +341,10 @@ mod tests {
                 r#"{"type":7,"data":{"content":"done"}}"#,
             ),
             (
-                Response::message("a").content("b").ephemeral().ephemeral(),
+                Response::message("a")
+                    .with_content("b")
+                    .ephemeral()
+                    .ephemeral(),
                 r#"{"type":4,"data":{"content":"b","flags":64}}"#,
             ),
         ];
@@ -370,7 +366,11 @@ mod tests {
 
     #[test]
     fn modal_uses_labels_around_text_inputs() {
-        let response = Response::modal("feedback", "Send feedback", [text_input("topic", "Topic")]);
+        let response = Response::modal(
+            "feedback",
+            "Send feedback",
+            [TextInput::short("topic", "Topic")],
+        );
         assert_eq!(
             json(&response),
             r#"{"type":9,"data":{"components":[{"type":18,"label":"Topic","component":{"type":4,"custom_id":"topic","style":1}}],"custom_id":"feedback","title":"Send feedback"}}"#
@@ -380,11 +380,37 @@ mod tests {
     #[test]
     fn embeds_and_buttons_omit_unset_fields() {
         let response = Response::message("hi")
-            .embed(embed("Title", "Body"))
-            .components([row([button("again", "Again")])]);
+            .embed(Embed::new().title("Title").description("Body"))
+            .row([Button::primary("again", "Again")]);
         assert_eq!(
             json(&response),
             r#"{"type":4,"data":{"components":[{"type":1,"components":[{"type":2,"custom_id":"again","label":"Again","style":1}]}],"content":"hi","embeds":[{"description":"Body","type":"rich","title":"Title"}]}}"#
         );
+    }
+
+    #[test]
+    fn readers_see_what_the_builders_set() {
+        let reply = Response::from("hi")
+            .embed(Embed::new().title("T"))
+            .row([Button::primary("a", "A")])
+            .ephemeral();
+        assert_eq!(
+            reply.kind(),
+            InteractionResponseType::ChannelMessageWithSource
+        );
+        assert_eq!(reply.content(), Some("hi"));
+        assert_eq!(reply.embeds()[0].title.as_deref(), Some("T"));
+        assert_eq!(reply.components().len(), 1);
+        assert!(reply.is_ephemeral());
+
+        let deferred = Response::defer();
+        assert_eq!(deferred.content(), None);
+        assert!(deferred.embeds().is_empty() && deferred.components().is_empty());
+        assert!(!deferred.is_ephemeral());
+        assert!(Response::defer().ephemeral().is_ephemeral());
+
+        assert_eq!(Response::from(String::from("x")), Response::message("x"));
+        let choices = Response::autocomplete([("Red", "red")]);
+        assert_eq!(choices.choices()[0].name, "Red");
     }
 }
