@@ -89,7 +89,7 @@ pub(crate) trait Host {
 }
 
 #[cfg(not(target_arch = "wasm32"))]
-pub(crate) use native::{install, Installed};
+pub(crate) use native::install;
 
 #[cfg(not(target_arch = "wasm32"))]
 use native as imp;
