@@ -25,6 +25,11 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::json;
 
+use twilight_model::id::marker::{
+    ChannelMarker, GuildMarker, MessageMarker, RoleMarker, UserMarker,
+};
+use twilight_model::id::Id;
+
 use crate::host;
 use crate::{Interaction, Response};
 
@@ -114,8 +119,9 @@ pub fn call<B: Serialize>(
     request(method, path, body.as_deref())?.success()
 }
 
-/// The `data` of an interaction response: the message Discord stores.
-fn message_body(message: &Response) -> Result<serde_json::Value, DiscordError> {
+/// The `data` of an interaction response: the message Discord stores, as
+/// the body of a message create or edit.
+pub(crate) fn message_body(message: &Response) -> Result<serde_json::Value, DiscordError> {
     let json = message
         .to_json()
         .map_err(|e| DiscordError::InvalidRequest(e.to_string()))?;
@@ -127,30 +133,39 @@ fn message_body(message: &Response) -> Result<serde_json::Value, DiscordError> {
         .unwrap_or_else(|| json!({})))
 }
 
-/// Posts a message in a channel; returns the created message's JSON.
-pub fn send_message(channel_id: u64, content: &str) -> Result<DiscordResponse, DiscordError> {
+/// Posts a message in a channel: text (`send_message(channel, "hi")`) or a
+/// whole [`Response::message`] with embeds, components or allowed
+/// mentions. Returns the created message's JSON (its `id` included).
+pub fn send_message(
+    channel_id: Id<ChannelMarker>,
+    message: impl Into<Response>,
+) -> Result<DiscordResponse, DiscordError> {
     call(
         "POST",
         &format!("/channels/{channel_id}/messages"),
-        Some(&json!({ "content": content })),
+        Some(&message_body(&message.into())?),
     )
 }
 
-/// Replaces the content of one of the bot's messages.
+/// Replaces one of the bot's messages: its text, or what a
+/// [`Response::message`] sets (fields it leaves out stay as they were).
 pub fn edit_message(
-    channel_id: u64,
-    message_id: u64,
-    content: &str,
+    channel_id: Id<ChannelMarker>,
+    message_id: Id<MessageMarker>,
+    message: impl Into<Response>,
 ) -> Result<DiscordResponse, DiscordError> {
     call(
         "PATCH",
         &format!("/channels/{channel_id}/messages/{message_id}"),
-        Some(&json!({ "content": content })),
+        Some(&message_body(&message.into())?),
     )
 }
 
 /// Deletes a message.
-pub fn delete_message(channel_id: u64, message_id: u64) -> Result<(), DiscordError> {
+pub fn delete_message(
+    channel_id: Id<ChannelMarker>,
+    message_id: Id<MessageMarker>,
+) -> Result<(), DiscordError> {
     call::<()>(
         "DELETE",
         &format!("/channels/{channel_id}/messages/{message_id}"),
@@ -160,7 +175,11 @@ pub fn delete_message(channel_id: u64, message_id: u64) -> Result<(), DiscordErr
 }
 
 /// Adds the bot's reaction; `emoji` is a Unicode emoji or `name:id` for a custom one.
-pub fn add_reaction(channel_id: u64, message_id: u64, emoji: &str) -> Result<(), DiscordError> {
+pub fn add_reaction(
+    channel_id: Id<ChannelMarker>,
+    message_id: Id<MessageMarker>,
+    emoji: &str,
+) -> Result<(), DiscordError> {
     let emoji = percent_encode(emoji);
     call::<()>(
         "PUT",
@@ -171,7 +190,11 @@ pub fn add_reaction(channel_id: u64, message_id: u64, emoji: &str) -> Result<(),
 }
 
 /// Removes the bot's own reaction.
-pub fn remove_reaction(channel_id: u64, message_id: u64, emoji: &str) -> Result<(), DiscordError> {
+pub fn remove_reaction(
+    channel_id: Id<ChannelMarker>,
+    message_id: Id<MessageMarker>,
+    emoji: &str,
+) -> Result<(), DiscordError> {
     let emoji = percent_encode(emoji);
     call::<()>(
         "DELETE",
@@ -182,7 +205,11 @@ pub fn remove_reaction(channel_id: u64, message_id: u64, emoji: &str) -> Result<
 }
 
 /// Gives a guild member a role.
-pub fn add_role(guild_id: u64, user_id: u64, role_id: u64) -> Result<(), DiscordError> {
+pub fn add_role(
+    guild_id: Id<GuildMarker>,
+    user_id: Id<UserMarker>,
+    role_id: Id<RoleMarker>,
+) -> Result<(), DiscordError> {
     call::<()>(
         "PUT",
         &format!("/guilds/{guild_id}/members/{user_id}/roles/{role_id}"),
@@ -192,7 +219,11 @@ pub fn add_role(guild_id: u64, user_id: u64, role_id: u64) -> Result<(), Discord
 }
 
 /// Takes a role from a guild member.
-pub fn remove_role(guild_id: u64, user_id: u64, role_id: u64) -> Result<(), DiscordError> {
+pub fn remove_role(
+    guild_id: Id<GuildMarker>,
+    user_id: Id<UserMarker>,
+    role_id: Id<RoleMarker>,
+) -> Result<(), DiscordError> {
     call::<()>(
         "DELETE",
         &format!("/guilds/{guild_id}/members/{user_id}/roles/{role_id}"),

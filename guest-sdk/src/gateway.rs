@@ -9,6 +9,7 @@
 //!
 //! ```no_run
 //! use appliance_sdk::gateway;
+//! use appliance_sdk::model::id::Id;
 //! use appliance_sdk::model::gateway::presence::{ActivityType, MinimalActivity, Status};
 //!
 //! # fn main() -> appliance_sdk::Result<()> {
@@ -23,7 +24,7 @@
 //! )?;
 //! // Ask for the members whose name starts with "al"; they arrive as
 //! // GUILD_MEMBERS_CHUNK events.
-//! gateway::request_guild_members(&gateway::members_by_name(1234, "al", 10))?;
+//! gateway::request_guild_members(&gateway::members_by_name(Id::new(1234), "al", 10))?;
 //! # Ok(())
 //! # }
 //! ```
@@ -38,6 +39,7 @@ use twilight_model::gateway::payload::outgoing::request_guild_members::{
 };
 use twilight_model::gateway::payload::outgoing::update_presence::UpdatePresencePayload;
 use twilight_model::gateway::presence::{Activity, MinimalActivity, Status};
+use twilight_model::id::marker::{GuildMarker, UserMarker};
 use twilight_model::id::Id;
 
 use crate::host;
@@ -96,28 +98,30 @@ pub fn request_guild_members(request: &RequestGuildMembersInfo) -> Result<(), Ga
 
 /// A request for up to `limit` members of `guild_id` whose username or
 /// nickname starts with `query` (1 to 100; Discord caps it there).
-pub fn members_by_name(guild_id: u64, query: &str, limit: u64) -> RequestGuildMembersInfo {
-    RequestGuildMembers::builder(guild_id_of(guild_id))
+pub fn members_by_name(
+    guild_id: Id<GuildMarker>,
+    query: &str,
+    limit: u64,
+) -> RequestGuildMembersInfo {
+    RequestGuildMembers::builder(guild_id)
         .query(query, Some(limit))
         .d
 }
 
 /// A request for the members of `guild_id` with these user IDs (at most
 /// 100; more are refused by the host as an invalid request).
-pub fn members_by_id(guild_id: u64, user_ids: &[u64]) -> RequestGuildMembersInfo {
+pub fn members_by_id(
+    guild_id: Id<GuildMarker>,
+    user_ids: &[Id<UserMarker>],
+) -> RequestGuildMembersInfo {
     use twilight_model::gateway::payload::outgoing::request_guild_members::RequestGuildMemberId;
     RequestGuildMembersInfo {
-        guild_id: guild_id_of(guild_id),
+        guild_id,
         limit: None,
         nonce: None,
         presences: None,
         query: None,
-        user_ids: Some(RequestGuildMemberId::Multiple(
-            user_ids
-                .iter()
-                .filter_map(|&id| Id::new_checked(id))
-                .collect(),
-        )),
+        user_ids: Some(RequestGuildMemberId::Multiple(user_ids.to_vec())),
     }
 }
 
@@ -129,12 +133,6 @@ fn presence(status: Status, activity: Option<MinimalActivity>) -> UpdatePresence
         since: None,
         status,
     }
-}
-
-/// A guild ID for twilight; 0 (never a real ID) becomes 1, which the host
-/// or Discord then refuses as unknown rather than the SDK panicking.
-fn guild_id_of<T>(id: u64) -> Id<T> {
-    Id::new_checked(id).unwrap_or_else(|| Id::new(1))
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, GatewayError> {
@@ -177,11 +175,11 @@ mod tests {
     #[test]
     fn member_requests_are_the_d_of_opcode_8() {
         assert_eq!(
-            value(&members_by_name(1234, "al", 10)),
+            value(&members_by_name(Id::new(1234), "al", 10)),
             json!({ "guild_id": "1234", "query": "al", "limit": 10 })
         );
         assert_eq!(
-            value(&members_by_id(1234, &[5, 6])),
+            value(&members_by_id(Id::new(1234), &[Id::new(5), Id::new(6)])),
             json!({ "guild_id": "1234", "user_ids": ["5", "6"] })
         );
     }

@@ -54,6 +54,7 @@ use appliance_sdk::model::application::interaction::application_command::{
 };
 use appliance_sdk::model::gateway::payload::incoming::{MemberAdd, MessageCreate, MessageDelete};
 use appliance_sdk::model::gateway::presence::{ActivityType, MinimalActivity, Status};
+use appliance_sdk::model::id::Id;
 use appliance_sdk::{gateway, kv, log, Bot, Event, EventBot, Interaction, Response, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -180,7 +181,7 @@ fn moderate(message: &MessageCreate) -> Result<()> {
     // handled by another instance as soon as Discord has it.
     let mark = ours_key(guild, id);
     kv::set(&mark, b"1")?;
-    match discord::delete_message(channel, id) {
+    match discord::delete_message(Id::new(channel), Id::new(id)) {
         Ok(()) => {}
         Err(DiscordError::Status(404, _)) => {
             // Gone already: this is a redelivery, or someone was faster.
