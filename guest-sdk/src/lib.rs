@@ -82,6 +82,7 @@
 // the code `bot!(MyBot, events)` generates does.
 extern crate self as appliance_sdk;
 
+pub mod command;
 pub mod discord;
 mod error;
 mod event;
