@@ -9,7 +9,9 @@ pub use components::{row, Button, SelectMenu, SelectOption, TextInput};
 pub use embed::Embed;
 
 use twilight_model::application::command::{CommandOptionChoice, CommandOptionChoiceValue};
-use twilight_model::channel::message::{Component, Embed as TwilightEmbed, MessageFlags};
+use twilight_model::channel::message::{
+    AllowedMentions, Component, Embed as TwilightEmbed, MessageFlags,
+};
 use twilight_model::http::interaction::{
     InteractionResponse, InteractionResponseData, InteractionResponseType,
 };
@@ -195,6 +197,30 @@ impl Response {
             .embeds
             .get_or_insert_with(Vec::new)
             .push(embed.into());
+        self
+    }
+
+    /// Who the message may ping. Without this, Discord pings everyone the
+    /// text mentions; `AllowedMentions::default()` pings nobody, and
+    /// `parse: vec![MentionType::Users]` only the users it mentions.
+    ///
+    /// ```
+    /// use appliance_sdk::model::channel::message::{AllowedMentions, MentionType};
+    /// use appliance_sdk::Response;
+    ///
+    /// let quiet = Response::message("<@42> was warned").allowed_mentions(AllowedMentions::default());
+    /// assert_eq!(
+    ///     String::from_utf8(quiet.to_json().unwrap()).unwrap(),
+    ///     r#"{"type":4,"data":{"allowed_mentions":{"parse":[]},"content":"<@42> was warned"}}"#,
+    /// );
+    /// let greeting = Response::message("Welcome, <@42>!").allowed_mentions(AllowedMentions {
+    ///     parse: vec![MentionType::Users],
+    ///     ..AllowedMentions::default()
+    /// });
+    /// # let _ = greeting;
+    /// ```
+    pub fn allowed_mentions(mut self, allowed: AllowedMentions) -> Self {
+        self.data_mut().allowed_mentions = Some(allowed);
         self
     }
 
