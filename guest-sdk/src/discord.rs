@@ -235,7 +235,7 @@ pub fn remove_role(
 /// Sends a follow-up message for `interaction` (up to 15 minutes after it).
 /// An ephemeral [`Response`] gives an ephemeral follow-up. The interaction
 /// needs its initial response first: send one with
-/// [`Interaction::respond`](crate::Interaction::respond) (or wait for the
+/// [`Interaction::reply`](crate::Interaction::reply) (or wait for the
 /// host's deferral).
 pub fn follow_up(
     interaction: &Interaction,

@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::kv::KvError;
 
-/// The result type of [`Bot::handle`](crate::Bot::handle) and of the SDK's
+/// The result type of handlers (see [`Router`](crate::Router)) and of the SDK's
 /// fallible helpers.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

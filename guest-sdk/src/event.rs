@@ -44,7 +44,7 @@ use crate::{Error, Result};
 /// );
 /// let deleted = event.message_delete().unwrap().unwrap();
 /// assert_eq!(deleted.id.get(), 3);
-/// assert_eq!(event.guild_id(), Some(1));
+/// assert_eq!(event.guild_id().map(|id| id.get()), Some(1));
 /// assert!(event.member_add().unwrap().is_none());
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -135,15 +135,12 @@ impl Event {
     /// The `guild_id` in the payload, if it has one: the server the event
     /// happened in, for keeping settings per server. It does not depend on
     /// the event's kind.
-    pub fn guild_id(&self) -> Option<u64> {
+    pub fn guild_id(&self) -> Option<Id<GuildMarker>> {
         #[derive(Deserialize)]
         struct GuildOf {
             guild_id: Option<Id<GuildMarker>>,
         }
-        serde_json::from_slice::<GuildOf>(&self.data)
-            .ok()?
-            .guild_id
-            .map(Id::get)
+        serde_json::from_slice::<GuildOf>(&self.data).ok()?.guild_id
     }
 
     /// For the host's `APPLIANCE_EVENTS_DROPPED` event: how many events the
@@ -432,7 +429,7 @@ mod tests {
         assert_eq!((message.shard(), message.sequence()), (1, 7));
         assert_eq!(message.data(), MESSAGE.as_bytes());
         assert_eq!(message.kind(), Some(EventType::MessageCreate));
-        assert_eq!(message.guild_id(), Some(3003));
+        assert_eq!(message.guild_id(), Some(Id::new(3003)));
         assert_eq!(event("MESSAGE_CREATE", r#"{"id":"1"}"#).guild_id(), None);
         assert_eq!(event("RESUMED", "null").guild_id(), None);
         assert_eq!(event("APPLICATION_AUTHORIZED", "{}").kind(), None);

@@ -1,39 +1,187 @@
-//! A typed view of the interaction Discord sent.
+//! The interaction a handler is answering: what it is, who sent it, and the
+//! ways to answer it.
 
+use std::borrow::Cow;
+use std::cell::OnceCell;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
+use twilight_interactions::command::{CommandInputData, CommandModel};
+use twilight_model::application::command::CommandType;
 use twilight_model::application::interaction::application_command::{
     CommandData, CommandDataOption, CommandOptionValue,
 };
-use twilight_model::application::interaction::modal::ModalInteractionComponent;
 use twilight_model::application::interaction::{
-    Interaction as TwilightInteraction, InteractionData, InteractionType,
+    Interaction as TwilightInteraction, InteractionType,
 };
-use twilight_model::user::User;
+use twilight_model::id::marker::{
+    ApplicationMarker, ChannelMarker, GenericMarker, GuildMarker, InteractionMarker, MessageMarker,
+    UserMarker,
+};
+use twilight_model::id::Id;
 
 use crate::{Error, Response, Result};
 
-/// One Discord interaction: a slash command, an autocomplete request, a
-/// button or select-menu press, or a modal submission.
+/// One Discord interaction: a slash, user or message command, an
+/// autocomplete request, a button or select-menu press, or a modal
+/// submission.
 ///
-/// It wraps twilight's [`Interaction`](TwilightInteraction) and adds the
-/// shortcuts a handler needs most: which command or component fired, who
-/// fired it, and the options they typed. Everything else is reachable through
-/// [`twilight`](Self::twilight).
+/// It is read lazily, because most handlers look at a handful of fields:
+/// building it reads only a small head (type, ids, token, the command's name
+/// or the component's `custom_id`, who sent it, where, their locale) and
+/// keeps the JSON. The command's options are read the first time something
+/// asks for them ([`command_model`](Self::command_model), the `option_*`
+/// readers), and twilight's full [`Interaction`](TwilightInteraction) only
+/// on [`twilight`](Self::twilight).
 ///
-/// IDs are returned as plain `u64`s (Discord's snowflakes), which format as
-/// the decimal text Discord uses, so they make good key-value keys.
+/// Besides reading, an `Interaction` answers:
+///
+/// - [`reply`](Self::reply), [`defer`](Self::defer),
+///   [`defer_ephemeral`](Self::defer_ephemeral) and
+///   [`defer_update`](Self::defer_update) send the initial response *now*,
+///   while the handler keeps working; what the handler returns afterwards
+///   edits that answer;
+/// - [`follow_up`](Self::follow_up), [`edit_reply`](Self::edit_reply) and
+///   [`delete_reply`](Self::delete_reply) send more messages, or change the
+///   answer, for up to 15 minutes (Discord's REST API, through the host).
+///
+/// ```no_run
+/// use appliance_sdk::prelude::*;
+///
+/// fn export(i: &Interaction) -> Result<Response> {
+///     i.defer_ephemeral()?; // "thinking...", visible to the caller only
+///     let id = i.follow_up("the export is half done")?;
+///     appliance_sdk::log::info(format!("progress message {id}"));
+///     Ok(Response::message("done").ephemeral()) // replaces "thinking..."
+/// }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Interaction {
-    inner: TwilightInteraction,
+    head: Head,
+    data: DataHead,
+    /// The interaction's `data` object, as sent.
+    raw_data: Option<Box<RawValue>>,
+    /// The whole interaction, as sent.
+    raw: Vec<u8>,
+    command: OnceCell<CommandData>,
+    data_value: OnceCell<Value>,
+    full: OnceCell<TwilightInteraction>,
+}
+
+/// The fields read up front; everything else is skipped unread.
+#[derive(Clone, Debug, Deserialize)]
+struct Head {
+    #[serde(rename = "type")]
+    kind: u8,
+    id: Id<InteractionMarker>,
+    application_id: Id<ApplicationMarker>,
+    token: String,
+    /// Kept unread; moved out into [`Interaction::raw_data`].
+    data: Option<Box<RawValue>>,
+    guild_id: Option<Id<GuildMarker>>,
+    channel_id: Option<Id<ChannelMarker>>,
+    channel: Option<ChannelHead>,
+    user: Option<UserHead>,
+    member: Option<MemberHead>,
+    locale: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+struct ChannelHead {
+    id: Id<ChannelMarker>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+struct UserHead {
+    id: Id<UserMarker>,
+    username: String,
+    global_name: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+struct MemberHead {
+    user: Option<UserHead>,
+    nick: Option<String>,
+}
+
+/// The head of `data`: which command or component this is.
+#[derive(Clone, Debug, Default, Deserialize)]
+struct DataHead {
+    name: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<u8>,
+    target_id: Option<Id<GenericMarker>>,
+    custom_id: Option<String>,
+    #[serde(default)]
+    values: Vec<String>,
 }
 
 impl Interaction {
-    /// Parses an interaction from the JSON Discord sent.
+    /// Reads an interaction from the JSON Discord sent.
     ///
-    /// Discord always sends a few fields that hand-written bodies (tests,
-    /// `appliance invoke`) tend to leave out, and that twilight nevertheless
-    /// requires. When they are missing, this fills them with neutral values
-    /// before parsing:
+    /// Only `type` (1 to 5), `id`, `application_id` and `token` must be
+    /// present, and for a command the `data` object's `name`; everything
+    /// else is optional here. When a part is read later (the options, the
+    /// full model), fields Discord always sends but hand-written bodies
+    /// (tests, `appliance invoke`) tend to leave out are filled with neutral
+    /// values: see [`twilight`](Self::twilight).
+    ///
+    /// ```
+    /// use appliance_sdk::Interaction;
+    ///
+    /// let i = Interaction::from_json(
+    ///     br#"{"type":2,"id":"1","application_id":"2","token":"t","data":{"name":"ping"},"user":{"id":"42","username":"alice"}}"#,
+    /// )?;
+    /// assert_eq!(i.command_name(), Some("ping"));
+    /// assert_eq!(i.user_id().map(|id| id.get()), Some(42));
+    /// # Ok::<(), appliance_sdk::Error>(())
+    /// ```
+    pub fn from_json(json: &[u8]) -> Result<Self> {
+        let mut head: Head = serde_json::from_slice(json).map_err(|e| {
+            if e.is_syntax() || e.is_eof() {
+                Error::new(format!("the interaction is not valid JSON: {e}"))
+            } else {
+                Error::new(format!("the interaction could not be read: {e}"))
+            }
+        })?;
+        if !(1..=5).contains(&head.kind) {
+            return Err(Error::new(format!(
+                "interaction type {} is not one this SDK knows (1 to 5)",
+                head.kind
+            )));
+        }
+        let raw_data = head.data.take();
+        let data = match &raw_data {
+            Some(raw) => serde_json::from_str(raw.get()).map_err(|e| {
+                Error::new(format!("the interaction's data could not be read: {e}"))
+            })?,
+            None => DataHead::default(),
+        };
+        Ok(Self {
+            head,
+            data,
+            raw_data,
+            raw: json.to_vec(),
+            command: OnceCell::new(),
+            data_value: OnceCell::new(),
+            full: OnceCell::new(),
+        })
+    }
+
+    /// The interaction's JSON, exactly as Discord sent it.
+    pub fn json(&self) -> &[u8] {
+        &self.raw
+    }
+
+    /// twilight's full model of the interaction, read (once) on the first
+    /// call: for everything without a reader here (resolved users and roles,
+    /// the message a button was on, the member's roles and permissions,
+    /// entitlements, ...).
+    ///
+    /// Discord always sends a few fields that hand-written bodies tend to
+    /// leave out, and that twilight nevertheless requires. When they are
+    /// missing, they are filled with neutral values before reading:
     ///
     /// | field | default |
     /// |---|---|
@@ -43,156 +191,171 @@ impl Interaction {
     /// | `member.flags` | `0` |
     /// | `member.roles` | `[]` |
     /// | `discriminator` of `user` and `member.user` | `"0"` |
-    /// | `data.type` of a command or autocomplete (types 2, 4) | `1` (chat input) |
+    /// | `data.id` of a command or autocomplete (types 2, 4) | `"1"` |
+    /// | `data.type` of a command or autocomplete | `1` (chat input) |
     /// | `data.component_type` of a component (type 3) | `2` (button) |
     /// | `id` of each modal component (type 5) | `0` |
-    ///
-    /// The rest must be present: `type`, `id`, `application_id`, `token`,
-    /// and for types 2 to 5 a `data` object with `id` and `name` (commands)
-    /// or `custom_id` (components and modals).
-    pub fn from_json(json: &[u8]) -> Result<Self> {
-        // Discord's own payloads carry every field twilight requires: read
-        // them straight into the model. Building a `Value` tree first and
-        // converting it costs about as much again, so only bodies that need
-        // defaults filled in take that path.
-        if let Ok(inner) = serde_json::from_slice::<TwilightInteraction>(json) {
-            return Ok(Self { inner });
+    pub fn twilight(&self) -> Result<&TwilightInteraction> {
+        if let Some(full) = self.full.get() {
+            return Ok(full);
         }
-        let mut value: Value = serde_json::from_slice(json)
-            .map_err(|e| Error::new(format!("the interaction is not valid JSON: {e}")))?;
-        fill_defaults(&mut value);
-        let inner = serde_json::from_value(value)
+        let full = read_filled(&self.raw, fill_defaults)
             .map_err(|e| Error::new(format!("the interaction could not be read: {e}")))?;
-        Ok(Self { inner })
-    }
-
-    /// The underlying twilight model, for everything without a shortcut here
-    /// (resolved users and roles, the message a button was on, entitlements,
-    /// ...).
-    pub fn twilight(&self) -> &TwilightInteraction {
-        &self.inner
-    }
-
-    /// Unwraps the underlying twilight model.
-    pub fn into_twilight(self) -> TwilightInteraction {
-        self.inner
+        Ok(self.full.get_or_init(|| full))
     }
 
     /// What kind of interaction this is: command, autocomplete, component,
     /// modal submission (or ping, which the host answers itself).
     pub fn kind(&self) -> InteractionType {
-        self.inner.kind
+        match self.head.kind {
+            1 => InteractionType::Ping,
+            2 => InteractionType::ApplicationCommand,
+            3 => InteractionType::MessageComponent,
+            4 => InteractionType::ApplicationCommandAutocomplete,
+            // `from_json` let nothing else through.
+            _ => InteractionType::ModalSubmit,
+        }
     }
 
     /// The interaction's own ID.
-    pub fn id(&self) -> u64 {
-        self.inner.id.get()
+    pub fn id(&self) -> Id<InteractionMarker> {
+        self.head.id
     }
 
     /// The ID of the application (bot) the interaction is for.
-    pub fn application_id(&self) -> u64 {
-        self.inner.application_id.get()
-    }
-
-    /// Sends `response` as this interaction's initial response now, and
-    /// keeps running: the way to answer at once and then work longer.
-    ///
-    /// - `interaction.respond(&Response::defer())` shows "thinking..." (add
-    ///   [`ephemeral`](Response::ephemeral) for a private answer); the
-    ///   [`Response`] the handler returns later replaces it.
-    /// - `interaction.respond(&Response::message("on it"))` shows a message at
-    ///   once; the handler's return value edits that message, and
-    ///   [`discord::follow_up`](crate::discord::follow_up) adds more.
-    ///
-    /// After `respond`, returning [`Response::defer`] (or
-    /// [`defer_update`](Response::defer_update)) leaves the first answer as
-    /// it is. The host defers on its own at its deadline (2 s by default) if
-    /// a bot has not answered, so a slow bot does not need this to stay in
-    /// time; it needs it to choose *how* it is deferred (ephemeral or not) or
-    /// to say something first.
-    ///
-    /// Fails if the interaction already has its initial response: an earlier
-    /// `respond`, or the host's deferral at its deadline (then the handler's
-    /// return value still edits that deferral).
-    pub fn respond(&self, response: &Response) -> Result<()> {
-        let json = response.to_json()?;
-        crate::wit::appliance::bot::interaction::respond(&json)
-            .map_err(|why| Error::new(format!("could not send the initial response: {why}")))
+    pub fn application_id(&self) -> Id<ApplicationMarker> {
+        self.head.application_id
     }
 
     /// The interaction token, which authorizes follow-up messages for 15
     /// minutes.
     pub fn token(&self) -> &str {
-        &self.inner.token
+        &self.head.token
     }
 
     /// The server the interaction happened in; `None` in direct messages.
-    pub fn guild_id(&self) -> Option<u64> {
-        self.inner.guild_id.map(|id| id.get())
+    pub fn guild_id(&self) -> Option<Id<GuildMarker>> {
+        self.head.guild_id
     }
 
     /// The channel the interaction happened in.
-    pub fn channel_id(&self) -> Option<u64> {
+    pub fn channel_id(&self) -> Option<Id<ChannelMarker>> {
         // Discord sends both the older `channel_id` and a partial `channel`.
-        #[allow(deprecated)]
-        let id = self.inner.channel_id;
-        id.or_else(|| self.inner.channel.as_ref().map(|c| c.id))
-            .map(|id| id.get())
+        self.head
+            .channel_id
+            .or_else(|| self.head.channel.as_ref().map(|c| c.id))
     }
 
     /// The user's chosen language (`"en-US"`, ...), if Discord sent it.
     pub fn locale(&self) -> Option<&str> {
-        self.inner.locale.as_deref()
+        self.head.locale.as_deref()
     }
 
     /// Whether the interaction came from a direct message rather than a
-    /// server.
+    /// server (there is no `member`).
     pub fn is_dm(&self) -> bool {
-        self.inner.member.is_none()
+        self.head.member.is_none()
     }
 
     // --- who ------------------------------------------------------------
 
-    /// The user who triggered the interaction: `member.user` in a server,
-    /// `user` in a direct message.
-    pub fn user(&self) -> Option<&User> {
-        self.inner.author()
+    /// `member.user` in a server, `user` in a direct message.
+    fn user(&self) -> Option<&UserHead> {
+        self.head
+            .member
+            .as_ref()
+            .and_then(|member| member.user.as_ref())
+            .or(self.head.user.as_ref())
     }
 
     /// The ID of the user who triggered the interaction.
-    pub fn user_id(&self) -> Option<u64> {
-        self.user().map(|user| user.id.get())
+    pub fn user_id(&self) -> Option<Id<UserMarker>> {
+        self.user().map(|user| user.id)
     }
 
     /// The user's unique account name (`username`).
     pub fn user_name(&self) -> Option<&str> {
-        self.user().map(|user| user.name.as_str())
+        self.user().map(|user| user.username.as_str())
     }
 
     /// The name Discord shows for the user here: their server nickname, else
     /// their global display name, else their username.
     pub fn display_name(&self) -> Option<&str> {
-        let nick = self.inner.member.as_ref().and_then(|m| m.nick.as_deref());
+        let nick = self.head.member.as_ref().and_then(|m| m.nick.as_deref());
         let user = self.user();
         nick.or_else(|| user.and_then(|u| u.global_name.as_deref()))
-            .or_else(|| user.map(|u| u.name.as_str()))
+            .or_else(|| user.map(|u| u.username.as_str()))
     }
 
     // --- commands and autocomplete ----------------------------------------
 
-    /// The command's data, for slash, user and message commands and for
-    /// autocomplete requests.
-    pub fn command(&self) -> Option<&CommandData> {
-        match &self.inner.data {
-            Some(InteractionData::ApplicationCommand(data)) => Some(data),
-            _ => None,
-        }
+    /// Whether this is a command or an autocomplete request (types 2, 4).
+    fn is_command(&self) -> bool {
+        matches!(self.head.kind, 2 | 4)
     }
 
-    /// The command's name (`"ping"` for `/ping`), for commands and
-    /// autocomplete requests.
+    /// The command's name (`"ping"` for `/ping`, `"Report"` for a user
+    /// command called Report), for commands and autocomplete requests.
     pub fn command_name(&self) -> Option<&str> {
-        self.command().map(|data| data.name.as_str())
+        self.data.name.as_deref().filter(|_| self.is_command())
+    }
+
+    /// The kind of command: slash (chat input), user or message. `None`
+    /// for anything but a command or autocomplete request.
+    pub fn command_kind(&self) -> Option<CommandType> {
+        self.is_command()
+            .then(|| CommandType::from(self.data.kind.unwrap_or(1)))
+    }
+
+    /// For a user or message command: the ID of the user or message it was
+    /// used on. Its full object is in the command's `resolved` data
+    /// ([`command`](Self::command)).
+    pub fn target_id(&self) -> Option<Id<GenericMarker>> {
+        self.data.target_id.filter(|_| self.is_command())
+    }
+
+    /// Reads the command's options into its typed model: what a
+    /// [`Router::command`](crate::Router::command) handler receives, for a
+    /// handler that wants it some other way.
+    ///
+    /// An `Err` says which option did not fit, which usually means the
+    /// command registered with Discord is older than the bot's model:
+    /// deploying again registers the current one.
+    pub fn command_model<C: CommandModel>(&self) -> Result<C> {
+        let name = self.command_name().unwrap_or("?");
+        let data = self.command_data()?;
+        let input = CommandInputData {
+            options: data.options.clone(),
+            resolved: data.resolved.as_ref().map(Cow::Borrowed),
+        };
+        C::from_interaction(input).map_err(|e| {
+            Error::new(format!(
+                "could not read the options of /{name}: {e} \
+                 (if the command changed, deploy again to register the new version)"
+            ))
+        })
+    }
+
+    /// The command's data, read on first use: options, resolved users,
+    /// roles, channels, messages and attachments, the target of a user or
+    /// message command. `None` for anything but a command or autocomplete
+    /// request, or if the data could not be read.
+    pub fn command(&self) -> Option<&CommandData> {
+        self.command_data().ok()
+    }
+
+    /// The command's data, or why there is none.
+    fn command_data(&self) -> Result<&CommandData> {
+        if let Some(data) = self.command.get() {
+            return Ok(data);
+        }
+        let raw = match &self.raw_data {
+            Some(raw) if self.is_command() => raw.get(),
+            _ => return Err(Error::new("this interaction is not a command")),
+        };
+        let data = read_filled(raw.as_bytes(), fill_command_defaults)
+            .map_err(|e| Error::new(format!("the command's data could not be read: {e}")))?;
+        Ok(self.command.get_or_init(|| data))
     }
 
     /// The innermost subcommand, if the command has subcommands: `"add"` for
@@ -212,7 +375,8 @@ impl Interaction {
         name
     }
 
-    /// The options the user filled in, below any subcommand.
+    /// The options the user filled in, below any subcommand: the untyped
+    /// escape hatch (prefer a typed model, [`command_model`](Self::command_model)).
     pub fn options(&self) -> &[CommandDataOption] {
         let mut options = self.command().map_or(&[][..], |c| &c.options[..]);
         while let [CommandDataOption {
@@ -226,7 +390,8 @@ impl Interaction {
         options
     }
 
-    /// The value of the option called `name`, if the user filled it in.
+    /// The value of the option called `name`, if the user filled it in
+    /// (untyped; prefer a typed model).
     pub fn option(&self, name: &str) -> Option<&CommandOptionValue> {
         self.options()
             .iter()
@@ -234,8 +399,9 @@ impl Interaction {
             .map(|option| &option.value)
     }
 
-    /// A string option's value. For autocomplete it is also the text typed so
-    /// far into the focused option.
+    /// A string option's value (untyped; prefer a typed model). For
+    /// autocomplete it is also the text typed so far into the focused
+    /// option.
     pub fn option_str(&self, name: &str) -> Option<&str> {
         match self.option(name)? {
             CommandOptionValue::String(text) | CommandOptionValue::Focused(text, _) => Some(text),
@@ -243,7 +409,7 @@ impl Interaction {
         }
     }
 
-    /// An integer option's value.
+    /// An integer option's value (untyped; prefer a typed model).
     pub fn option_i64(&self, name: &str) -> Option<i64> {
         match self.option(name)? {
             CommandOptionValue::Integer(n) => Some(*n),
@@ -251,7 +417,8 @@ impl Interaction {
         }
     }
 
-    /// A number option's value (integer options are converted).
+    /// A number option's value, integer options converted (untyped; prefer
+    /// a typed model).
     pub fn option_f64(&self, name: &str) -> Option<f64> {
         match self.option(name)? {
             CommandOptionValue::Number(n) => Some(*n),
@@ -261,7 +428,7 @@ impl Interaction {
         }
     }
 
-    /// A boolean option's value.
+    /// A boolean option's value (untyped; prefer a typed model).
     pub fn option_bool(&self, name: &str) -> Option<bool> {
         match self.option(name)? {
             CommandOptionValue::Boolean(b) => Some(*b),
@@ -270,14 +437,15 @@ impl Interaction {
     }
 
     /// The ID chosen in a user, channel, role, mentionable or attachment
-    /// option. The full objects are in the command's `resolved` data.
-    pub fn option_id(&self, name: &str) -> Option<u64> {
+    /// option (untyped; a typed model gets the resolved object, or a typed
+    /// ID, directly).
+    pub fn option_id(&self, name: &str) -> Option<Id<GenericMarker>> {
         match self.option(name)? {
-            CommandOptionValue::User(id) => Some(id.get()),
-            CommandOptionValue::Channel(id) => Some(id.get()),
-            CommandOptionValue::Role(id) => Some(id.get()),
-            CommandOptionValue::Mentionable(id) => Some(id.get()),
-            CommandOptionValue::Attachment(id) => Some(id.get()),
+            CommandOptionValue::User(id) => Some(id.cast()),
+            CommandOptionValue::Channel(id) => Some(id.cast()),
+            CommandOptionValue::Role(id) => Some(id.cast()),
+            CommandOptionValue::Mentionable(id) => Some(*id),
+            CommandOptionValue::Attachment(id) => Some(id.cast()),
             _ => None,
         }
     }
@@ -298,56 +466,171 @@ impl Interaction {
     /// The `custom_id` of the button or select menu that was used, or of the
     /// modal that was submitted.
     pub fn custom_id(&self) -> Option<&str> {
-        match &self.inner.data {
-            Some(InteractionData::MessageComponent(data)) => Some(&data.custom_id),
-            Some(InteractionData::ModalSubmit(data)) => Some(&data.custom_id),
-            _ => None,
-        }
+        self.data
+            .custom_id
+            .as_deref()
+            .filter(|_| matches!(self.head.kind, 3 | 5))
     }
 
     /// The values chosen in a select menu (empty for buttons and everything
     /// else).
     pub fn values(&self) -> &[String] {
-        match &self.inner.data {
-            Some(InteractionData::MessageComponent(data)) => &data.values,
-            _ => &[],
+        if self.head.kind == 3 {
+            &self.data.values
+        } else {
+            &[]
         }
     }
 
     /// For a modal submission: the text typed into the text input with this
-    /// `custom_id`.
+    /// `custom_id` (wherever it sits: in a label, or in an older modal's
+    /// action row).
     pub fn modal_value(&self, custom_id: &str) -> Option<&str> {
-        match &self.inner.data {
-            Some(InteractionData::ModalSubmit(data)) => data
-                .components
-                .iter()
-                .find_map(|component| find_text_input(component, custom_id)),
-            _ => None,
+        if self.head.kind != 5 {
+            return None;
         }
+        let data = self.data_value.get_or_init(|| {
+            self.raw_data
+                .as_ref()
+                .and_then(|raw| serde_json::from_str(raw.get()).ok())
+                .unwrap_or(Value::Null)
+        });
+        find_text_input(data.get("components")?, custom_id)
     }
-}
 
-impl From<TwilightInteraction> for Interaction {
-    fn from(inner: TwilightInteraction) -> Self {
-        Self { inner }
+    // --- answering ----------------------------------------------------------
+
+    /// Sends `response` as this interaction's initial response now, and
+    /// keeps running: the way to answer at once and then work longer.
+    ///
+    /// What the handler returns afterwards edits this answer; returning
+    /// [`Response::defer`] (or [`defer_update`](Response::defer_update))
+    /// leaves it as it is. The host defers on its own at its deadline (2 s
+    /// by default) if a bot has not answered, so a slow bot does not need
+    /// this to stay in time; it needs it to choose *how* it is deferred
+    /// (ephemeral or not) or to say something first.
+    ///
+    /// Fails if the interaction already has its initial response: an earlier
+    /// `reply`, or the host's deferral at its deadline (then the handler's
+    /// return value still edits that deferral).
+    ///
+    /// ```no_run
+    /// # use appliance_sdk::prelude::*;
+    /// # fn f(i: &Interaction) -> Result<Response> {
+    /// i.reply("working on it")?;
+    /// // ... a long job ...
+    /// Ok(Response::message("done")) // replaces "working on it"
+    /// # }
+    /// ```
+    pub fn reply(&self, response: impl Into<Response>) -> Result<()> {
+        let json = response.into().to_json()?;
+        crate::host::respond(&json)
+            .map_err(|why| Error::new(format!("could not send the initial response: {why}")))
+    }
+
+    /// Shows "thinking..." to everyone now; the handler's return value
+    /// replaces it.
+    pub fn defer(&self) -> Result<()> {
+        self.reply(Response::defer())
+    }
+
+    /// Shows "thinking..." to the caller only; the handler's return value
+    /// replaces it, privately.
+    pub fn defer_ephemeral(&self) -> Result<()> {
+        self.reply(Response::defer().ephemeral())
+    }
+
+    /// For a button or select menu: acknowledges the press now without a
+    /// visible answer; the handler's return value (an
+    /// [`update_message`](Response::update_message), say) then edits the
+    /// message the component is on.
+    pub fn defer_update(&self) -> Result<()> {
+        self.reply(Response::defer_update())
+    }
+
+    /// Sends one more message about this interaction (up to 15 minutes
+    /// after it) and returns its ID. An ephemeral response gives an
+    /// ephemeral message. The interaction needs its initial response first:
+    /// send one with [`reply`](Self::reply) or a deferral (or wait for the
+    /// host's). Edit or delete it later with
+    /// [`discord::edit_follow_up`](crate::discord::edit_follow_up) and
+    /// [`discord::delete_follow_up`](crate::discord::delete_follow_up).
+    pub fn follow_up(&self, message: impl Into<Response>) -> Result<Id<MessageMarker>> {
+        #[derive(Deserialize)]
+        struct Created {
+            id: Id<MessageMarker>,
+        }
+        let body = crate::discord::message_body(&message.into())?;
+        let path = format!("/webhooks/{}/{}", self.head.application_id, self.head.token);
+        let answer = crate::discord::call("POST", &path, Some(&body))?;
+        let created: Created = serde_json::from_slice(&answer.body).map_err(|e| {
+            Error::new(format!(
+                "Discord's answer to the follow-up has no message id: {e}"
+            ))
+        })?;
+        Ok(created.id)
+    }
+
+    /// Replaces the initial response (a message, or the "thinking..." of a
+    /// deferral) with `message`.
+    pub fn edit_reply(&self, message: impl Into<Response>) -> Result<()> {
+        let body = crate::discord::message_body(&message.into())?;
+        crate::discord::call("PATCH", &self.original_path(), Some(&body))?;
+        Ok(())
+    }
+
+    /// Deletes the initial response.
+    pub fn delete_reply(&self) -> Result<()> {
+        crate::discord::call::<()>("DELETE", &self.original_path(), None)?;
+        Ok(())
+    }
+
+    fn original_path(&self) -> String {
+        format!(
+            "/webhooks/{}/{}/messages/@original",
+            self.head.application_id, self.head.token
+        )
     }
 }
 
 /// Finds a text input's value in a modal component tree (text inputs sit in
-/// a label or, in older modals, in an action row).
-fn find_text_input<'a>(component: &'a ModalInteractionComponent, id: &str) -> Option<&'a str> {
+/// a label's `component` or, in older modals, in an action row's
+/// `components`).
+fn find_text_input<'a>(component: &'a Value, id: &str) -> Option<&'a str> {
     match component {
-        ModalInteractionComponent::TextInput(input) if input.custom_id == id => Some(&input.value),
-        ModalInteractionComponent::Label(label) => find_text_input(&label.component, id),
-        ModalInteractionComponent::ActionRow(row) => row
-            .components
-            .iter()
-            .find_map(|component| find_text_input(component, id)),
+        Value::Array(list) => list.iter().find_map(|c| find_text_input(c, id)),
+        Value::Object(object) => {
+            if object.get("custom_id").and_then(Value::as_str) == Some(id) {
+                if let Some(value) = object.get("value").and_then(Value::as_str) {
+                    return Some(value);
+                }
+            }
+            ["component", "components"]
+                .iter()
+                .filter_map(|key| object.get(*key))
+                .find_map(|child| find_text_input(child, id))
+        }
         _ => None,
     }
 }
 
-/// Fills the fields listed in [`Interaction::from_json`] when they are
+/// Reads `json` as a `T`; if that fails, fills in defaults with `fill` and
+/// tries again. Discord's own payloads take the first, fast path; building a
+/// `Value` tree and converting it costs about as much again, so only bodies
+/// that need defaults take the second.
+fn read_filled<T: serde::de::DeserializeOwned>(
+    json: &[u8],
+    fill: fn(&mut Value),
+) -> std::result::Result<T, serde_json::Error> {
+    if let Ok(value) = serde_json::from_slice(json) {
+        return Ok(value);
+    }
+    let mut value: Value = serde_json::from_slice(json)?;
+    fill(&mut value);
+    serde_json::from_value(value)
+}
+
+/// Fills the fields listed in [`Interaction::twilight`] when they are
 /// missing or `null`. Present values are never changed.
 fn fill_defaults(interaction: &mut Value) {
     let Some(top) = interaction.as_object_mut() else {
@@ -370,10 +653,14 @@ fn fill_defaults(interaction: &mut Value) {
     }
 
     let kind = top.get("type").and_then(Value::as_u64);
-    if let Some(data) = top.get_mut("data").and_then(Value::as_object_mut) {
+    if let Some(data) = top.get_mut("data") {
         match kind {
-            Some(2 | 4) => fill(data, "type", json!(1)),
-            Some(3) => fill(data, "component_type", json!(2)),
+            Some(2 | 4) => fill_command_defaults(data),
+            Some(3) => {
+                if let Some(data) = data.as_object_mut() {
+                    fill(data, "component_type", json!(2));
+                }
+            }
             Some(5) => {
                 if let Some(components) = data.get_mut("components") {
                     fill_component_ids(components);
@@ -381,6 +668,14 @@ fn fill_defaults(interaction: &mut Value) {
             }
             _ => {}
         }
+    }
+}
+
+/// Fills a command's `data.id` and `data.type` when missing.
+fn fill_command_defaults(data: &mut Value) {
+    if let Some(data) = data.as_object_mut() {
+        fill(data, "id", json!("1"));
+        fill(data, "type", json!(1));
     }
 }
 
@@ -410,221 +705,4 @@ fn fill(object: &mut Map<String, Value>, key: &str, default: Value) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Parses a test body, failing the test with the SDK's message.
-    fn parse(json: &str) -> Interaction {
-        Interaction::from_json(json.as_bytes()).unwrap_or_else(|e| panic!("{e}: {json}"))
-    }
-
-    /// The guild slash command the host's tests send.
-    const GUILD_COMMAND: &str = r#"{"type":2,"id":"1234","application_id":"5678","token":"tok","version":1,"data":{"id":"1","name":"ping","type":1},"member":{"user":{"id":"42","username":"alice","discriminator":"0","avatar":null},"roles":[],"joined_at":"2021-01-01T00:00:00.000000+00:00","deaf":false,"mute":false,"flags":0},"guild_id":"99","channel_id":"77","locale":"en-US","app_permissions":"0"}"#;
-
-    #[test]
-    fn guild_command() {
-        let i = parse(GUILD_COMMAND);
-        assert_eq!(i.kind(), InteractionType::ApplicationCommand);
-        assert_eq!(i.id(), 1234);
-        assert_eq!(i.application_id(), 5678);
-        assert_eq!(i.token(), "tok");
-        assert_eq!(i.command_name(), Some("ping"));
-        assert_eq!(i.custom_id(), None);
-        assert_eq!(i.user_id(), Some(42));
-        assert_eq!(i.user_name(), Some("alice"));
-        assert_eq!(i.display_name(), Some("alice"));
-        assert_eq!(i.guild_id(), Some(99));
-        assert_eq!(i.channel_id(), Some(77));
-        assert_eq!(i.locale(), Some("en-US"));
-        assert!(!i.is_dm());
-        assert_eq!(i.option_bool("private"), None);
-        assert!(i.options().is_empty());
-    }
-
-    #[test]
-    fn minimal_command_in_a_dm() {
-        let i = parse(
-            r#"{"type":2,"id":"1","application_id":"2","token":"t","data":{"id":"3","name":"count"},"user":{"id":"42","username":"alice"}}"#,
-        );
-        assert_eq!(i.command_name(), Some("count"));
-        assert_eq!(i.user_id(), Some(42));
-        assert_eq!(i.display_name(), Some("alice"));
-        assert_eq!(i.guild_id(), None);
-        assert!(i.is_dm());
-    }
-
-    #[test]
-    fn minimal_guild_member_needs_only_a_user() {
-        let i = parse(
-            r#"{"type":2,"id":"1","application_id":"2","token":"t","data":{"id":"3","name":"count"},"guild_id":"9","member":{"user":{"id":"42","username":"alice","global_name":"Alice"},"nick":null}}"#,
-        );
-        assert_eq!(i.user_id(), Some(42));
-        assert_eq!(i.display_name(), Some("Alice"));
-    }
-
-    #[test]
-    fn options_and_subcommands() {
-        let i = parse(
-            r#"{"type":2,"id":"1","application_id":"2","token":"t","user":{"id":"42","username":"a"},"data":{"id":"3","name":"todo","type":1,"options":[{"name":"add","type":1,"options":[{"name":"text","type":3,"value":"milk"},{"name":"n","type":4,"value":2},{"name":"urgent","type":5,"value":true},{"name":"who","type":6,"value":"42"},{"name":"x","type":10,"value":1.5}]}]}}"#,
-        );
-        assert_eq!(i.subcommand(), Some("add"));
-        assert_eq!(i.option_str("text"), Some("milk"));
-        assert_eq!(i.option_i64("n"), Some(2));
-        assert_eq!(i.option_f64("n"), Some(2.0));
-        assert_eq!(i.option_f64("x"), Some(1.5));
-        assert_eq!(i.option_bool("urgent"), Some(true));
-        assert_eq!(i.option_id("who"), Some(42));
-        assert_eq!(i.option_str("n"), None);
-        assert_eq!(i.option_str("missing"), None);
-    }
-
-    #[test]
-    fn ping_private_option() {
-        let i = parse(
-            r#"{"type":2,"id":"1","application_id":"2","token":"t","user":{"id":"42","username":"a"},"data":{"id":"3","name":"ping","type":1,"options":[{"name":"private","type":5,"value":true}]}}"#,
-        );
-        assert_eq!(i.subcommand(), None);
-        assert_eq!(i.option_bool("private"), Some(true));
-    }
-
-    #[test]
-    fn autocomplete_focused_option() {
-        let i = parse(
-            r#"{"type":4,"id":"1","application_id":"2","token":"t","user":{"id":"42","username":"a"},"data":{"id":"3","name":"color","type":1,"options":[{"name":"name","type":3,"value":"re","focused":true}]}}"#,
-        );
-        assert_eq!(i.kind(), InteractionType::ApplicationCommandAutocomplete);
-        assert_eq!(i.command_name(), Some("color"));
-        assert_eq!(i.focused(), Some(("name", "re")));
-        assert_eq!(i.option_str("name"), Some("re"));
-    }
-
-    #[test]
-    fn minimal_component() {
-        let i = parse(
-            r#"{"type":3,"id":"1","application_id":"2","token":"t","channel_id":"77","user":{"id":"42","username":"a"},"data":{"custom_id":"again","component_type":2}}"#,
-        );
-        assert_eq!(i.kind(), InteractionType::MessageComponent);
-        assert_eq!(i.custom_id(), Some("again"));
-        assert_eq!(i.command_name(), None);
-        assert!(i.values().is_empty());
-
-        // A select menu, and a button without `component_type`.
-        let select = parse(
-            r#"{"type":3,"id":"1","application_id":"2","token":"t","user":{"id":"42","username":"a"},"data":{"custom_id":"pick","component_type":3,"values":["a","b"]}}"#,
-        );
-        assert_eq!(select.values(), ["a", "b"]);
-        let bare = parse(
-            r#"{"type":3,"id":"1","application_id":"2","token":"t","user":{"id":"42","username":"a"},"data":{"custom_id":"again"}}"#,
-        );
-        assert_eq!(bare.custom_id(), Some("again"));
-    }
-
-    #[test]
-    fn modal_submissions_old_and_new_layout() {
-        // Current layout: a label (type 18) around each text input (type 4).
-        let labels = parse(
-            r#"{"type":5,"id":"1","application_id":"2","token":"t","user":{"id":"42","username":"a"},"data":{"custom_id":"feedback","components":[{"type":18,"id":1,"component":{"type":4,"id":2,"custom_id":"topic","value":"bugs"}}]}}"#,
-        );
-        assert_eq!(labels.kind(), InteractionType::ModalSubmit);
-        assert_eq!(labels.custom_id(), Some("feedback"));
-        assert_eq!(labels.modal_value("topic"), Some("bugs"));
-        assert_eq!(labels.modal_value("other"), None);
-
-        // Older layout, without component ids: action rows (type 1).
-        let rows = parse(
-            r#"{"type":5,"id":"1","application_id":"2","token":"t","user":{"id":"42","username":"a"},"data":{"custom_id":"feedback","components":[{"type":1,"components":[{"type":4,"custom_id":"topic","value":"bugs"}]}]}}"#,
-        );
-        assert_eq!(rows.modal_value("topic"), Some("bugs"));
-    }
-
-    #[test]
-    fn realistic_discord_payload() {
-        // Shaped like what Discord sends today, including fields that twilight
-        // does not model (they are ignored).
-        let i = parse(
-            r#"{
-              "app_permissions": "562949953601536",
-              "application_id": "1090000000000000000",
-              "attachment_size_limit": 10485760,
-              "authorizing_integration_owners": {"0": "1100000000000000000"},
-              "channel": {"flags": 0, "guild_id": "1100000000000000000", "id": "1100000000000000001",
-                          "last_message_id": "1200000000000000000", "name": "general", "nsfw": false,
-                          "parent_id": "1100000000000000002", "permissions": "2251799813685247",
-                          "position": 0, "rate_limit_per_user": 0, "topic": null, "type": 0},
-              "channel_id": "1100000000000000001",
-              "context": 0,
-              "data": {"id": "1090000000000000001", "name": "ping", "type": 1,
-                       "options": [{"name": "private", "type": 5, "value": true}]},
-              "entitlement_sku_ids": [],
-              "entitlements": [],
-              "guild": {"features": ["COMMUNITY"], "id": "1100000000000000000", "locale": "en-US"},
-              "guild_id": "1100000000000000000",
-              "guild_locale": "en-US",
-              "id": "1200000000000000001",
-              "locale": "en-GB",
-              "member": {"avatar": null, "banner": null, "communication_disabled_until": null,
-                         "deaf": false, "flags": 0, "joined_at": "2023-01-01T00:00:00.000000+00:00",
-                         "mute": false, "nick": "Ali", "pending": false,
-                         "permissions": "2251799813685247", "premium_since": null,
-                         "roles": ["1100000000000000003"], "unusual_dm_activity_until": null,
-                         "user": {"avatar": "a_0123456789abcdef0123456789abcdef",
-                                  "avatar_decoration_data": null, "clan": null, "collectibles": null,
-                                  "discriminator": "0", "global_name": "Alice", "id": "42",
-                                  "primary_guild": null, "public_flags": 0, "username": "alice"}},
-              "token": "aW50ZXJhY3Rpb246MTIwMDAwMDAwMDAwMDAwMDAwMTp0b2tlbg",
-              "type": 2,
-              "version": 1
-            }"#,
-        );
-        assert_eq!(i.command_name(), Some("ping"));
-        assert_eq!(i.display_name(), Some("Ali"));
-        assert_eq!(i.user_name(), Some("alice"));
-        assert_eq!(i.channel_id(), Some(1_100_000_000_000_000_001));
-        assert_eq!(i.option_bool("private"), Some(true));
-        assert_eq!(i.twilight().attachment_size_limit, 10_485_760);
-    }
-
-    /// The smallest bodies the SDK accepts, one per interaction type; the
-    /// host's tests and `appliance invoke` users can start from these.
-    #[test]
-    fn documented_minimal_bodies() {
-        let bodies = [
-            (
-                r#"{"type":2,"id":"1","application_id":"2","token":"t","guild_id":"9","channel_id":"8","data":{"id":"3","name":"ping"},"member":{"user":{"id":"42","username":"alice"}}}"#,
-                InteractionType::ApplicationCommand,
-            ),
-            (
-                r#"{"type":2,"id":"1","application_id":"2","token":"t","data":{"id":"3","name":"ping"},"user":{"id":"42","username":"alice"}}"#,
-                InteractionType::ApplicationCommand,
-            ),
-            (
-                r#"{"type":4,"id":"1","application_id":"2","token":"t","data":{"id":"3","name":"ping","options":[{"name":"q","type":3,"value":"ab","focused":true}]},"user":{"id":"42","username":"alice"}}"#,
-                InteractionType::ApplicationCommandAutocomplete,
-            ),
-            (
-                r#"{"type":3,"id":"1","application_id":"2","token":"t","data":{"custom_id":"again","component_type":2},"user":{"id":"42","username":"alice"}}"#,
-                InteractionType::MessageComponent,
-            ),
-            (
-                r#"{"type":5,"id":"1","application_id":"2","token":"t","data":{"custom_id":"form","components":[{"type":18,"component":{"type":4,"custom_id":"topic","value":"bugs"}}]},"user":{"id":"42","username":"alice"}}"#,
-                InteractionType::ModalSubmit,
-            ),
-        ];
-        for (body, kind) in bodies {
-            let i = parse(body);
-            assert_eq!(i.kind(), kind, "{body}");
-            assert_eq!(i.user_id(), Some(42), "{body}");
-        }
-    }
-
-    #[test]
-    fn errors_say_what_is_wrong() {
-        let not_json = Interaction::from_json(b"{").unwrap_err();
-        assert!(not_json.message().contains("not valid JSON"), "{not_json}");
-        let no_token = Interaction::from_json(
-            br#"{"type":2,"id":"1","application_id":"2","data":{"id":"3","name":"x"}}"#,
-        )
-        .unwrap_err();
-        assert!(no_token.message().contains("token"), "{no_token}");
-    }
-}
+mod tests;

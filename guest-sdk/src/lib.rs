@@ -1,43 +1,73 @@
 //! Write Discord bots for the appliance host as WebAssembly components.
 //!
-//! A bot is a type that implements [`Bot`]: one associated function that
-//! receives an [`Interaction`] (a slash command, a button press, a modal
-//! submission, ...) and returns a [`Response`]. The [`bot!`] macro exports
-//! that function as the `handle-interaction` export of the `appliance:bot`
-//! WIT world, so the host can call it.
+//! A bot is a type holding its instance state, with a [`Router`] that sends
+//! each interaction (a slash command, a button press, a modal submission,
+//! ...) to one of its methods. Slash commands are types of the bot's own,
+//! whose fields are the options ([`command`]): the same type declares the
+//! command to Discord and receives its options, already parsed.
 //!
 //! ```no_run
-//! use appliance_sdk::{Bot, Interaction, Response};
+//! use appliance_sdk::prelude::*;
 //!
-//! struct Hello;
+//! #[derive(CommandModel, CreateCommand)]
+//! #[command(name = "remind", desc = "Remind me later")]
+//! struct Remind {
+//!     /// How many seconds to wait
+//!     #[command(min_value = 1, max_value = 900)]
+//!     seconds: i64,
+//!     /// What to remind you of
+//!     text: String,
+//! }
 //!
-//! impl Bot for Hello {
-//!     fn handle(interaction: Interaction) -> appliance_sdk::Result<Response> {
-//!         match interaction.command_name() {
-//!             Some("ping") => Ok(Response::message("pong")),
-//!             _ => Ok(Response::message("unknown command").ephemeral()),
-//!         }
+//! #[derive(Default)]
+//! struct MyBot {
+//!     served: u64, // instance state: lives as long as the instance, not durable
+//! }
+//!
+//! impl Bot for MyBot {
+//!     fn router() -> Router<Self> {
+//!         Router::new()
+//!             .command(Self::remind)
+//!             .component("snooze:", Self::snooze)
 //!     }
 //! }
 //!
-//! appliance_sdk::bot!(Hello);
+//! impl MyBot {
+//!     fn remind(&mut self, i: &Interaction, cmd: Remind) -> Result<Response> {
+//!         self.served += 1;
+//!         i.defer()?; // "thinking..." now; the answer below replaces it
+//!         Ok(Response::message(format!("in {}s: {}", cmd.seconds, cmd.text)))
+//!     }
+//!
+//!     fn snooze(&mut self, _: &Interaction, minutes: &str) -> Result<Response> {
+//!         Ok(Response::message(format!("snoozed for {minutes} minutes")).ephemeral())
+//!     }
+//! }
+//!
+//! appliance_sdk::bot!(MyBot);
+//! # fn main() {}
 //! ```
 //!
-//! Build it with `cargo build --release --target wasm32-wasip2`; the result
-//! in `target/wasm32-wasip2/release/` is a component that `appliance deploy`
-//! accepts.
+//! The derives name `::twilight_interactions` and `::twilight_model`, so a
+//! bot crate lists `twilight-interactions = "0.18"` and `twilight-model =
+//! "0.18"` beside `appliance-sdk`. Build it with `cargo build --release
+//! --target wasm32-wasip2`; the result in `target/wasm32-wasip2/release/` is
+//! a component that `appliance deploy` accepts, and the deploy registers
+//! the routed commands with Discord ([`Router::commands_json`]).
 //!
-//! Besides the handler, a bot may use the host's services:
-//! - [`kv`]: a small per-bot key-value store (counters, settings, state);
+//! Besides its handlers, a bot may use the host's services:
+//! - [`kv`]: a small per-bot key-value store (counters, settings, state that
+//!   must outlive the instance);
 //! - [`log`]: leveled log lines, shown by `appliance logs NAME`;
-//! - [`discord`]: Discord's REST API as this bot (token kept by the host),
-//!   and follow-ups to an interaction;
+//! - [`discord`]: Discord's REST API as this bot (token kept by the host);
+//!   [`Interaction`] wraps the calls about the interaction itself
+//!   (follow-ups, editing the answer);
 //! - [`gateway`]: commands over the bot's gateway sessions, for a bot that
 //!   reacts to events (below).
 //!
 //! Discord's data model comes from [`twilight_model`], re-exported as
-//! [`model`], so anything the convenience methods do not cover is one field
-//! access away.
+//! [`model`], so anything the readers and builders do not cover is one
+//! field access away.
 //!
 //! # Reacting to events
 //!
@@ -47,18 +77,19 @@
 //! (the token never reaches the bot) once it is deployed with `--intents`.
 //!
 //! ```no_run
-//! use appliance_sdk::{log, Bot, Event, EventBot, Interaction, Response, Result};
+//! use appliance_sdk::prelude::*;
 //!
+//! #[derive(Default)]
 //! struct Greeter;
 //!
 //! impl Bot for Greeter {
-//!     fn handle(_: Interaction) -> Result<Response> {
-//!         Ok(Response::message("hello").ephemeral())
+//!     fn router() -> Router<Self> {
+//!         Router::new()
 //!     }
 //! }
 //!
 //! impl EventBot for Greeter {
-//!     fn on_event(event: Event) -> Result<()> {
+//!     fn on_event(&mut self, event: Event) -> Result<()> {
 //!         if let Some(member) = event.member_add()? {
 //!             log::info(format!("{} joined", member.user.name));
 //!         } else if let Some(dropped) = event.dropped() {
@@ -82,23 +113,33 @@
 // the code `bot!(MyBot, events)` generates does.
 extern crate self as appliance_sdk;
 
+#[doc(hidden)]
+#[path = "glue.rs"]
+pub mod __glue;
+mod bot;
 pub mod command;
 pub mod discord;
 mod error;
 mod event;
+#[cfg(test)]
+mod fake_host;
 pub mod gateway;
 mod host;
 mod interaction;
 pub mod kv;
 pub mod log;
 mod macros;
+pub mod prelude;
 mod response;
+mod router;
 
+pub use bot::{Bot, EventBot};
 pub use error::{Error, Result};
 pub use event::{Dropped, Event};
 pub use interaction::Interaction;
 pub use kv::KvError;
 pub use response::{row, Button, Embed, Response, SelectMenu, SelectOption, TextInput};
+pub use router::{ContextMenu, Focused, Router};
 
 /// Discord's data model, re-exported from [`twilight_model`].
 ///
@@ -117,82 +158,15 @@ pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The WIT package this SDK is built against; the host must support it.
 pub const WIT_PACKAGE: &str = "appliance:bot@0.1.0";
 
-/// A Discord bot: the one function the host calls for every interaction.
-///
-/// The function is associated (it takes no `self`): the host may keep the
-/// bot's instance alive between interactions, but a bot must not rely on it.
-/// Keep state that matters in [`kv`].
-///
-/// Returning `Err` makes the host show the error's text to the user as an
-/// ephemeral notice and record it in the bot's log. A panic is a crash: the
-/// host records it and replaces the instance.
-pub trait Bot {
-    /// Answers one interaction.
-    fn handle(interaction: Interaction) -> Result<Response>;
-}
-
-/// A bot that also reacts to Discord events: [`Bot`] plus one more
-/// associated function, exported by [`bot!(MyBot, events)`](bot!).
-///
-/// The host calls [`on_event`](Self::on_event) for every event the bot's
-/// intents subscribe it to (`appliance deploy --intents ...`), for Discord's
-/// webhook events (`APPLICATION_AUTHORIZED`, ...) if the application sends
-/// them to the node, and with `APPLIANCE_EVENTS_DROPPED` (see
-/// [`Event::dropped`]) when it had to drop events.
-///
-/// What a handler can rely on:
-///
-/// - **At least once.** An event may arrive twice (after a reconnect, say).
-///   A handler whose effect must not repeat dedupes: by the payload's own IDs
-///   (a message's `id`), or by [`Event::shard`] and [`Event::sequence`],
-///   which a redelivered dispatch keeps.
-/// - **In order per channel.** Events of one channel arrive in the order
-///   Discord sent them; events of different channels or servers may
-///   interleave, and may run at the same time in different instances.
-/// - **Drops are announced.** When the bot falls behind, the host drops
-///   events rather than queue them without end, and then says how many with
-///   an `APPLIANCE_EVENTS_DROPPED` event.
-/// - **The same limits as interactions**: CPU, memory and wall-clock per
-///   event, the same instances, the same [`kv`], [`log`] and [`discord`].
-///   There is no interaction to answer, so
-///   [`Interaction::respond`] cannot be called and the `Ok` carries nothing.
-///
-/// Returning `Err` records the error in the bot's log for its owner (nobody
-/// else sees it). Unknown event names are not
-/// errors: Discord adds events, so ignore what the bot does not handle.
-pub trait EventBot: Bot {
-    /// Handles one event.
-    fn on_event(event: Event) -> Result<()>;
-}
-
-/// Runs `B` on one event: the body of the `handle-event` export that
-/// [`bot!(MyBot, events)`](bot!) generates.
-///
-/// Public for tests and custom glue; bots normally never call it.
-pub fn handle_event<B: EventBot>(event: Event) -> std::result::Result<(), String> {
-    B::on_event(event).map_err(|e| e.to_string())
-}
-
-/// Runs `B` on one interaction's JSON and returns the response's JSON: the
-/// body of the `handle-interaction` export that [`bot!`] generates.
-///
-/// Public for tests and custom glue; bots normally never call it.
-pub fn handle_json<B: Bot>(interaction: &[u8]) -> std::result::Result<Vec<u8>, String> {
-    let run = || -> Result<Vec<u8>> {
-        let interaction = Interaction::from_json(interaction)?;
-        B::handle(interaction)?.to_json()
-    };
-    run().map_err(|e| e.to_string())
-}
-
-/// Bindings generated from `wit/world.wit`; used by [`bot!`]. Not part of
-/// the public API: use [`kv`], [`log`] and [`Bot`] instead.
+/// Bindings of world `command-bot`, generated from `wit/world.wit`; used by
+/// [`bot!`]. Not part of the public API: use [`kv`], [`log`] and [`Bot`]
+/// instead.
 #[doc(hidden)]
 #[allow(unsafe_code, missing_docs, clippy::all)]
 pub mod wit {
     wit_bindgen::generate!({
         path: "wit",
-        world: "bot",
+        world: "command-bot",
         // The bot crate invokes the export macro through `bot!`, so the
         // macro must be public and must find these bindings by absolute path.
         pub_export_macro: true,
@@ -207,7 +181,7 @@ pub mod wit {
 /// They come from a world of their own that imports only `gateway`: the
 /// component-type section they leave in every bot then names nothing but
 /// `gateway`, which `wit-component` drops from a bot that never calls it. A
-/// plain bot therefore stays of world `bot`.
+/// plain bot therefore stays of world `command-bot`.
 #[doc(hidden)]
 #[allow(unsafe_code, missing_docs, clippy::all)]
 pub mod wit_gateway {
@@ -224,7 +198,7 @@ pub mod wit_gateway {
     });
 }
 
-// `bot!(MyBot, events)` generates the bindings of world `event-bot` in the
+// `bot!(MyBot, events)` generates the bindings of world `command-event-bot` in the
 // bot's own crate (see `macros.rs` for why); build.rs writes the macro that
 // does it, with the absolute path of `wit/`.
 include!(concat!(env!("OUT_DIR"), "/event_bot_bindings.rs"));
@@ -246,48 +220,5 @@ mod tests {
             .find_map(|line| line.trim().strip_prefix("package "))
             .map(|rest| rest.trim_end_matches(';'));
         assert_eq!(declared, Some(WIT_PACKAGE));
-    }
-
-    /// The ping example's logic, to test the export glue end to end.
-    struct Ping;
-
-    impl Bot for Ping {
-        fn handle(interaction: Interaction) -> Result<Response> {
-            match interaction.command_name() {
-                Some("ping") => Ok(Response::message("pong")),
-                Some("fail") => Err("it failed".into()),
-                _ => Ok(Response::message("unknown command").ephemeral()),
-            }
-        }
-    }
-
-    /// Runs `Ping` through the glue with a command called `name`.
-    fn run(name: &str) -> std::result::Result<String, String> {
-        let body = format!(
-            r#"{{"type":2,"id":"1","application_id":"2","token":"t","data":{{"id":"3","name":"{name}"}},"user":{{"id":"42","username":"alice"}}}}"#
-        );
-        handle_json::<Ping>(body.as_bytes()).map(|bytes| String::from_utf8(bytes).unwrap())
-    }
-
-    #[test]
-    fn glue_turns_json_into_json() {
-        assert_eq!(
-            run("ping").unwrap(),
-            r#"{"type":4,"data":{"content":"pong"}}"#
-        );
-        assert_eq!(
-            run("nope").unwrap(),
-            r#"{"type":4,"data":{"content":"unknown command","flags":64}}"#
-        );
-    }
-
-    #[test]
-    fn glue_reports_errors_as_strings() {
-        assert_eq!(run("fail").unwrap_err(), "it failed");
-        let garbage = handle_json::<Ping>(b"not json").unwrap_err();
-        assert!(
-            garbage.starts_with("the interaction is not valid JSON"),
-            "{garbage}"
-        );
     }
 }

@@ -78,7 +78,7 @@ impl Response {
     /// Shows "thinking..." and replies later (type 5). Add
     /// [`ephemeral`](Self::ephemeral) if the later reply should be ephemeral.
     ///
-    /// Send it with [`Interaction::respond`](crate::Interaction::respond)
+    /// Send it with [`Interaction::reply`](crate::Interaction::reply)
     /// and keep working: the [`message`](Self::message) the handler returns
     /// then replaces "thinking...". Returned from the handler instead, it
     /// ends the event with nothing more to come, so the user would be left
