@@ -3,21 +3,21 @@
 //! - Every event but `FLOOD` and `READY` is appended to KV `seen` as
 //!   `NAME:shard:seq` (tests keep those events in one channel, so in order).
 //! - `READY` is kept in KV `ready` (it must arrive without its session id).
-//! - `FLOOD` sleeps `data.sleep_ms` and counts, in instance memory.
+//! - `FLOOD` sleeps `data.sleep_ms` and counts, in instance state.
 //! - `APPLIANCE_EVENTS_DROPPED` is kept in KV `dropped`.
 //! - `PRESENCE` sends `data.times` presence updates and keeps how they went
 //!   in KV `presence` (`ok=N limited=N other=N`).
 //! - `/seen`, `/dropped`, `/presence`, `/flood`, `/ready` answer with what was kept.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use appliance_sdk::gateway::{self, GatewayError};
+use appliance_sdk::gateway::GatewayError;
 use appliance_sdk::model::gateway::presence::Status;
-use appliance_sdk::{kv, Bot, Event, EventBot, Interaction, Response};
+use appliance_sdk::prelude::*;
 
-static FLOODED: AtomicU64 = AtomicU64::new(0);
-
-struct GatewayBot;
+#[derive(Default)]
+struct GatewayBot {
+    /// `FLOOD` events this instance handled.
+    flooded: u64,
+}
 
 fn text(key: &str) -> String {
     kv::get(key)
@@ -28,13 +28,20 @@ fn text(key: &str) -> String {
 }
 
 impl Bot for GatewayBot {
-    fn handle(interaction: Interaction) -> appliance_sdk::Result<Response> {
+    fn router() -> Router<Self> {
+        // Commands by name, in the fallback: this bot registers none.
+        Router::new().fallback(Self::command)
+    }
+}
+
+impl GatewayBot {
+    fn command(&mut self, interaction: &Interaction) -> Result<Response> {
         let content = match interaction.command_name() {
             Some("seen") => text("seen"),
             Some("dropped") => text("dropped"),
             Some("presence") => text("presence"),
             Some("ready") => text("ready"),
-            Some("flood") => FLOODED.load(Ordering::Relaxed).to_string(),
+            Some("flood") => self.flooded.to_string(),
             _ => "unknown command".into(),
         };
         Ok(Response::message(if content.is_empty() {
@@ -46,13 +53,13 @@ impl Bot for GatewayBot {
 }
 
 impl EventBot for GatewayBot {
-    fn on_event(event: Event) -> appliance_sdk::Result<()> {
+    fn on_event(&mut self, event: Event) -> Result<()> {
         match event.name() {
             "FLOOD" => {
                 let data: serde_json::Value = event.json()?;
                 let sleep = data["sleep_ms"].as_u64().unwrap_or(0);
                 std::thread::sleep(std::time::Duration::from_millis(sleep));
-                FLOODED.fetch_add(1, Ordering::Relaxed);
+                self.flooded += 1;
                 return Ok(());
             }
             "APPLIANCE_EVENTS_DROPPED" => {

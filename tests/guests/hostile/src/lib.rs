@@ -6,13 +6,13 @@
 //! Commands: `ok`, `loop` (burns CPU forever), `alloc` (grows memory until
 //! refused), `recurse` (unbounded recursion), `panic`, `huge` (a 100 MiB
 //! response), `logflood` (megabytes of log lines and stdout), `kvflood` (writes
-//! keys until the quota refuses), `remember` / `recall` (memory that persists
-//! between events in one instance), `sleep` (waits in a host call for a
+//! keys until the quota refuses), `remember` / `recall` (instance state that
+//! persists between events in one instance), `sleep` (waits in a host call for a
 //! minute), `webhook-flood` (webhook calls with a made-up interaction token),
 //! `escape` (tries files, environment, sockets and DNS; reports what it got).
 //!
 //! Early and late answers, for the deadline tests: `early` (answers at once
-//! with `interaction.respond`, then edits it), `respond-twice`, `respond-late`
+//! with `Interaction::reply`, then edits it), `respond-twice`, `respond-late`
 //! (tries to respond after the host's deferral), `private-defer` (defers
 //! ephemerally itself, then answers), `late-private` (an ephemeral answer after
 //! the host's public deferral). Buttons (custom ids): `slow-new` answers a
@@ -28,12 +28,14 @@
 //! `mib` MiB body to Discord), `handles` (holds WASI pollables, never dropped), `slow-crash`
 //! (marks `marked` in kv, sleeps `ms`, panics).
 
-use appliance_sdk::{discord, kv, log, Bot, Interaction, Response, Result};
+use appliance_sdk::prelude::*;
 
-struct Hostile;
-
-/// Survives between events while the instance lives.
-static EVENTS_SEEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Instance state: survives between events while the instance lives.
+#[derive(Default)]
+struct Hostile {
+    /// Interactions this instance has handled, this one included.
+    seen: u64,
+}
 
 #[inline(never)]
 fn recurse(depth: u64) -> u64 {
@@ -46,19 +48,32 @@ fn recurse(depth: u64) -> u64 {
 }
 
 impl Bot for Hostile {
-    fn handle(interaction: Interaction) -> Result<Response> {
-        let seen = EVENTS_SEEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        match interaction.custom_id() {
-            Some("slow-new") => {
-                std::thread::sleep(std::time::Duration::from_millis(2500));
-                return Ok(Response::message("a new message after the press"));
-            }
-            Some("slow-update") => {
-                std::thread::sleep(std::time::Duration::from_millis(2500));
-                return Ok(Response::update_message("the button's message, updated"));
-            }
-            _ => {}
-        }
+    fn router() -> Router<Self> {
+        // Every command goes to the fallback by name: the hostile bot
+        // declares no commands, so deploying it registers nothing.
+        Router::new()
+            .component("slow-new", Self::slow_new)
+            .component("slow-update", Self::slow_update)
+            .fallback(Self::command)
+    }
+}
+
+impl Hostile {
+    fn slow_new(&mut self, _: &Interaction, _: &str) -> Result<Response> {
+        self.seen += 1;
+        std::thread::sleep(std::time::Duration::from_millis(2500));
+        Ok(Response::message("a new message after the press"))
+    }
+
+    fn slow_update(&mut self, _: &Interaction, _: &str) -> Result<Response> {
+        self.seen += 1;
+        std::thread::sleep(std::time::Duration::from_millis(2500));
+        Ok(Response::update_message("the button's message, updated"))
+    }
+
+    fn command(&mut self, interaction: &Interaction) -> Result<Response> {
+        self.seen += 1;
+        let seen = self.seen;
         match interaction.command_name().unwrap_or("") {
             "ok" => Ok(Response::message("ok")),
             "loop" => {
@@ -167,26 +182,26 @@ impl Bot for Hostile {
                 )))
             }
             "early" => {
-                interaction.respond(&Response::message("first"))?;
+                interaction.reply("first")?;
                 std::thread::sleep(std::time::Duration::from_millis(200));
                 Ok(Response::message("second"))
             }
             "respond-twice" => {
-                interaction.respond(&Response::message("first"))?;
-                match interaction.respond(&Response::message("again")) {
+                interaction.reply("first")?;
+                match interaction.reply("again") {
                     Ok(()) => Ok(Response::message("second respond was accepted")),
                     Err(err) => Ok(Response::message(format!("refused: {err}"))),
                 }
             }
             "respond-late" => {
                 std::thread::sleep(std::time::Duration::from_millis(2500));
-                match interaction.respond(&Response::message("too late")) {
+                match interaction.reply("too late") {
                     Ok(()) => Ok(Response::message("late respond was accepted")),
                     Err(err) => Ok(Response::message(format!("refused: {err}"))),
                 }
             }
             "private-defer" => {
-                interaction.respond(&Response::defer().ephemeral())?;
+                interaction.defer_ephemeral()?;
                 Ok(Response::message("for your eyes only").ephemeral())
             }
             "late-private" => {
