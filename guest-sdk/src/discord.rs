@@ -2,23 +2,40 @@
 //!
 //! The host adds the bot's token (which the bot never sees), keeps within
 //! Discord's rate limits and gives up rather than run past the event's
-//! wall-clock limit. [`request`] is the raw call; the helpers below cover
-//! what bots do most: send, edit and delete messages, react, manage roles,
-//! and follow up on an interaction.
+//! wall-clock limit. [`request`] and [`call`] are the raw calls; the helpers
+//! below cover what bots do most: send, edit and delete messages, react,
+//! manage roles, and edit or delete an interaction's follow-ups.
 //!
-//! ```no_run
-//! use appliance_sdk::{discord, Interaction, Response};
+//! ```
+//! use appliance_sdk::prelude::*;
+//! use appliance_sdk::testing::TestBot;
 //!
-//! # fn handle(interaction: Interaction) -> appliance_sdk::Result<Response> {
-//! // Answer now, then post a second message as a follow-up.
-//! discord::follow_up(&interaction, &Response::message("...and one more thing"))?;
-//! # Ok(Response::message("done"))
-//! # }
+//! /// Posts in a channel, reacts, and reads a user through the raw call.
+//! fn announce(channel: Id<ChannelMarker>) -> Result<String> {
+//!     let news = Response::message("New release").embed(Embed::new().title("1.2").color(0x57F287));
+//!     let posted = discord::send_message(channel, news)?;
+//!     let message: Id<MessageMarker> = posted.json::<serde_json::Value>()?["id"]
+//!         .as_str()
+//!         .and_then(|id| id.parse().ok())
+//!         .ok_or("Discord sent no message id")?;
+//!     discord::add_reaction(channel, message, "🎉")?;
+//!     let me: serde_json::Value = discord::request("GET", "/users/@me", None)?.success()?.json()?;
+//!     Ok(format!("{} announced it", me["username"]))
+//! }
+//! # #[derive(Default)] struct B;
+//! # impl Bot for B { fn router() -> Router<Self> { Router::new().fallback(|_, _| Ok(Response::message(announce(Id::new(5))?))) } }
+//! # let mut bot = TestBot::<B>::new();
+//! # bot.reply_to("GET", "/users/@me", 200, serde_json::json!({"username": "relbot"}));
+//! # let answer = bot.run(appliance_sdk::testing::TestInteraction::command("x"))?;
+//! # assert_eq!(answer.content(), Some("\"relbot\" announced it"));
+//! # assert_eq!(bot.discord_calls()[1].path, "/channels/5/messages/1000001/reactions/%F0%9F%8E%89/@me");
+//! # Ok::<(), appliance_sdk::Error>(())
 //! ```
 //!
-//! Follow-ups and edits of the original answer use the interaction's own
-//! token and work even for a bot deployed without a bot token; everything
-//! else needs one (`appliance deploy --token-env`).
+//! Replies and follow-ups to an interaction are
+//! [`Interaction`](crate::Interaction)'s methods; they use the interaction's
+//! own token and work even for a bot deployed without a bot token.
+//! Everything else needs one (`appliance deploy --token-env`).
 
 use std::fmt;
 
@@ -232,62 +249,27 @@ pub fn remove_role(
     .map(drop)
 }
 
-/// Sends a follow-up message for `interaction` (up to 15 minutes after it).
-/// An ephemeral [`Response`] gives an ephemeral follow-up. The interaction
-/// needs its initial response first: send one with
-/// [`Interaction::reply`](crate::Interaction::reply) (or wait for the
-/// host's deferral).
-pub fn follow_up(
-    interaction: &Interaction,
-    message: &Response,
-) -> Result<DiscordResponse, DiscordError> {
-    let path = format!(
-        "/webhooks/{}/{}",
-        interaction.application_id(),
-        interaction.token()
-    );
-    call("POST", &path, Some(&message_body(message)?))
-}
-
-/// Replaces the original answer to `interaction`, for example after
-/// answering with [`Response::defer`].
-pub fn edit_original(
-    interaction: &Interaction,
-    message: &Response,
-) -> Result<DiscordResponse, DiscordError> {
-    call(
-        "PATCH",
-        &webhook_message_path(interaction, "@original"),
-        Some(&message_body(message)?),
-    )
-}
-
-/// Deletes the original answer to `interaction`.
-pub fn delete_original(interaction: &Interaction) -> Result<(), DiscordError> {
-    call::<()>(
-        "DELETE",
-        &webhook_message_path(interaction, "@original"),
-        None,
-    )
-    .map(drop)
-}
-
-/// Replaces a follow-up message sent with [`follow_up`]; `message_id` is the
-/// `id` in its answer's JSON.
+/// Replaces a follow-up message that
+/// [`Interaction::follow_up`](crate::Interaction::follow_up) sent (its
+/// return value is `message_id`).
 pub fn edit_follow_up(
     interaction: &Interaction,
-    message_id: u64,
-    message: &Response,
+    message_id: Id<MessageMarker>,
+    message: impl Into<Response>,
 ) -> Result<DiscordResponse, DiscordError> {
     call(
         "PATCH",
         &webhook_message_path(interaction, &message_id.to_string()),
-        Some(&message_body(message)?),
+        Some(&message_body(&message.into())?),
     )
 }
 
-/// Deletes a follow-up message sent with [`follow_up`].
-pub fn delete_follow_up(interaction: &Interaction, message_id: u64) -> Result<(), DiscordError> {
+/// Deletes a follow-up message that
+/// [`Interaction::follow_up`](crate::Interaction::follow_up) sent.
+pub fn delete_follow_up(
+    interaction: &Interaction,
+    message_id: Id<MessageMarker>,
+) -> Result<(), DiscordError> {
     call::<()>(
         "DELETE",
         &webhook_message_path(interaction, &message_id.to_string()),

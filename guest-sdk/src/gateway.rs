@@ -29,7 +29,8 @@
 //! # }
 //! ```
 //!
-//! Like [`kv`](crate::kv), these calls only work inside a component.
+//! Under `cargo test`, [`testing::TestBot::gateway_commands`](crate::testing::TestBot::gateway_commands)
+//! collects them.
 
 use std::fmt;
 

@@ -9,10 +9,6 @@
 //! to look. Keeping both behind one set of functions is what lets a bot's
 //! own code run unchanged under `cargo test`.
 
-// Until the testing module (the native host's user) lands and
-// `Interaction` sends its initial response through `respond`.
-#![allow(dead_code, unused_imports)]
-
 use crate::discord::{DiscordError, DiscordResponse};
 use crate::gateway::GatewayError;
 use crate::kv::KvError;

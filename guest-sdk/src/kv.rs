@@ -22,9 +22,9 @@
 //! # }
 //! ```
 //!
-//! Calls into the host only exist inside a component: in a native build
-//! (for example `cargo test` of a bot crate) they panic, so keep them out of
-//! unit tests.
+//! In a native build (`cargo test` of a bot crate) these calls go to the
+//! in-memory store of [`testing::TestBot`](crate::testing::TestBot), which
+//! keeps the node's key and value limits.
 
 use std::fmt;
 

@@ -132,6 +132,8 @@ mod macros;
 pub mod prelude;
 mod response;
 mod router;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
 
 pub use bot::{Bot, EventBot};
 pub use error::{Error, Result};

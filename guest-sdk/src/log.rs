@@ -11,7 +11,8 @@
 //! ```
 //!
 //! The host limits how much a bot may log; extra lines are dropped, not
-//! errors. Like [`kv`](crate::kv), these calls only work inside a component.
+//! errors. Under `cargo test`, [`testing::TestBot::logs`](crate::testing::TestBot::logs)
+//! collects them.
 
 use crate::host;
 

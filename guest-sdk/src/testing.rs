@@ -29,17 +29,38 @@
 //! [`TOKEN`], so follow-ups and edits go to
 //! `/webhooks/{APPLICATION_ID}/{TOKEN}...`.
 //!
-//! ```ignore
+//! ```
+//! use appliance_sdk::prelude::*;
 //! use appliance_sdk::testing::{TestBot, TestInteraction};
 //!
-//! #[test]
-//! fn counts() -> appliance_sdk::Result<()> {
-//!     let mut bot = TestBot::<Counter>::new();
-//!     let answer = bot.run(TestInteraction::command("count").user(42, "alice"))?;
-//!     assert_eq!(answer.content(), Some("alice, you have counted 1 time"));
-//!     assert_eq!(bot.kv_get("count:42").as_deref(), Some(&b"1"[..]));
-//!     Ok(())
+//! #[derive(CommandModel, CreateCommand)]
+//! #[command(name = "count", desc = "Count one more")]
+//! struct Count;
+//!
+//! #[derive(Default)]
+//! struct Counter;
+//!
+//! impl Bot for Counter {
+//!     fn router() -> Router<Self> {
+//!         Router::new().command(Self::count)
+//!     }
 //! }
+//!
+//! impl Counter {
+//!     fn count(&mut self, interaction: &Interaction, _: Count) -> Result<Response> {
+//!         let user = interaction.user_id().ok_or("who are you?")?;
+//!         let count = kv::incr(&format!("count:{user}"))?;
+//!         Ok(Response::message(format!("{count}")))
+//!     }
+//! }
+//!
+//! // In a bot crate, this is the body of a `#[test]` function.
+//! let mut bot = TestBot::<Counter>::new();
+//! let answer = bot.run(TestInteraction::command("count").user(42, "alice"))?;
+//! assert_eq!(answer.content(), Some("1"));
+//! assert_eq!(bot.kv_get("count:42"), Some(b"1".to_vec()));
+//! assert_eq!(TestBot::<Counter>::commands()?[0]["name"], "count");
+//! # Ok::<(), appliance_sdk::Error>(())
 //! ```
 //!
 //! The module exists only in native builds (`cargo test`), never in the
@@ -241,3 +262,6 @@ fn parse_response(bytes: &[u8]) -> Result<Response> {
     })?;
     Ok(Response::from(response))
 }
+
+#[cfg(test)]
+mod tests;

@@ -18,8 +18,9 @@ pub const CHANNEL_ID: u64 = 20;
 pub const INTERACTION_ID: u64 = 30;
 
 /// An interaction for [`TestBot::run`](super::TestBot::run), built the way
-/// Discord would send it: a slash command with options, an autocomplete
-/// request, a button press, a select menu choice or a modal submission.
+/// Discord would send it: a slash command with options, a user or message
+/// command, an autocomplete request, a button press, a select menu choice
+/// or a modal submission.
 ///
 /// By default it comes from user [`USER_ID`] ([`USER_NAME`]) in a direct
 /// message (channel [`CHANNEL_ID`]), locale `en-US`; [`guild`](Self::guild)
@@ -65,6 +66,8 @@ pub struct TestInteraction {
 #[derive(Clone, Debug, PartialEq)]
 enum Kind {
     Command(String),
+    UserCommand(String, u64),
+    MessageCommand(String, u64),
     Autocomplete(String),
     Button(String),
     Select(String, Vec<String>),
@@ -187,6 +190,18 @@ impl TestInteraction {
         Self::new(Kind::Command(name.into()))
     }
 
+    /// A user command (right click on a user, Apps) called `name`, used on
+    /// the user `target`.
+    pub fn user_command(name: impl Into<String>, target: u64) -> Self {
+        Self::new(Kind::UserCommand(name.into(), target))
+    }
+
+    /// A message command (right click on a message, Apps) called `name`,
+    /// used on the message `target` (in the interaction's channel).
+    pub fn message_command(name: impl Into<String>, target: u64) -> Self {
+        Self::new(Kind::MessageCommand(name.into(), target))
+    }
+
     /// An autocomplete request while the user types `partial` into `option`
     /// of `/command` (a string option). Options filled in already are
     /// added with [`option`](Self::option).
@@ -295,6 +310,8 @@ impl TestInteraction {
         let (kind, data) = match &self.kind {
             Kind::Raw(json) => return json.clone(),
             Kind::Command(name) => (2, self.command_data(name)),
+            Kind::UserCommand(name, target) => (2, self.menu_data(name, 2, *target)),
+            Kind::MessageCommand(name, target) => (2, self.menu_data(name, 3, *target)),
             Kind::Autocomplete(name) => (4, self.command_data(name)),
             Kind::Button(custom_id) => (
                 3,
@@ -377,6 +394,18 @@ impl TestInteraction {
             data["resolved"] = resolved;
         }
         data
+    }
+
+    /// `data` of a user (2) or message (3) command used on `target`, with
+    /// the target resolved.
+    fn menu_data(&self, name: &str, kind: u8, target: u64) -> Value {
+        let id = target.to_string();
+        let resolved = if kind == 2 {
+            json!({ "users": { id.clone(): user_json(target, &format!("user{target}")) } })
+        } else {
+            json!({ "messages": { id.clone(): message_json(target, self.channel, self.guild) } })
+        };
+        json!({ "id": "40", "name": name, "type": kind, "target_id": id, "resolved": resolved })
     }
 
     /// The users, channels and roles the options name, as Discord resolves
@@ -463,6 +492,21 @@ fn modal_data(custom_id: &str, fields: &[(String, String)]) -> Value {
     json!({ "custom_id": custom_id, "components": components })
 }
 
+/// A message by user 99 saying "hello", as a message command resolves it.
+fn message_json(id: u64, channel: u64, guild: Option<u64>) -> Value {
+    let mut message = json!({
+        "id": id.to_string(), "channel_id": channel.to_string(),
+        "author": user_json(99, "user99"), "content": "hello",
+        "timestamp": "2024-01-01T00:00:00.000000+00:00", "edited_timestamp": null,
+        "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
+        "attachments": [], "embeds": [], "pinned": false, "type": 0,
+    });
+    if let Some(guild) = guild {
+        message["guild_id"] = json!(guild.to_string());
+    }
+    message
+}
+
 fn user_json(id: u64, name: &str) -> Value {
     json!({
         "id": id.to_string(),
@@ -495,6 +539,7 @@ fn member_json() -> Map<String, Value> {
 
 #[cfg(test)]
 mod tests {
+    use twilight_model::application::command::CommandType;
     use twilight_model::application::interaction::application_command::CommandOptionValue;
     use twilight_model::application::interaction::modal::ModalInteractionComponent;
     use twilight_model::application::interaction::{Interaction, InteractionData, InteractionType};
@@ -604,6 +649,27 @@ mod tests {
             command_data(&single).options[0].value,
             CommandOptionValue::SubCommand(_)
         ));
+    }
+
+    #[test]
+    fn user_and_message_commands_resolve_their_target() {
+        let user = parse(&TestInteraction::user_command("Hug", 5));
+        let data = command_data(&user);
+        assert_eq!(data.kind, CommandType::User);
+        assert_eq!(data.target_id.map(Id::get), Some(5));
+        assert!(data
+            .resolved
+            .as_ref()
+            .unwrap()
+            .users
+            .contains_key(&Id::new(5)));
+
+        let message = parse(&TestInteraction::message_command("Report", 6).guild(1));
+        let data = command_data(&message);
+        assert_eq!(data.kind, CommandType::Message);
+        assert_eq!(data.target_id.map(Id::get), Some(6));
+        let resolved = data.resolved.as_ref().unwrap();
+        assert_eq!(resolved.messages[&Id::new(6)].content, "hello");
     }
 
     #[test]
