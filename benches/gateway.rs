@@ -129,6 +129,7 @@ async fn deploy(client: &Client, wasm: &[u8], i: usize, gateway: bool) {
             intents: gateway.then(|| INTENTS.to_owned()),
             ..Default::default()
         },
+        guild: None,
     };
     client
         .deploy_wasm(request, wasm)

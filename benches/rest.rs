@@ -227,5 +227,6 @@ fn deploy(name: &str, app_id: &str, wasm: Vec<u8>) -> DeploySpec {
         limits: Default::default(),
         wasm: ComponentSource::Bytes(wasm),
         gateway: Default::default(),
+        commands_scope: appliance::registry::Scope::Global,
     }
 }

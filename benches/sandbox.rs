@@ -279,5 +279,6 @@ fn request(name: &str, i: usize, wasm: &[u8]) -> DeploySpec {
         limits: Default::default(),
         wasm: ComponentSource::Bytes(wasm.to_vec()),
         gateway: Default::default(),
+        commands_scope: appliance::registry::Scope::Global,
     }
 }

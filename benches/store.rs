@@ -26,6 +26,7 @@ async fn bot(db: &Db, name: &str, app_id: &str) -> i64 {
         wasm: Some(vec![0]),
         sha256: "bench".into(),
         gateway: Default::default(),
+        commands: None,
     })
     .await
     .unwrap()

@@ -18,8 +18,10 @@ use tracing::{info, warn};
 
 use crate::discord;
 use crate::health::CrashLoop;
-use crate::limits::LimitOverrides;
+use crate::limits::{LimitOverrides, Limits};
+use crate::protocol::commands::{self, Commands};
 use crate::protocol::signature::parse_public_key;
+use crate::registry;
 use crate::sandbox::{self, BotEnv, CompileError};
 use crate::secret::Secret;
 use crate::store::{self, BotRecord, Db, GatewayChange, GatewaySettings, KvQuota, LogBudget};
@@ -65,6 +67,8 @@ pub struct DeploySpec {
     pub limits: LimitOverrides,
     pub wasm: ComponentSource,
     pub gateway: GatewayRequest,
+    /// Where the bot's declared commands are registered (`--guild`).
+    pub commands_scope: registry::Scope,
 }
 
 /// What a deploy asks of the bot's gateway (`--intents`, `--shards`, `--no-gateway`).
@@ -100,6 +104,35 @@ pub struct Deployment {
     pub version: i64,
     pub created: bool,
     pub sha256: String,
+    pub commands: Registration,
+}
+
+/// What became of a version's declared commands at a deploy or rollback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registration {
+    /// The version declares none (no `commands` export, or `none`):
+    /// Discord's commands were left as they were.
+    Undeclared,
+    /// Registered with Discord: these commands, in this scope.
+    Registered {
+        labels: Vec<String>,
+        scope: registry::Scope,
+    },
+    /// Declared and checked, but the bot has no token to register them with.
+    NoToken { count: usize },
+}
+
+impl Registration {
+    /// What the operator should be told, if anything.
+    pub fn warning(&self) -> Option<String> {
+        match self {
+            Registration::NoToken { count } => Some(format!(
+                "the bot declares {count} command(s) but has no token to register them with: \
+                 deploy with --token-env or --token-file"
+            )),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +150,12 @@ pub enum Error {
     /// A deploy named its component by hash, and the node has none by that hash.
     #[error("the node has no component with sha256 {0}; send its bytes")]
     UnknownComponent(String),
+    /// The bot's commands are not valid: the field, and Discord's rule.
+    #[error("the bot's commands are invalid: {0}; nothing was deployed")]
+    InvalidCommands(String),
+    /// Discord refused or could not take the bot's commands.
+    #[error("{0}; nothing was deployed")]
+    Registration(#[from] registry::Error),
 }
 
 impl From<store::Error> for Error {
@@ -573,6 +612,34 @@ impl Fleet {
             // The operator vouches for this token: forget an earlier 401 for it.
             self.discord.reset_token(token);
         }
+        // Commands go to Discord before the version goes live, so a refusal
+        // leaves the serving version (and its commands) as they were.
+        let registered = async {
+            let declared = self
+                .declared_commands(&component, &request.name, &request.app_id, limits)
+                .await?;
+            let token = match (&request.token, &current) {
+                (Some(token), _) => Some(token.clone()),
+                (None, Some(bot)) => self.db.bot_token(bot.id).await?,
+                (None, None) => None,
+            };
+            self.register(
+                declared.as_ref(),
+                token.as_deref(),
+                &request.app_id,
+                &request.commands_scope,
+            )
+            .await
+            .map(|registration| (declared, registration))
+        }
+        .await;
+        let (declared, registration) = match registered {
+            Ok(registered) => registered,
+            Err(err) => {
+                self.forget_if_unused(&sha256);
+                return Err(err);
+            }
+        };
         let stored = async {
             let outcome = self
                 .db
@@ -585,6 +652,12 @@ impl Fleet {
                     wasm,
                     sha256: sha256.clone(),
                     gateway: change,
+                    commands: declared.map(|commands| {
+                        (
+                            String::from_utf8(commands.to_json()).expect("JSON is UTF-8"),
+                            request.commands_scope.guild().map(str::to_owned),
+                        )
+                    }),
                 })
                 .await?;
             let token = self.db.bot_token(outcome.bot.id).await?.map(Secret::new);
@@ -608,12 +681,80 @@ impl Fleet {
             version: outcome.version,
             created: outcome.created,
             sha256,
+            commands: registration,
+        })
+    }
+
+    /// Runs the component's `commands` export, if it has one, and checks
+    /// the list against Discord's rules. `None`: it declares no commands.
+    async fn declared_commands(
+        &self,
+        component: &sandbox::Component,
+        name: &str,
+        app_id: &str,
+        limits: Limits,
+    ) -> Result<Option<Commands>, Error> {
+        if !component.declares_commands() {
+            return Ok(None);
+        }
+        // A throwaway environment: the version is not live, and every host
+        // service refuses calls made while the list is built.
+        let env = BotEnv {
+            bot_id: 0,
+            name: name.to_owned(),
+            app_id: app_id.to_owned(),
+            version: 0,
+            limits,
+            kv_quota: self.kv_quota,
+            db: self.db.clone(),
+            discord: self.discord.clone(),
+            token: None,
+            retired: Default::default(),
+            gateway: self.gateway.clone(),
+        };
+        let bot = self.engine.prepare(component, env);
+        let declared = bot.declared_commands().await.result.map_err(|e| {
+            Error::InvalidCommands(format!("the component's commands export failed: {e}"))
+        })?;
+        let Some(json) = declared else {
+            return Ok(None);
+        };
+        Commands::parse(&json)
+            .map(Some)
+            .map_err(|e| Error::InvalidCommands(e.to_string()))
+    }
+
+    /// Registers declared commands with Discord (one bulk overwrite).
+    async fn register(
+        &self,
+        declared: Option<&Commands>,
+        token: Option<&str>,
+        app_id: &str,
+        scope: &registry::Scope,
+    ) -> Result<Registration, Error> {
+        let Some(commands) = declared else {
+            return Ok(Registration::Undeclared);
+        };
+        let Some(token) = token else {
+            return Ok(Registration::NoToken {
+                count: commands.len(),
+            });
+        };
+        registry::overwrite(&self.discord, token, app_id, scope, commands).await?;
+        info!(%app_id, commands = commands.len(), %scope, "registered the bot's commands");
+        Ok(Registration::Registered {
+            labels: commands.labels(),
+            scope: scope.clone(),
         })
     }
 
     /// Serves an earlier version again: `version`, or the newest one older
     /// than the active version. Lifts a quarantine.
-    pub async fn rollback(&self, name: &str, version: Option<i64>) -> Result<i64, Error> {
+    pub async fn rollback(
+        &self,
+        name: &str,
+        version: Option<i64>,
+    ) -> Result<(i64, Registration), Error> {
         let _guard = self.changes.lock().await;
         let record = self
             .db
@@ -654,6 +795,26 @@ impl Fleet {
                  deploy with --no-gateway first"
             )));
         }
+        // The target version's commands go back to Discord first: if Discord
+        // refuses them, the serving version stays.
+        let registered = async {
+            let version = versions
+                .iter()
+                .find(|v| v.version == target)
+                .expect("checked above");
+            let Some(json) = &version.commands else {
+                return Ok(Registration::Undeclared);
+            };
+            let commands = Commands::parse(json.as_bytes())
+                .map_err(|e| Error::Internal(format!("stored commands of version {target}: {e}")))?;
+            let scope = registry::Scope::new(version.commands_guild.as_deref())
+                .map_err(Error::Internal)?;
+            let token = self.db.bot_token(record.id).await?;
+            self.register(Some(&commands), token.as_deref(), &record.app_id, &scope)
+                .await
+        }
+        .await;
+        let registration = registered.inspect_err(|_| self.forget_if_unused(&sha256))?;
         let switched = async {
             let record = self.db.set_active_version(record.id, target).await?;
             let token = self.db.bot_token(record.id).await?.map(Secret::new);
@@ -664,7 +825,69 @@ impl Fleet {
         let deployed = switched.inspect_err(|_| self.forget_if_unused(&sha256))?;
         self.install(deployed);
         info!(bot = %name, version = target, "rolled back");
-        Ok(target)
+        Ok((target, registration))
+    }
+
+    /// The bot's declared commands beside Discord's registered ones, in
+    /// `guild` (default: where its active version registered them).
+    pub async fn commands(&self, name: &str, guild: Option<&str>) -> Result<CommandsState, Error> {
+        let (record, declared, scope, token) = self.commands_context(name, guild).await?;
+        let registered = registry::fetch(&self.discord, &token, &record.app_id, &scope).await?;
+        Ok(CommandsState::new(scope, declared, registered))
+    }
+
+    /// Registers the active version's declared commands again (one bulk
+    /// overwrite), repairing changes made behind the node's back.
+    pub async fn sync_commands(
+        &self,
+        name: &str,
+        guild: Option<&str>,
+    ) -> Result<CommandsState, Error> {
+        let _guard = self.changes.lock().await;
+        let (record, declared, scope, token) = self.commands_context(name, guild).await?;
+        let Some(commands) = &declared else {
+            return Err(Error::Invalid(format!(
+                "version {} of bot {name:?} declares no commands, so there is nothing to sync; \
+                 declare them in the bot's code (appliance_sdk Router)",
+                record.active_version
+            )));
+        };
+        let registered =
+            registry::overwrite(&self.discord, &token, &record.app_id, &scope, commands).await?;
+        info!(bot = %name, commands = commands.len(), %scope, "synced the bot's commands");
+        Ok(CommandsState::new(scope, declared, registered))
+    }
+
+    async fn commands_context(
+        &self,
+        name: &str,
+        guild: Option<&str>,
+    ) -> Result<(BotRecord, Option<Commands>, registry::Scope, String), Error> {
+        let record = self
+            .db
+            .bot_by_name(name)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no bot named {name:?}")))?;
+        let versions = self.db.versions(record.id).await?;
+        let active = versions
+            .iter()
+            .find(|v| v.version == record.active_version)
+            .ok_or_else(|| Error::Internal(format!("active version {} is missing", record.active_version)))?;
+        let declared = active
+            .commands
+            .as_deref()
+            .map(|json| Commands::parse(json.as_bytes()))
+            .transpose()
+            .map_err(|e| Error::Internal(format!("stored commands: {e}")))?;
+        let scope = registry::Scope::new(guild.or(active.commands_guild.as_deref()))
+            .map_err(Error::Invalid)?;
+        let token = self.db.bot_token(record.id).await?.ok_or_else(|| {
+            Error::Invalid(format!(
+                "bot {name:?} has no token, so the node cannot ask Discord for its commands: \
+                 deploy it with --token-env or --token-file"
+            ))
+        })?;
+        Ok((record, declared, scope, token))
     }
 
     /// Drops instances idle for longer than `idle`, so idle bots cost no
@@ -698,5 +921,35 @@ impl Fleet {
         self.changed();
         info!(bot = %name, "removed");
         Ok(())
+    }
+}
+
+/// A bot's commands: declared by its active version, and registered with
+/// Discord, with their differences.
+#[derive(Debug)]
+pub struct CommandsState {
+    pub scope: registry::Scope,
+    /// `None`: the active version declares no commands.
+    pub declared: Option<Vec<serde_json::Value>>,
+    pub registered: Vec<serde_json::Value>,
+    pub differences: Vec<commands::Difference>,
+}
+
+impl CommandsState {
+    fn new(
+        scope: registry::Scope,
+        declared: Option<Commands>,
+        registered: Vec<serde_json::Value>,
+    ) -> CommandsState {
+        let differences = declared
+            .as_ref()
+            .map(|declared| commands::diff(declared.as_slice(), &registered))
+            .unwrap_or_default();
+        CommandsState {
+            scope,
+            declared: declared.map(|d| d.as_slice().to_vec()),
+            registered,
+            differences,
+        }
     }
 }

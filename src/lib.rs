@@ -13,9 +13,11 @@ pub mod secret;
 pub mod sync;
 pub mod text;
 
-// The outside world, each behind one owner: Discord's REST API (`discord`),
+// The outside world, each behind one owner: Discord's REST API (`discord`)
+// and the commands registered through it (`registry`),
 // SQLite (`store`), and the node's own counters and crash-loop bookkeeping.
 pub mod discord;
+pub mod registry;
 pub mod health;
 pub mod store;
 pub mod telemetry;

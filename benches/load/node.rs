@@ -127,6 +127,7 @@ fn request(name: &str, app_id: &str, token: Option<String>) -> DeployRequest {
         wasm_base64: None,
         wasm_sha256: None,
         gateway: Default::default(),
+        guild: None,
     }
 }
 

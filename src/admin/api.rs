@@ -44,6 +44,10 @@ pub struct DeployRequest {
     pub wasm_sha256: Option<String>,
     #[serde(flatten)]
     pub gateway: GatewayFlags,
+    /// Register the bot's declared commands to this server only (a guild
+    /// id) instead of globally: Discord shows them there at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guild: Option<String>,
 }
 
 /// A deploy's gateway settings: the same type is the CLI's flags and the
@@ -112,6 +116,68 @@ pub struct DeployResponse {
     /// Things the operator should know (privileged intents, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The commands registered with Discord by this deploy; absent when the
+    /// version declares none (Discord's commands were left alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commands: Option<RegisteredCommands>,
+}
+
+/// Commands a deploy or rollback registered with Discord.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegisteredCommands {
+    /// `/name` for slash commands, `Name (user command)`, ...
+    pub registered: Vec<String>,
+    /// The server they went to; absent: globally.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guild: Option<String>,
+}
+
+impl RegisteredCommands {
+    /// The admin API's view of a fleet registration, and its warning.
+    pub fn from_registration(
+        registration: &crate::fleet::Registration,
+    ) -> (Option<RegisteredCommands>, Option<String>) {
+        match registration {
+            crate::fleet::Registration::Registered { labels, scope } => (
+                Some(RegisteredCommands {
+                    registered: labels.clone(),
+                    guild: scope.guild().map(str::to_owned),
+                }),
+                None,
+            ),
+            other => (None, other.warning()),
+        }
+    }
+
+    /// One line for the CLI: `registered /ping, /remind globally`.
+    pub fn summary(&self) -> String {
+        let list = if self.registered.is_empty() {
+            "no commands (any registered before were deleted)".to_owned()
+        } else {
+            self.registered.join(", ")
+        };
+        match &self.guild {
+            Some(guild) => format!("registered {list} in server {guild}"),
+            None => format!(
+                "registered {list} globally (Discord may take a few minutes to show changes; \
+                 --guild ID registers to one server at once)"
+            ),
+        }
+    }
+}
+
+/// `GET /v1/bots/{name}/commands` and `POST .../commands/sync`: the active
+/// version's declared commands beside Discord's registered ones.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CommandsResponse {
+    pub name: String,
+    /// The server asked about; absent: global commands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guild: Option<String>,
+    /// `null`: the active version declares no commands.
+    pub declared: Option<Vec<serde_json::Value>>,
+    pub registered: Vec<serde_json::Value>,
+    pub differences: Vec<crate::protocol::commands::Difference>,
 }
 
 /// One row of `GET /v1/bots`. Never includes the bot token.
@@ -205,4 +271,9 @@ pub struct RollbackRequest {
 pub struct RollbackResponse {
     pub name: String,
     pub version: i64,
+    /// The version's commands, registered again; absent when it declares none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commands: Option<RegisteredCommands>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }

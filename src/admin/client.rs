@@ -189,6 +189,25 @@ impl Client {
         .await
     }
 
+    /// The bot's declared and registered commands (`sync`: after
+    /// registering the declared ones again); `guild` picks a server.
+    pub async fn commands(
+        &self,
+        name: &str,
+        guild: Option<&str>,
+        sync: bool,
+    ) -> Result<CommandsResponse, Error> {
+        let mut path = format!("/v1/bots/{}/commands", segment(name));
+        if sync {
+            path.push_str("/sync");
+        }
+        if let Some(guild) = guild {
+            path.push_str(&format!("?guild={}", segment(guild)));
+        }
+        let method = if sync { Method::POST } else { Method::GET };
+        self.call_json(method, &path, None).await
+    }
+
     pub async fn status(&self) -> Result<StatusResponse, Error> {
         self.call_json(Method::GET, "/v1/status", None).await
     }

@@ -20,6 +20,7 @@ use crate::dispatch::{Deferral, Dispatcher};
 use crate::fleet::{self, ComponentSource, DeploySpec, Fleet};
 use crate::http::{self, Body, BodyError};
 use crate::protocol::interaction::Head;
+use crate::registry;
 use crate::store::Db;
 use crate::telemetry::Metrics;
 use api::*;
@@ -76,6 +77,12 @@ impl Admin {
             (&Method::POST, ["bots", name, "rollback"]) => {
                 let name = name.to_string();
                 self.rollback(&name, request).await
+            }
+            (&Method::GET, ["bots", name, "commands"]) => {
+                self.commands(name, request.uri().query(), false).await
+            }
+            (&Method::POST, ["bots", name, "commands", "sync"]) => {
+                self.commands(name, request.uri().query(), true).await
             }
             (&Method::POST, ["bots", name, "invoke"]) => {
                 let name = name.to_string();
@@ -267,7 +274,11 @@ impl Admin {
             Ok(gateway) => gateway,
             Err(err) => return http::error(StatusCode::BAD_REQUEST, &err),
         };
-        let warnings = request.gateway.warnings();
+        let mut warnings = request.gateway.warnings();
+        let commands_scope = match registry::Scope::new(request.guild.as_deref()) {
+            Ok(scope) => scope,
+            Err(err) => return http::error(StatusCode::BAD_REQUEST, &err),
+        };
         let outcome = self
             .fleet
             .deploy(DeploySpec {
@@ -278,10 +289,15 @@ impl Admin {
                 limits: request.limits,
                 wasm,
                 gateway,
+                commands_scope,
             })
             .await;
         match outcome {
-            Ok(deployment) => http::json(
+            Ok(deployment) => {
+                let (commands, warning) =
+                    api::RegisteredCommands::from_registration(&deployment.commands);
+                warnings.extend(warning);
+                http::json(
                 if deployment.created {
                     StatusCode::CREATED
                 } else {
@@ -293,8 +309,10 @@ impl Admin {
                     created: deployment.created,
                     sha256: deployment.sha256,
                     warnings,
+                    commands,
                 },
-            ),
+            )
+            }
             Err(err) => fleet_error(err),
         }
     }
@@ -318,11 +336,51 @@ impl Admin {
             }
         };
         match self.fleet.rollback(name, request.version).await {
-            Ok(version) => http::json(
+            Ok((version, registration)) => {
+                let (commands, warning) = api::RegisteredCommands::from_registration(&registration);
+                http::json(
+                    StatusCode::OK,
+                    &RollbackResponse {
+                        name: name.to_owned(),
+                        version,
+                        commands,
+                        warnings: warning.into_iter().collect(),
+                    },
+                )
+            }
+            Err(err) => fleet_error(err),
+        }
+    }
+
+    /// The bot's declared and registered commands; with `sync`, after
+    /// registering the declared ones again.
+    async fn commands(&self, name: &str, query: Option<&str>, sync: bool) -> Response<Body> {
+        let mut guild = None;
+        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("guild", value)) => guild = Some(value.to_owned()),
+                _ => {
+                    return http::error(
+                        StatusCode::BAD_REQUEST,
+                        &format!("unknown query parameter {pair:?}; only guild=ID is known"),
+                    )
+                }
+            }
+        }
+        let state = if sync {
+            self.fleet.sync_commands(name, guild.as_deref()).await
+        } else {
+            self.fleet.commands(name, guild.as_deref()).await
+        };
+        match state {
+            Ok(state) => http::json(
                 StatusCode::OK,
-                &RollbackResponse {
+                &api::CommandsResponse {
                     name: name.to_owned(),
-                    version,
+                    guild: state.scope.guild().map(str::to_owned),
+                    declared: state.declared,
+                    registered: state.registered,
+                    differences: state.differences,
                 },
             ),
             Err(err) => fleet_error(err),
@@ -434,6 +492,9 @@ fn fleet_error(err: fleet::Error) -> Response<Body> {
         fleet::Error::Conflict(_) => StatusCode::CONFLICT,
         fleet::Error::NotFound(_) => StatusCode::NOT_FOUND,
         fleet::Error::UnknownComponent(_) => StatusCode::PRECONDITION_FAILED,
+        fleet::Error::InvalidCommands(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        fleet::Error::Registration(registry::Error::Refused(_)) => StatusCode::UNPROCESSABLE_ENTITY,
+        fleet::Error::Registration(registry::Error::Failed(_)) => StatusCode::BAD_GATEWAY,
         // The node's own failure: its details are for the node's log.
         fleet::Error::Internal(_) => return internal(err),
     };

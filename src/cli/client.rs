@@ -39,6 +39,29 @@ pub struct DeployArgs {
     pub limits: LimitOverrides,
     #[command(flatten)]
     pub gateway: GatewayFlags,
+    /// Register the bot's declared commands to this server (its id) instead
+    /// of globally: Discord shows them there at once, for testing
+    #[arg(long, value_name = "ID")]
+    pub guild: Option<String>,
+    #[command(flatten)]
+    pub node: NodeArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CommandsArgs {
+    /// Bot name
+    pub name: String,
+    /// The server whose commands to show or sync [default: where the bot's
+    /// active version registered them]
+    #[arg(long, value_name = "ID")]
+    pub guild: Option<String>,
+    /// Register the commands the bot declares again (Discord's bulk
+    /// overwrite), deleting any the bot does not declare
+    #[arg(long)]
+    pub sync: bool,
+    /// Print JSON instead of a summary
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub node: NodeArgs,
 }
@@ -158,6 +181,9 @@ pub async fn deploy(client: Client, args: DeployArgs) -> anyhow::Result<()> {
         },
         deployed.sha256.get(..12).unwrap_or(&deployed.sha256)
     );
+    if let Some(commands) = &deployed.commands {
+        println!("{}", for_terminal(&commands.summary()));
+    }
     if let Some(endpoint) = endpoint(&client, &args.app_id).await {
         println!("Discord interactions endpoint: {endpoint}");
     }
@@ -203,6 +229,7 @@ pub(crate) async fn send_deploy(
         wasm_base64: None,
         wasm_sha256: None,
         gateway: args.gateway.clone(),
+        guild: args.guild.clone(),
     };
     let deployed = client.deploy_wasm(request, &wasm).await?;
     for warning in &deployed.warnings {
@@ -420,7 +447,69 @@ pub(crate) fn format_time(at_ms: i64) -> String {
 
 pub async fn rollback(client: Client, args: RollbackArgs) -> anyhow::Result<()> {
     let rolled = client.rollback(&args.name, args.version).await?;
+    for warning in &rolled.warnings {
+        eprintln!("warning: {}", for_terminal(warning));
+    }
     println!("{} now serves version {}", rolled.name, rolled.version);
+    if let Some(commands) = &rolled.commands {
+        println!("{}", for_terminal(&commands.summary()));
+    }
+    Ok(())
+}
+
+pub async fn commands(client: Client, args: CommandsArgs) -> anyhow::Result<()> {
+    let state = client
+        .commands(&args.name, args.guild.as_deref(), args.sync)
+        .await?;
+    if args.json {
+        println!("{}", json_for_terminal(&serde_json::to_string_pretty(&state)?));
+        return Ok(());
+    }
+    let labels = |list: &[serde_json::Value]| -> String {
+        if list.is_empty() {
+            "none".to_owned()
+        } else {
+            list.iter()
+                .map(crate::protocol::commands::label)
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    let scope = match &state.guild {
+        Some(guild) => format!("in server {guild}"),
+        None => "global".to_owned(),
+    };
+    let mut out = format!("commands of {} ({scope})\n", state.name);
+    match &state.declared {
+        Some(declared) => out.push_str(&format!("  declared:   {}\n", labels(declared))),
+        None => out.push_str("  declared:   nothing (the active version declares no commands)\n"),
+    }
+    out.push_str(&format!("  registered: {}\n", labels(&state.registered)));
+    if state.declared.is_some() {
+        if state.differences.is_empty() {
+            out.push_str(if args.sync { "synced: Discord has what the bot declares\n" } else { "in sync\n" });
+        } else {
+            out.push_str("differences:\n");
+            for difference in &state.differences {
+                use crate::protocol::commands::DifferenceKind;
+                let what = match difference.kind {
+                    DifferenceKind::Missing => "declared, not registered".to_owned(),
+                    DifferenceKind::Extra => "registered, not declared".to_owned(),
+                    DifferenceKind::Changed => format!("differs in {}", difference.fields.join(", ")),
+                };
+                out.push_str(&format!("  {}: {what}\n", difference.command));
+            }
+            out.push_str(&format!(
+                "run `appliance commands {} --sync{}` to register what the bot declares\n",
+                state.name,
+                state.guild.as_ref().map(|g| format!(" --guild {g}")).unwrap_or_default()
+            ));
+        }
+    }
+    // Names come from the bot and from Discord: escaped, line by line.
+    for line in out.lines() {
+        println!("{}", for_terminal(line));
+    }
     Ok(())
 }
 

@@ -34,6 +34,8 @@ pub enum Command {
     Invoke(client::InvokeArgs),
     /// Show the node's addresses, uptime and bot count
     Status(client::StatusArgs),
+    /// Show a bot's declared and registered slash commands, or sync them
+    Commands(client::CommandsArgs),
     /// Write a new bot crate from a template
     New(new::NewArgs),
     /// Build, deploy and watch a bot crate: redeploy on every save, stream its logs
@@ -66,6 +68,7 @@ impl Cli {
             Command::Deploy(args) => {
                 // A typo in an intent fails first, before the node is looked for.
                 args.gateway.request().map_err(anyhow::Error::msg)?;
+                crate::registry::Scope::new(args.guild.as_deref()).map_err(anyhow::Error::msg)?;
                 client::run(args.node.clone(), |c| client::deploy(c, args))
             }
             Command::List(args) => client::run(args.node.clone(), |c| client::list(c, args)),
@@ -76,6 +79,9 @@ impl Cli {
             Command::Remove(args) => client::run(args.node.clone(), |c| client::remove(c, args)),
             Command::Invoke(args) => client::run(args.node.clone(), |c| client::invoke(c, args)),
             Command::Status(args) => client::run(args.node.clone(), |c| client::status(c, args)),
+            Command::Commands(args) => {
+                client::run(args.node.clone(), |c| client::commands(c, args))
+            }
             Command::New(args) => new::run(args),
             Command::Dev(args) => dev::run(args),
         }

@@ -68,6 +68,8 @@ impl<T> Invocation<T> {
 enum Call<'a> {
     Interaction(&'a [u8]),
     Event(&'a Event),
+    /// The `commands` export, at deploy.
+    Commands,
 }
 
 pub(super) struct Instance {
@@ -77,6 +79,8 @@ pub(super) struct Instance {
     handle: wasmtime::component::Func,
     /// The `handle-event` export, for a bot of world `event-bot`.
     handle_event: Option<wasmtime::component::Func>,
+    /// The `commands` export, for a bot that declares its commands.
+    commands: Option<wasmtime::component::Func>,
     pub(super) last_used: Instant,
 }
 
@@ -91,6 +95,7 @@ pub struct Bot {
     /// Places events may take, one fewer than `permits`.
     event_permits: Arc<Semaphore>,
     handles_events: bool,
+    declares_commands: bool,
     /// Cancelled when the bot is quarantined: events still waiting for an
     /// instance are refused instead of running.
     halted: CancellationToken,
@@ -108,6 +113,7 @@ impl Bot {
     pub(super) fn new(
         pre: bindings::BotPre<HostState>,
         handles_events: bool,
+        declares_commands: bool,
         env: BotEnv,
         engine: wasmtime::Engine,
         parked: Arc<Parked>,
@@ -122,6 +128,7 @@ impl Bot {
             permits: Arc::new(Semaphore::new(env.limits.instances as usize)),
             event_permits: Arc::new(Semaphore::new(event_places)),
             handles_events,
+            declares_commands,
             halted: CancellationToken::new(),
             idle,
             parked,
@@ -193,8 +200,30 @@ impl Bot {
         .await
         .map(|returned| match returned {
             Returned::Answer(response) => Answer::parse(response).map_err(InvokeError::Guest),
-            Returned::Handled => Err(InvokeError::Host("an interaction got no answer".into())),
+            _ => Err(InvokeError::Host("an interaction got no answer".into())),
         })
+    }
+
+    /// Whether the component declares its commands (the `commands` export).
+    pub fn declares_commands(&self) -> bool {
+        self.declares_commands
+    }
+
+    /// Runs the `commands` export once, in a fresh instance under the bot's
+    /// limits, with every host service refused (the version is not live):
+    /// the bot's declared command list (JSON), or `None` if it declares none.
+    pub async fn declared_commands(&self) -> Invocation<Option<Vec<u8>>> {
+        if !self.declares_commands {
+            return Invocation::refused(InvokeError::Host(
+                "the component does not export commands".into(),
+            ));
+        }
+        self.run(Call::Commands, None, None, None)
+            .await
+            .map(|returned| match returned {
+                Returned::Commands(commands) => Ok(commands),
+                _ => Err(InvokeError::Host("the commands export gave no list".into())),
+            })
     }
 
     /// Whether the bot takes Discord events (its component exports `handle-event`).
@@ -226,7 +255,7 @@ impl Bot {
             .await
             .map(|returned| match returned {
                 Returned::Handled => Ok(()),
-                Returned::Answer(_) => Err(InvokeError::Host("an event got an answer".into())),
+                _ => Err(InvokeError::Host("an event got an answer".into())),
             })
     }
 
@@ -291,6 +320,8 @@ impl Bot {
         store.data_mut().event = EventState::new(interaction_id.map(str::to_owned), deadline);
         store.data_mut().event.responder = responder;
         store.data_mut().event.is_event = matches!(call, Call::Event(_));
+        let declaring = matches!(call, Call::Commands);
+        store.data_mut().event.declaring = declaring;
         store.data_mut().limiter.exceeded = None;
         let setup = store.set_fuel(limits.fuel);
         store.set_epoch_deadline(1);
@@ -308,6 +339,7 @@ impl Bot {
                             call_handle(&mut instance, interaction).await
                         }
                         Call::Event(event) => call_event(&mut instance, event).await,
+                        Call::Commands => call_commands(&mut instance).await,
                     }
                 };
                 let call = tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), call);
@@ -370,7 +402,9 @@ impl Bot {
                 (Err(error), Some(crash_detail(&err)), false)
             }
         };
-        if keep {
+        // The deploy-time instance is not the version's: it ran with host
+        // services refused, and the version may never go live.
+        if keep && !declaring {
             instance.last_used = Instant::now();
             lock(&self.idle).push(instance);
         }
@@ -426,6 +460,7 @@ impl Bot {
             .instantiate_async(&mut store)
             .await?;
         let handle_event = instance.get_func(&mut store, "handle-event");
+        let commands = instance.get_func(&mut store, "commands");
         let handle = instance
             .get_func(&mut store, "handle-interaction")
             .ok_or_else(|| {
@@ -435,6 +470,7 @@ impl Bot {
             store,
             handle,
             handle_event,
+            commands,
             last_used: Instant::now(),
         })
     }
@@ -446,6 +482,8 @@ enum Returned {
     Answer(Vec<u8>),
     /// An event was handled.
     Handled,
+    /// The `commands` export's list (JSON, not yet checked), if any.
+    Commands(Option<Vec<u8>>),
 }
 
 /// A normal return the host refuses; the instance is still good.
@@ -496,6 +534,21 @@ async fn call_event(
     let (returned,) = typed.call_async(&mut instance.store, (event,)).await?;
     Ok(match returned {
         Ok(()) => Ok(Returned::Handled),
+        Err(text) => Err(clipped(&text)),
+    })
+}
+
+/// Calls `commands` (worlds `command-bot`, `command-event-bot`). The list is
+/// copied out while it is lifted, like an answer (see [`call_handle`]).
+async fn call_commands(instance: &mut Instance) -> wasmtime::Result<Result<Returned, Refused>> {
+    let Some(commands) = instance.commands else {
+        return Ok(Err(clipped("the component has no commands export")));
+    };
+    let typed = commands.typed::<(), (Result<Option<Vec<u8>>, String>,)>(&instance.store)?;
+    let (returned,) = typed.call_async(&mut instance.store, ()).await?;
+    Ok(match returned {
+        Ok(Some(list)) if list.len() > MAX_RESPONSE_BYTES => Err(Refused::TooLarge(list.len())),
+        Ok(list) => Ok(Returned::Commands(list)),
         Err(text) => Err(clipped(&text)),
     })
 }

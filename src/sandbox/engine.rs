@@ -24,6 +24,8 @@ pub struct Component {
     pub(super) pre: bindings::BotPre<HostState>,
     /// The component exports `handle-event` (world `event-bot`).
     handles_events: bool,
+    /// The component exports `commands` (worlds `command-bot`, `command-event-bot`).
+    declares_commands: bool,
 }
 
 impl Component {
@@ -31,6 +33,12 @@ impl Component {
     /// interactions.
     pub fn handles_events(&self) -> bool {
         self.handles_events
+    }
+
+    /// Whether the bot declares its application commands (the `commands`
+    /// export), for the node to register at deploy.
+    pub fn declares_commands(&self) -> bool {
+        self.declares_commands
     }
 }
 
@@ -208,6 +216,7 @@ impl Engine {
         Ok(Component {
             pre,
             handles_events: component.get_export_index(None, "handle-event").is_some(),
+            declares_commands: component.get_export_index(None, "commands").is_some(),
         })
     }
 
@@ -217,6 +226,7 @@ impl Engine {
         Bot::new(
             component.pre.clone(),
             component.handles_events,
+            component.declares_commands,
             env,
             self.engine.clone(),
             self.parked.clone(),

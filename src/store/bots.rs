@@ -48,6 +48,11 @@ pub struct VersionRecord {
     pub sha256: String,
     pub size: i64,
     pub created_at_ms: i64,
+    /// The version's declared commands, as registered (JSON array); `None`
+    /// when it declares none.
+    pub commands: Option<String>,
+    /// The server its commands were registered to; `None`: globally.
+    pub commands_guild: Option<String>,
 }
 
 /// Everything a deploy writes. The component has been validated already.
@@ -64,6 +69,9 @@ pub struct Deploy {
     pub wasm: Option<Vec<u8>>,
     pub sha256: String,
     pub gateway: GatewayChange,
+    /// The version's declared commands (JSON array) and the server they
+    /// were registered to (`None`: globally).
+    pub commands: Option<(String, Option<String>)>,
 }
 
 #[derive(Debug)]
@@ -223,8 +231,16 @@ impl Db {
                 (None, false) => return Err(Error::UnknownComponent(deploy.sha256.clone())),
             }
             tx.execute(
-                "INSERT INTO bot_versions (bot_id, version, sha256, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
-                params![bot_id, version, deploy.sha256, now],
+                "INSERT INTO bot_versions (bot_id, version, sha256, created_at_ms, commands, commands_guild) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    bot_id,
+                    version,
+                    deploy.sha256,
+                    now,
+                    deploy.commands.as_ref().map(|(json, _)| json),
+                    deploy.commands.as_ref().and_then(|(_, guild)| guild.as_ref())
+                ],
             )?;
             if let Some(token) = &deploy.token {
                 tx.execute(
@@ -327,7 +343,8 @@ impl Db {
     pub async fn versions(&self, bot_id: i64) -> Result<Vec<VersionRecord>, Error> {
         self.read(move |conn| {
             let mut stmt = conn.prepare(
-                "SELECT v.version, v.sha256, length(c.wasm), v.created_at_ms FROM bot_versions v \
+                "SELECT v.version, v.sha256, length(c.wasm), v.created_at_ms, v.commands, v.commands_guild \
+                 FROM bot_versions v \
                  JOIN components c ON c.sha256 = v.sha256 WHERE v.bot_id = ?1 ORDER BY v.version",
             )?;
             let versions = stmt
@@ -337,6 +354,8 @@ impl Db {
                         sha256: row.get(1)?,
                         size: row.get(2)?,
                         created_at_ms: row.get(3)?,
+                        commands: row.get(4)?,
+                        commands_guild: row.get(5)?,
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -436,6 +455,7 @@ mod tests {
             wasm: Some(vec![0, 97, 115, 109]),
             sha256: "abc".into(),
             gateway: GatewayChange::Keep,
+            commands: None,
         }
     }
 

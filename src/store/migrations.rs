@@ -130,6 +130,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX gateway_identifies_by_bot ON gateway_identifies (bot_id, at_ms);
     "#,
+    // 7: the application commands a version declares (issue 13), as the node
+    // registered them, and the server they went to (NULL: global), so a
+    // rollback registers that version's commands again and `appliance
+    // commands` compares them with Discord's.
+    r#"
+    ALTER TABLE bot_versions ADD COLUMN commands TEXT;        -- NULL: the version declares none
+    ALTER TABLE bot_versions ADD COLUMN commands_guild TEXT;  -- NULL: registered globally
+    "#,
 ];
 
 /// Brings the database up to the newest schema.

@@ -142,6 +142,7 @@ impl Db {
                 wasm: Some(vec![]),
                 sha256: String::new(),
                 gateway: GatewayChange::Keep,
+                commands: None,
             })
             .await
             .unwrap();

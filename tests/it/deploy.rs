@@ -23,6 +23,7 @@ fn request(name: &str, app_id: &str, signer: &Signer) -> DeployRequest {
         wasm_base64: None,
         wasm_sha256: None,
         gateway: Default::default(),
+        guild: None,
     }
 }
 

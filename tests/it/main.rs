@@ -29,9 +29,15 @@ mod deploy;
 mod events;
 // Gateway sessions held by the node, against the fake gateway.
 mod gateway;
+// Commands declared in code, registered by the node at deploy, rollback and sync.
+mod commands;
 // examples/modlog end to end: slash commands, gateway events, REST with the node's token.
 mod modlog;
 // The fake Discord gateway against twilight-gateway's Shard, and /gateway/bot on the fake REST API.
 mod fake_gateway_selftest;
+// `appliance new`: each template's crate builds, passes its tests, deploys and answers.
+mod new_bot;
+// `appliance dev`: redeploys on save, keeps the last good version when a build fails.
+mod dev_loop;
 // Tidy: the layer order of src/lib.rs, and one owner per foreign engine.
 mod tidy;

@@ -1,7 +1,7 @@
 //! The `discord` import: a bot's REST calls, made by the host with the bot's
 //! token (which the guest never sees), under Discord's rate limits.
 
-use super::{HostState, REMOVED};
+use super::HostState;
 use crate::discord::{self as rest, Auth};
 use crate::sandbox::bindings::appliance::bot::discord;
 use crate::store::Level;
@@ -15,7 +15,7 @@ impl discord::Host for HostState {
     ) -> Result<discord::Response, discord::DiscordError> {
         let env = self
             .live_env()
-            .ok_or_else(|| discord::DiscordError::Unauthorized(REMOVED.into()))?;
+            .map_err(|why| discord::DiscordError::Unauthorized(why.into()))?;
         let method = rest::parse_method(&method).map_err(to_wit_discord)?;
         let Some(auth) = env.auth(&path) else {
             // Sending without a token would only earn a 401 that counts

@@ -2,7 +2,7 @@
 //! gateway sessions the node holds for it. The command is checked here;
 //! the node's gateway decides whether it may go out now.
 
-use super::{HostState, REMOVED};
+use super::HostState;
 use crate::protocol::gateway as protocol;
 use crate::sandbox::event_bindings::appliance::bot::gateway::{self, GatewayError};
 use crate::sandbox::{GatewayCommand, GatewayRefusal};
@@ -12,9 +12,9 @@ impl HostState {
         &mut self,
         command: Result<GatewayCommand, String>,
     ) -> Result<(), GatewayError> {
-        let Some(env) = self.live_env() else {
-            return Err(GatewayError::NotConnected(REMOVED.into()));
-        };
+        let env = self
+            .live_env()
+            .map_err(|why| GatewayError::NotConnected(why.into()))?;
         let command = command.map_err(GatewayError::InvalidRequest)?;
         env.gateway
             .send(env.bot_id, command)

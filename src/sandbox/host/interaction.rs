@@ -1,16 +1,14 @@
 //! The `interaction` import: an initial response sent early, while the bot
 //! keeps running.
 
-use super::{HostState, REMOVED};
+use super::HostState;
 use crate::protocol::interaction::Answer;
 use crate::sandbox::bindings::appliance::bot::interaction;
 use crate::sandbox::MAX_RESPONSE_BYTES;
 
 impl interaction::Host for HostState {
     async fn respond(&mut self, response: Vec<u8>) -> Result<(), String> {
-        if self.live_env().is_none() {
-            return Err(REMOVED.into());
-        }
+        self.live_env().map_err(str::to_owned)?;
         if self.event.is_event {
             return Err("there is no interaction to respond to: this call is handle-event".into());
         }

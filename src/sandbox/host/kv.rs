@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{HostState, REMOVED};
+use super::HostState;
 use crate::sandbox::bindings::appliance::bot::kv;
 use crate::sandbox::BotEnv;
 use crate::store;
@@ -10,7 +10,7 @@ use crate::store;
 impl HostState {
     fn kv_env(&self) -> Result<Arc<BotEnv>, kv::KvError> {
         self.live_env()
-            .ok_or_else(|| kv::KvError::Unavailable(REMOVED.into()))
+            .map_err(|why| kv::KvError::Unavailable(why.into()))
     }
 }
 

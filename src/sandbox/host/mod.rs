@@ -49,6 +49,8 @@ pub(crate) struct EventState {
     pub responder: Option<Responder>,
     /// The call is a Discord event, not an interaction.
     pub is_event: bool,
+    /// The call is the `commands` export, run at deploy: no host services.
+    pub declaring: bool,
 }
 
 impl EventState {
@@ -61,6 +63,7 @@ impl EventState {
             dropped_log_bytes: 0,
             responder: None,
             is_event: false,
+            declaring: false,
         }
     }
 
@@ -184,9 +187,21 @@ impl wasmtime::ResourceLimiter for Limiter {
 /// stopped; until it is, nothing it asks for is done.
 pub(super) const REMOVED: &str = "this bot was removed";
 
+/// What a host call gets while the node reads a bot's declared commands at
+/// deploy: the version is not live yet, and has no storage or token to use.
+pub(super) const DECLARING: &str = "host services are not available while the node reads the bot's \
+     commands at deploy: build the command list without kv, discord or gateway calls";
+
 impl HostState {
-    /// The bot's environment, unless the bot was removed.
-    pub(super) fn live_env(&self) -> Option<Arc<BotEnv>> {
-        (!self.env.retired.is_cancelled()).then(|| self.env.clone())
+    /// The bot's environment, unless the bot was removed or the call is not
+    /// an event (the `commands` export): then why not.
+    pub(super) fn live_env(&self) -> Result<Arc<BotEnv>, &'static str> {
+        if self.env.retired.is_cancelled() {
+            Err(REMOVED)
+        } else if self.event.declaring {
+            Err(DECLARING)
+        } else {
+            Ok(self.env.clone())
+        }
     }
 }

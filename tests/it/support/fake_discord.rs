@@ -173,6 +173,11 @@ struct State {
     next_id: u64,
     gateway_bot: Option<GatewayBot>,
     gateway_bot_calls: u64,
+    /// Registered application commands by (application id, guild id or
+    /// `None` for global ones), as Discord stores them.
+    commands: HashMap<(String, Option<String>), Vec<serde_json::Value>>,
+    /// Discord's 400 body for the next bulk overwrite.
+    refuse_commands: Option<serde_json::Value>,
 }
 
 struct Window {
@@ -197,6 +202,8 @@ impl FakeDiscord {
             next_id: 1_180_000_000_000_000_000,
             gateway_bot: None,
             gateway_bot_calls: 0,
+            commands: HashMap::new(),
+            refuse_commands: None,
         }));
         let connections = Arc::new(AtomicU64::new(0));
         let accept = tokio::spawn({
@@ -253,6 +260,30 @@ impl FakeDiscord {
     /// the default limit.
     pub fn set_gateway_bot(&self, gateway: GatewayBot) {
         self.lock().gateway_bot = Some(gateway);
+    }
+
+    /// The application commands registered for `app_id` (in `guild`, or
+    /// global ones), as Discord would list them.
+    pub fn commands(&self, app_id: &str, guild: Option<&str>) -> Vec<serde_json::Value> {
+        self.lock()
+            .commands
+            .get(&(app_id.to_owned(), guild.map(str::to_owned)))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Changes the registered commands behind the node's back (someone
+    /// editing them with curl or another tool).
+    pub fn set_commands(&self, app_id: &str, guild: Option<&str>, commands: Vec<serde_json::Value>) {
+        self.lock()
+            .commands
+            .insert((app_id.to_owned(), guild.map(str::to_owned)), commands);
+    }
+
+    /// The next bulk overwrite of commands is refused with a 400 and this
+    /// body (Discord's `{"code":50035,"errors":{...},"message":"Invalid Form Body"}`).
+    pub fn refuse_next_commands(&self, body: serde_json::Value) {
+        self.lock().refuse_commands = Some(body);
     }
 
     /// `GET /gateway/bot` is a 404 again, as before any [`Self::set_gateway_bot`].
@@ -602,7 +633,19 @@ impl State {
 
         self.next_id += 1;
         let id = self.next_id.to_string();
-        let mut decision = match (method, template) {
+        let commands_scope = match template {
+            "/applications/{id}/commands" => Some(None),
+            "/applications/{id}/guilds/{id}/commands" => Some(path.split('/').nth(4).map(str::to_owned)),
+            _ => None,
+        };
+        let app_id = path.split('/').nth(2).unwrap_or_default().to_owned();
+        let mut decision = match (method, commands_scope) {
+            ("PUT", Some(guild)) => self.overwrite_commands(app_id, guild, body),
+            ("GET", Some(guild)) => Decision::json(
+                200,
+                serde_json::Value::Array(self.commands.get(&(app_id, guild)).cloned().unwrap_or_default()),
+            ),
+            _ => match (method, template) {
             ("POST", "/channels/{major}/messages") | ("POST", "/webhooks/{major}/{token}") => {
                 let content = serde_json::from_slice::<serde_json::Value>(body)
                     .ok()
@@ -627,12 +670,70 @@ impl State {
                 None => Decision::json(404, json!({"message": "404: Not Found", "code": 0})),
             },
             _ => Decision::json(200, json!({"id": id, "method": method, "path": path})),
+            },
         };
         decision
             .headers
             .extend(bucket_headers(&bucket, limit, remaining, reset_after));
         decision.delay = delay;
         decision
+    }
+}
+
+impl State {
+    /// Discord's bulk overwrite: the list replaces the scope's commands; a
+    /// command keeps its id when one of its type and name existed.
+    fn overwrite_commands(&mut self, app_id: String, guild: Option<String>, body: &Bytes) -> Decision {
+        if let Some(refusal) = self.refuse_commands.take() {
+            return Decision::json(400, refusal);
+        }
+        let form_error = |index: usize, field: &str, message: &str| {
+            Decision::json(
+                400,
+                json!({"code": 50035, "message": "Invalid Form Body", "errors": {
+                    index.to_string(): {field: {"_errors": [{"code": "BASE_TYPE_REQUIRED", "message": message}]}}}}),
+            )
+        };
+        let Ok(serde_json::Value::Array(list)) = serde_json::from_slice::<serde_json::Value>(body) else {
+            return Decision::json(400, json!({"code": 50109, "message": "The request body contains invalid JSON."}));
+        };
+        let old = self.commands.get(&(app_id.clone(), guild.clone())).cloned().unwrap_or_default();
+        let mut stored = Vec::new();
+        for (index, mut command) in list.into_iter().enumerate() {
+            let Some(name) = command.get("name").and_then(|n| n.as_str()).map(str::to_owned) else {
+                return form_error(index, "name", "This field is required");
+            };
+            let kind = command.get("type").and_then(|t| t.as_u64()).unwrap_or(1);
+            let id = old
+                .iter()
+                .find(|c| c["name"] == name.as_str() && c["type"] == kind)
+                .and_then(|c| c["id"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| {
+                    self.next_id += 1;
+                    self.next_id.to_string()
+                });
+            let fields = command.as_object_mut().unwrap();
+            fields.insert("id".into(), json!(id));
+            fields.insert("application_id".into(), json!(app_id));
+            fields.insert("type".into(), json!(kind));
+            fields.insert("version".into(), json!(id));
+            fields.entry("description").or_insert(json!(""));
+            fields.entry("default_member_permissions").or_insert(serde_json::Value::Null);
+            fields.entry("nsfw").or_insert(json!(false));
+            match &guild {
+                Some(guild) => {
+                    fields.insert("guild_id".into(), json!(guild));
+                }
+                None => {
+                    fields.entry("contexts").or_insert(serde_json::Value::Null);
+                    fields.entry("integration_types").or_insert(json!([0]));
+                    fields.entry("dm_permission").or_insert(json!(true));
+                }
+            }
+            stored.push(command);
+        }
+        self.commands.insert((app_id, guild), stored.clone());
+        Decision::json(200, serde_json::Value::Array(stored))
     }
 }
 

@@ -41,6 +41,9 @@ pub fn guest(crate_name: &str) -> PathBuf {
             "events-bot",
             "gateway-bot",
             "modlog-bot",
+            "commands-v1-bot",
+            "commands-v2-bot",
+            "commands-bad-bot",
         ])
     });
     let path = dir.join(format!("{}.wasm", crate_name.replace('-', "_")));
