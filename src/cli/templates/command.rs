@@ -36,6 +36,8 @@ impl Bot for {{Bot}} {
 
 impl {{Bot}} {
     fn greet(&mut self, _: &Interaction, greet: Greet) -> Result<Response> {
+        // Shown by `appliance logs NAME` and streamed by `appliance dev`.
+        log::info(format!("greeting {}", greet.name));
         let mut text = format!("Hello, {}!", greet.name);
         if greet.shout == Some(true) {
             text = text.to_uppercase();
@@ -66,6 +68,7 @@ mod tests {
             .unwrap();
         assert_eq!(answer.content(), Some("Hello, Ada!"));
         assert!(!answer.components().is_empty(), "the answer has a button");
+        assert_eq!(bot.logs()[0].message, "greeting Ada");
 
         let loud = bot
             .run(
@@ -88,8 +91,7 @@ mod tests {
 
     #[test]
     fn declares_greet_for_registration() {
-        let commands: serde_json::Value =
-            serde_json::from_slice(&TestBot::<{{Bot}}>::commands().unwrap()).unwrap();
+        let commands = TestBot::<{{Bot}}>::commands().unwrap();
         assert_eq!(commands[0]["name"], "greet");
         assert_eq!(commands[0]["options"][0]["name"], "name");
         assert_eq!(commands[0]["options"][0]["required"], true);

@@ -32,20 +32,34 @@ impl Bot for {{Bot}} {
 
 impl {{Bot}} {
     fn count(&mut self, _: &Interaction, count: Count) -> Result<Response> {
-        let total = kv::incr(KEY, count.by.unwrap_or(1))?;
-        Ok(answer(total))
+        // Discord enforces the declared range; a hand-made request does not.
+        let by = count.by.unwrap_or(1).clamp(1, 100) as u64;
+        let total = add(by)?;
+        Ok(Response::message(counted(total)).row([again_button()]))
     }
 
+    /// The `+1` button: the message it is on shows the new total.
     fn again(&mut self, _: &Interaction, _rest: &str) -> Result<Response> {
-        let total = kv::incr(KEY, 1)?;
-        Ok(Response::update_message(format!("Counted {total} so far."))
-            .row([Button::secondary("count:again", "+1")]))
+        let total = add(1)?;
+        Ok(Response::update_message(counted(total)).row([again_button()]))
     }
 }
 
-fn answer(total: i64) -> Response {
-    Response::message(format!("Counted {total} so far."))
-        .row([Button::secondary("count:again", "+1")])
+/// Adds `by` to the stored count and returns the new total. A read, then a
+/// write: two instances answering at the same moment can both read 5 and
+/// both write 6 (deploy with `--instances 1` if every count must be exact).
+fn add(by: u64) -> Result<u64> {
+    let total = kv::get_u64(KEY)?.unwrap_or(0).saturating_add(by);
+    kv::set_json(KEY, &total)?;
+    Ok(total)
+}
+
+fn counted(total: u64) -> String {
+    format!("Counted {total} so far.")
+}
+
+fn again_button() -> Button {
+    Button::secondary("count:again", "+1")
 }
 
 appliance_sdk::bot!({{Bot}});
@@ -73,5 +87,9 @@ mod tests {
         bot.run(TestInteraction::command("count")).unwrap();
         let pressed = bot.run(TestInteraction::button("count:again")).unwrap();
         assert_eq!(pressed.content(), Some("Counted 2 so far."));
+        assert_eq!(
+            pressed.kind(),
+            appliance_sdk::model::http::interaction::InteractionResponseType::UpdateMessage
+        );
     }
 }
