@@ -1,5 +1,6 @@
-//! A moderation bot: shows Discord events (world `event-bot`) next to a
-//! slash command, with per-server settings in the key-value store.
+//! A moderation bot: shows Discord events (world `command-event-bot`) next
+//! to a slash command with subcommands, with per-server settings in the
+//! key-value store.
 //!
 //! - `/modlog words add word:<w>`, `/modlog words remove word:<w>`,
 //!   `/modlog words list`: the server's banned words;
@@ -21,6 +22,10 @@
 //! - `READY`: sets the bot's presence, "Watching for banned words", over the
 //!   gateway.
 //!
+//! The command is declared by the types below (an enum per level of
+//! subcommands); the node registers it at deploy, for servers only and for
+//! members with *Manage Server* by default.
+//!
 //! State, all in the key-value store under the server's ID:
 //!
 //! | key | value |
@@ -30,34 +35,33 @@
 //! | `{guild}:welcomed` | the last 20 members greeted (`user@joined_at`), so a redelivered `GUILD_MEMBER_ADD` greets once |
 //!
 //! Marks of the bot's own deletions are kept in the store rather than in
-//! memory because the `MESSAGE_DELETE` may run in another instance than the
-//! `MESSAGE_CREATE` that caused it. Each deletion has a key of its own, so
-//! two deletions handled at once in different instances cannot overwrite
-//! each other's mark.
+//! the instance because the `MESSAGE_DELETE` may run in another instance
+//! than the `MESSAGE_CREATE` that caused it. Each deletion has a key of its
+//! own, so two deletions handled at once in different instances cannot
+//! overwrite each other's mark.
 //!
 //! Events arrive at least once. A redelivered `MESSAGE_CREATE` finds its
 //! message gone (Discord answers 404) and logs nothing; a redelivered
 //! `GUILD_MEMBER_ADD` is in `{guild}:welcomed`. A redelivered
 //! `MESSAGE_DELETE` of someone else's message is logged twice: harmless.
 //!
-//! Build, from the repository root:
+//! Build and test, from the repository root:
 //!
 //! ```text
 //! cargo build --release --target wasm32-wasip2 -p modlog-bot
+//! cargo test -p modlog-bot
 //! ```
 //!
 //! and deploy it with a token and intents (see README.md).
 
 use appliance_sdk::discord::{self, DiscordError};
-use appliance_sdk::model::application::interaction::application_command::{
-    CommandDataOption, CommandOptionValue,
-};
+use appliance_sdk::model::channel::message::{AllowedMentions, MentionType};
 use appliance_sdk::model::gateway::payload::incoming::{MemberAdd, MessageCreate, MessageDelete};
 use appliance_sdk::model::gateway::presence::{ActivityType, MinimalActivity, Status};
-use appliance_sdk::model::id::Id;
-use appliance_sdk::{gateway, kv, log, Bot, Event, EventBot, Interaction, Response, Result};
+use appliance_sdk::model::guild::Permissions;
+use appliance_sdk::model::id::marker::{ChannelMarker, GuildMarker, MessageMarker};
+use appliance_sdk::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 /// Banned words a server may have.
 const MAX_WORDS: usize = 100;
@@ -68,45 +72,132 @@ const OURS_KEPT: usize = 50;
 /// Greeted members remembered per server, against redeliveries.
 const WELCOMES_KEPT: usize = 20;
 
-/// The bot. Its state is in the key-value store, none in memory.
+// --- the command ----------------------------------------------------------------
+
+/// `/modlog ...`: one variant per subcommand or group.
+#[derive(CommandModel, CreateCommand)]
+#[command(
+    name = "modlog",
+    desc = "Moderation settings for this server",
+    default_permissions = "manage_guild",
+    contexts = "guild"
+)]
+enum ModlogCommand {
+    #[command(name = "words")]
+    Words(WordsCommand),
+    #[command(name = "channel")]
+    Channel(LogChannelCommand),
+    #[command(name = "welcome")]
+    Welcome(WelcomeCommand),
+}
+
+/// Who may use `/modlog` unless a server says otherwise: *Manage Server*.
+fn manage_guild() -> Permissions {
+    Permissions::MANAGE_GUILD
+}
+
+/// `/modlog words ...`
+#[derive(CommandModel, CreateCommand)]
+#[command(
+    name = "words",
+    desc = "Banned words: messages containing one are deleted"
+)]
+enum WordsCommand {
+    #[command(name = "add")]
+    Add(AddWord),
+    #[command(name = "remove")]
+    Remove(RemoveWord),
+    #[command(name = "list")]
+    List(ListWords),
+}
+
+/// `/modlog words add word:<w>`
+#[derive(CommandModel, CreateCommand)]
+#[command(name = "add", desc = "Ban a word (or phrase)")]
+struct AddWord {
+    /// The word
+    #[command(max_length = 50)]
+    word: String,
+}
+
+/// `/modlog words remove word:<w>`
+#[derive(CommandModel, CreateCommand)]
+#[command(name = "remove", desc = "Allow a word again")]
+struct RemoveWord {
+    /// The word
+    #[command(max_length = 50)]
+    word: String,
+}
+
+/// `/modlog words list`
+#[derive(CommandModel, CreateCommand)]
+#[command(name = "list", desc = "Show the banned words")]
+struct ListWords;
+
+/// `/modlog channel [channel:<#c>]`
+#[derive(CommandModel, CreateCommand)]
+#[command(
+    name = "channel",
+    desc = "Where deletions are logged (no channel: stop logging)"
+)]
+struct LogChannelCommand {
+    /// The log channel
+    #[command(channel_types = "guild_text guild_announcement")]
+    channel: Option<Id<ChannelMarker>>,
+}
+
+/// `/modlog welcome [channel:<#c>]`
+#[derive(CommandModel, CreateCommand)]
+#[command(
+    name = "welcome",
+    desc = "Where new members are greeted (no channel: stop greeting)"
+)]
+struct WelcomeCommand {
+    /// The welcome channel
+    #[command(channel_types = "guild_text guild_announcement")]
+    channel: Option<Id<ChannelMarker>>,
+}
+
+// --- the bot ------------------------------------------------------------------
+
+/// The bot. Its state is in the key-value store, none in the instance.
+#[derive(Default)]
 struct Modlog;
 
 impl Bot for Modlog {
-    fn handle(interaction: Interaction) -> Result<Response> {
-        if interaction.command_name() != Some("modlog") {
-            return Ok(Response::message("unknown command").ephemeral());
-        }
+    fn router() -> Router<Self> {
+        Router::new().command(Self::modlog)
+    }
+}
+
+impl Modlog {
+    fn modlog(&mut self, interaction: &Interaction, command: ModlogCommand) -> Result<Response> {
         let Some(guild) = interaction.guild_id() else {
             return Ok(
                 Response::message("Use /modlog in a server: its settings are per server.")
                     .ephemeral(),
             );
         };
-        let path = subcommand_path(&interaction);
-        let action = match parse_action(
-            &path,
-            interaction.option_str("word"),
-            interaction.option_id("channel"),
-        ) {
+        let action = match Action::from_command(command) {
             Ok(action) => action,
             Err(why) => return Ok(Response::message(why).ephemeral()),
         };
+        let path = action.path();
         let mut settings = Settings::load(guild)?;
         let (answer, changed) = settings.apply(action);
         if changed {
             settings.save(guild)?;
-            let who = interaction.user_id().unwrap_or(0);
-            log::info(format!(
-                "guild {guild}: user {who} ran /modlog {}",
-                path.join(" ")
-            ));
+            let who = interaction
+                .user_id()
+                .map_or_else(|| "?".to_owned(), |id| id.to_string());
+            log::info(format!("guild {guild}: user {who} ran /modlog {path}"));
         }
         Ok(Response::message(answer).ephemeral())
     }
 }
 
 impl EventBot for Modlog {
-    fn on_event(event: Event) -> Result<()> {
+    fn on_event(&mut self, event: Event) -> Result<()> {
         // Each accessor compares the name first and reads the payload only
         // for its own kind, so unrelated events (GUILD_CREATE, ...) cost
         // nothing, and events this bot does not know are simply ignored.
@@ -132,7 +223,8 @@ impl EventBot for Modlog {
     }
 }
 
-// Exports `handle-interaction` and `handle-event` (world `event-bot`).
+// Exports `handle-interaction`, `commands` and `handle-event` (world
+// `command-event-bot`).
 appliance_sdk::bot!(Modlog, events);
 
 // --- events -----------------------------------------------------------------
@@ -142,11 +234,11 @@ fn greet(member: &MemberAdd) -> Result<()> {
     if member.user.bot {
         return Ok(());
     }
-    let guild = member.guild_id.get();
+    let guild = member.guild_id;
     let Some(channel) = Settings::load(guild)?.welcome_channel else {
         return Ok(());
     };
-    let user = member.user.id.get();
+    let user = member.user.id;
     let joined = member.joined_at.map_or(0, |at| at.as_secs());
     let key = welcomed_key(guild);
     let mut recent: Vec<String> = kv::get_json(&key)?.unwrap_or_default();
@@ -154,13 +246,13 @@ fn greet(member: &MemberAdd) -> Result<()> {
         return Ok(()); // a redelivery: greeted already
     }
     kv::set_json(&key, &recent)?;
-    post(channel, &welcome_text(user), Mentions::Users)?;
+    post(channel, welcome_text(user), Mentions::Users)?;
     Ok(())
 }
 
 /// `MESSAGE_CREATE`: deletes a message with a banned word, and logs that.
 fn moderate(message: &MessageCreate) -> Result<()> {
-    let Some(guild) = message.guild_id.map(|id| id.get()) else {
+    let Some(guild) = message.guild_id else {
         return Ok(()); // a direct message: no server settings
     };
     // Never act on bots (this one included) or webhooks: no loops.
@@ -171,17 +263,13 @@ fn moderate(message: &MessageCreate) -> Result<()> {
     if find_banned(&message.content, &settings.words).is_none() {
         return Ok(());
     }
-    let (channel, id, author) = (
-        message.channel_id.get(),
-        message.id.get(),
-        message.author.id.get(),
-    );
+    let (channel, id, author) = (message.channel_id, message.id, message.author.id);
 
     // Mark the deletion as ours before making it: its MESSAGE_DELETE may be
     // handled by another instance as soon as Discord has it.
     let mark = ours_key(guild, id);
     kv::set(&mark, b"1")?;
-    match discord::delete_message(Id::new(channel), Id::new(id)) {
+    match discord::delete_message(channel, id) {
         Ok(()) => {}
         Err(DiscordError::Status(404, _)) => {
             // Gone already: this is a redelivery, or someone was faster.
@@ -196,7 +284,7 @@ fn moderate(message: &MessageCreate) -> Result<()> {
             if let Some(log_channel) = settings.log_channel {
                 post(
                     log_channel,
-                    &format!(
+                    format!(
                         "Could not delete a message by <@{author}> in <#{channel}> that contained a banned word: {error}"
                     ),
                     Mentions::None,
@@ -210,17 +298,17 @@ fn moderate(message: &MessageCreate) -> Result<()> {
         "guild {guild}: deleted message {id} by user {author} in channel {channel}"
     ));
     if let Some(log_channel) = settings.log_channel {
-        post(log_channel, &removal_text(author, channel), Mentions::None)?;
+        post(log_channel, removal_text(author, channel), Mentions::None)?;
     }
     Ok(())
 }
 
 /// `MESSAGE_DELETE`: logs a deletion, unless it was this bot's own.
 fn log_deletion(deleted: &MessageDelete) -> Result<()> {
-    let Some(guild) = deleted.guild_id.map(|id| id.get()) else {
+    let Some(guild) = deleted.guild_id else {
         return Ok(());
     };
-    let mark = ours_key(guild, deleted.id.get());
+    let mark = ours_key(guild, deleted.id);
     if kv::get(&mark)?.is_some() {
         kv::delete(&mark)?;
         return Ok(()); // ours, and logged when we deleted it
@@ -228,7 +316,7 @@ fn log_deletion(deleted: &MessageDelete) -> Result<()> {
     if let Some(log_channel) = Settings::load(guild)?.log_channel {
         post(
             log_channel,
-            &deletion_text(deleted.channel_id.get(), deleted.id.get()),
+            deletion_text(deleted.channel_id, deleted.id),
             Mentions::None,
         )?;
     }
@@ -250,7 +338,7 @@ fn show_presence() {
 
 /// Drops the oldest marks of our own deletions beyond [`OURS_KEPT`] (their
 /// `MESSAGE_DELETE` never came, say because it was dropped).
-fn forget_old_marks(guild: u64) -> Result<()> {
+fn forget_old_marks(guild: Id<GuildMarker>) -> Result<()> {
     let keys = kv::list_keys(&ours_prefix(guild))?;
     for key in oldest_beyond(&keys, OURS_KEPT) {
         kv::delete(key)?;
@@ -268,22 +356,24 @@ enum Mentions {
 }
 
 /// Posts `content` in `channel` as the bot.
-fn post(channel: u64, content: &str, mentions: Mentions) -> Result<()> {
-    let parse = match mentions {
-        Mentions::Users => json!(["users"]),
-        Mentions::None => json!([]),
-    };
-    discord::call(
-        "POST",
-        &format!("/channels/{channel}/messages"),
-        Some(&json!({ "content": content, "allowed_mentions": { "parse": parse } })),
-    )?;
+fn post(channel: Id<ChannelMarker>, content: String, mentions: Mentions) -> Result<()> {
+    let mut message = Response::message(content);
+    message.data_mut().allowed_mentions = Some(AllowedMentions {
+        parse: match mentions {
+            Mentions::Users => vec![MentionType::Users],
+            Mentions::None => Vec::new(),
+        },
+        ..AllowedMentions::default()
+    });
+    discord::send_message(channel, message)?;
     Ok(())
 }
 
-// --- settings and the command -------------------------------------------------
+// --- settings -------------------------------------------------------------------
 
-/// A server's settings, stored as JSON under `{guild}:settings`.
+/// A server's settings, stored as JSON under `{guild}:settings`. (IDs are
+/// written as strings and read from strings or numbers, as older versions
+/// wrote them.)
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Settings {
     /// Banned words (or phrases), lowercase, sorted.
@@ -291,18 +381,18 @@ struct Settings {
     words: Vec<String>,
     /// Where deletions are logged.
     #[serde(default)]
-    log_channel: Option<u64>,
+    log_channel: Option<Id<ChannelMarker>>,
     /// Where new members are greeted.
     #[serde(default)]
-    welcome_channel: Option<u64>,
+    welcome_channel: Option<Id<ChannelMarker>>,
 }
 
 impl Settings {
-    fn load(guild: u64) -> Result<Self> {
+    fn load(guild: Id<GuildMarker>) -> Result<Self> {
         Ok(kv::get_json(&settings_key(guild))?.unwrap_or_default())
     }
 
-    fn save(&self, guild: u64) -> Result<()> {
+    fn save(&self, guild: Id<GuildMarker>) -> Result<()> {
         kv::set_json(&settings_key(guild), self)
     }
 
@@ -365,49 +455,43 @@ impl Settings {
     }
 }
 
-/// What a `/modlog` command asks for.
+/// What a `/modlog` command asks for, its word checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Action {
     AddWord(String),
     RemoveWord(String),
     ListWords,
-    LogChannel(Option<u64>),
-    WelcomeChannel(Option<u64>),
+    LogChannel(Option<Id<ChannelMarker>>),
+    WelcomeChannel(Option<Id<ChannelMarker>>),
 }
 
-/// Reads a `/modlog` command from its subcommand path (`["words", "add"]`)
-/// and options. `Err` is the answer for a malformed one.
-fn parse_action(
-    path: &[&str],
-    word: Option<&str>,
-    channel: Option<u64>,
-) -> std::result::Result<Action, String> {
-    match path {
-        ["words", "add"] => Ok(Action::AddWord(normalize_word(word.unwrap_or(""))?)),
-        ["words", "remove"] => Ok(Action::RemoveWord(normalize_word(word.unwrap_or(""))?)),
-        ["words", "list"] => Ok(Action::ListWords),
-        ["channel"] => Ok(Action::LogChannel(channel)),
-        ["welcome"] => Ok(Action::WelcomeChannel(channel)),
-        _ => Err(format!(
-            "Unknown subcommand `{}`; re-register the bot's commands.",
-            path.join(" ")
-        )),
+impl Action {
+    /// The action a command asks for; `Err` is the answer for a word the
+    /// bot cannot ban.
+    fn from_command(command: ModlogCommand) -> std::result::Result<Self, String> {
+        Ok(match command {
+            ModlogCommand::Words(WordsCommand::Add(add)) => {
+                Self::AddWord(normalize_word(&add.word)?)
+            }
+            ModlogCommand::Words(WordsCommand::Remove(remove)) => {
+                Self::RemoveWord(normalize_word(&remove.word)?)
+            }
+            ModlogCommand::Words(WordsCommand::List(ListWords)) => Self::ListWords,
+            ModlogCommand::Channel(channel) => Self::LogChannel(channel.channel),
+            ModlogCommand::Welcome(welcome) => Self::WelcomeChannel(welcome.channel),
+        })
     }
-}
 
-/// The names of the subcommand group and subcommand the user chose.
-fn subcommand_path(interaction: &Interaction) -> Vec<&str> {
-    let mut path = Vec::new();
-    let mut options = interaction.command().map_or(&[][..], |c| &c.options[..]);
-    while let [CommandDataOption {
-        name,
-        value: CommandOptionValue::SubCommand(inner) | CommandOptionValue::SubCommandGroup(inner),
-    }] = options
-    {
-        path.push(name.as_str());
-        options = inner;
+    /// The subcommand that asked for it, for the log.
+    fn path(&self) -> &'static str {
+        match self {
+            Self::AddWord(_) => "words add",
+            Self::RemoveWord(_) => "words remove",
+            Self::ListWords => "words list",
+            Self::LogChannel(_) => "channel",
+            Self::WelcomeChannel(_) => "welcome",
+        }
     }
-    path
 }
 
 /// A banned word as stored: trimmed, lowercase, inner whitespace single
@@ -463,31 +547,31 @@ fn is_word_char(c: char) -> bool {
 
 // --- texts and keys -------------------------------------------------------------
 
-fn welcome_text(user: u64) -> String {
+fn welcome_text(user: Id<UserMarker>) -> String {
     format!("Welcome, <@{user}>!")
 }
 
-fn removal_text(author: u64, channel: u64) -> String {
+fn removal_text(author: Id<UserMarker>, channel: Id<ChannelMarker>) -> String {
     format!("Deleted a message by <@{author}> in <#{channel}>: contained a banned word")
 }
 
-fn deletion_text(channel: u64, message: u64) -> String {
+fn deletion_text(channel: Id<ChannelMarker>, message: Id<MessageMarker>) -> String {
     format!("A message was deleted in <#{channel}> (id {message})")
 }
 
-fn settings_key(guild: u64) -> String {
+fn settings_key(guild: Id<GuildMarker>) -> String {
     format!("{guild}:settings")
 }
 
-fn welcomed_key(guild: u64) -> String {
+fn welcomed_key(guild: Id<GuildMarker>) -> String {
     format!("{guild}:welcomed")
 }
 
-fn ours_prefix(guild: u64) -> String {
+fn ours_prefix(guild: Id<GuildMarker>) -> String {
     format!("{guild}:ours:")
 }
 
-fn ours_key(guild: u64, message: u64) -> String {
+fn ours_key(guild: Id<GuildMarker>, message: Id<MessageMarker>) -> String {
     format!("{}{message}", ours_prefix(guild))
 }
 
@@ -514,201 +598,4 @@ fn oldest_beyond(keys: &[String], keep: usize) -> Vec<&String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn words(list: &[&str]) -> Vec<String> {
-        list.iter().map(|w| (*w).to_owned()).collect()
-    }
-
-    #[test]
-    fn banned_words_match_whole_words_in_any_case() {
-        let banned = words(&["bad", "no way"]);
-        assert_eq!(find_banned("this is BAD", &banned), Some("bad"));
-        assert_eq!(find_banned("Bad!", &banned), Some("bad"));
-        assert_eq!(find_banned("(bad)", &banned), Some("bad"));
-        assert_eq!(find_banned("bad", &banned), Some("bad"));
-        assert_eq!(find_banned("No Way, really", &banned), Some("no way"));
-        assert_eq!(find_banned("a badge", &banned), None);
-        assert_eq!(find_banned("sinbad", &banned), None);
-        assert_eq!(find_banned("bad_idea", &banned), None);
-        assert_eq!(find_banned("badbad bad", &banned), Some("bad"));
-        assert_eq!(find_banned("nothing here", &banned), None);
-        assert_eq!(find_banned("anything", &[]), None);
-        // Unicode letters are letters: "übad" is another word.
-        assert_eq!(find_banned("übad", &banned), None);
-        assert_eq!(find_banned("ÜBER", &words(&["über"])), Some("über"));
-    }
-
-    #[test]
-    fn words_are_normalized_or_refused() {
-        assert_eq!(normalize_word("  Bad "), Ok("bad".to_owned()));
-        assert_eq!(normalize_word("No\t  WAY"), Ok("no way".to_owned()));
-        assert!(normalize_word("").is_err());
-        assert!(normalize_word("  !! ").is_err());
-        assert!(normalize_word("a`b").is_err());
-        assert!(normalize_word(&"x".repeat(MAX_WORD_CHARS + 1)).is_err());
-        assert!(normalize_word(&"x".repeat(MAX_WORD_CHARS)).is_ok());
-    }
-
-    #[test]
-    fn commands_become_actions() {
-        assert_eq!(
-            parse_action(&["words", "add"], Some("Bad"), None),
-            Ok(Action::AddWord("bad".into()))
-        );
-        assert_eq!(
-            parse_action(&["words", "remove"], Some("bad"), None),
-            Ok(Action::RemoveWord("bad".into()))
-        );
-        assert_eq!(
-            parse_action(&["words", "list"], None, None),
-            Ok(Action::ListWords)
-        );
-        assert_eq!(
-            parse_action(&["channel"], None, Some(9)),
-            Ok(Action::LogChannel(Some(9)))
-        );
-        assert_eq!(
-            parse_action(&["welcome"], None, None),
-            Ok(Action::WelcomeChannel(None))
-        );
-        assert!(parse_action(&["words", "add"], None, None).is_err());
-        assert!(parse_action(&["purge"], None, None).is_err());
-        assert!(parse_action(&[], None, None).is_err());
-    }
-
-    #[test]
-    fn settings_change_as_the_answers_say() {
-        let mut settings = Settings::default();
-        assert!(settings.apply(Action::AddWord("zed".into())).1);
-        assert!(settings.apply(Action::AddWord("bad".into())).1);
-        let (again, changed) = settings.apply(Action::AddWord("bad".into()));
-        assert!(!changed);
-        assert!(again.contains("already"), "{again}");
-        assert_eq!(settings.words, words(&["bad", "zed"]));
-        assert_eq!(
-            settings.apply(Action::ListWords),
-            ("Banned words: `bad`, `zed`".to_owned(), false)
-        );
-        assert!(settings.apply(Action::RemoveWord("zed".into())).1);
-        assert!(!settings.apply(Action::RemoveWord("zed".into())).1);
-        assert_eq!(
-            settings.apply(Action::LogChannel(Some(5))),
-            ("Deletions will be logged in <#5>.".to_owned(), true)
-        );
-        assert!(!settings.apply(Action::LogChannel(Some(5))).1);
-        assert!(settings.apply(Action::WelcomeChannel(Some(6))).1);
-        assert!(settings.apply(Action::WelcomeChannel(None)).1);
-        assert_eq!(
-            settings,
-            Settings {
-                words: words(&["bad"]),
-                log_channel: Some(5),
-                welcome_channel: None
-            }
-        );
-    }
-
-    #[test]
-    fn a_server_has_at_most_max_words() {
-        let mut settings = Settings {
-            words: (0..MAX_WORDS).map(|i| format!("w{i}")).collect(),
-            ..Settings::default()
-        };
-        let (answer, changed) = settings.apply(Action::AddWord("one more".into()));
-        assert!(!changed, "{answer}");
-        assert_eq!(settings.words.len(), MAX_WORDS);
-    }
-
-    #[test]
-    fn settings_read_older_or_partial_json() {
-        let settings: Settings = serde_json::from_str(r#"{"words":["bad"]}"#).unwrap();
-        assert_eq!(settings.log_channel, None);
-        let settings: Settings = serde_json::from_str("{}").unwrap();
-        assert_eq!(settings, Settings::default());
-    }
-
-    #[test]
-    fn texts_and_keys() {
-        assert_eq!(welcome_text(42), "Welcome, <@42>!");
-        assert_eq!(
-            removal_text(42, 7),
-            "Deleted a message by <@42> in <#7>: contained a banned word"
-        );
-        assert_eq!(
-            deletion_text(7, 99),
-            "A message was deleted in <#7> (id 99)"
-        );
-        assert_eq!(settings_key(1), "1:settings");
-        assert_eq!(ours_key(1, 99), "1:ours:99");
-    }
-
-    #[test]
-    fn remember_keeps_the_newest_and_refuses_repeats() {
-        let mut recent = Vec::new();
-        assert!(remember(&mut recent, "a".into(), 2));
-        assert!(!remember(&mut recent, "a".into(), 2));
-        assert!(remember(&mut recent, "b".into(), 2));
-        assert!(remember(&mut recent, "c".into(), 2));
-        assert_eq!(recent, words(&["b", "c"]));
-    }
-
-    #[test]
-    fn oldest_marks_go_first_by_snowflake_not_by_text() {
-        let keys = words(&["1:ours:100", "1:ours:99", "1:ours:1000", "1:ours:101"]);
-        assert_eq!(oldest_beyond(&keys, 2), vec!["1:ours:99", "1:ours:100"]);
-        assert!(oldest_beyond(&keys, 4).is_empty());
-        assert!(oldest_beyond(&keys, 10).is_empty());
-    }
-
-    /// Every subcommand in `commands.json` (what the README registers) is
-    /// one the bot understands, with the options it reads.
-    #[test]
-    fn the_registered_commands_are_the_ones_handled() {
-        let commands: serde_json::Value =
-            serde_json::from_str(include_str!("../commands.json")).unwrap();
-        let modlog = &commands[0];
-        assert_eq!(modlog["name"], "modlog");
-        let mut paths = Vec::new();
-        for option in modlog["options"].as_array().unwrap() {
-            let name = option["name"].as_str().unwrap();
-            match option["type"].as_u64() {
-                Some(2) => {
-                    for sub in option["options"].as_array().unwrap() {
-                        paths.push((vec![name, sub["name"].as_str().unwrap()], sub));
-                    }
-                }
-                _ => paths.push((vec![name], option)),
-            }
-        }
-        assert_eq!(paths.len(), 5);
-        for (path, command) in paths {
-            let takes = |option: &str| {
-                command["options"]
-                    .as_array()
-                    .is_some_and(|options| options.iter().any(|o| o["name"] == option))
-            };
-            let word = takes("word").then_some("bad");
-            let channel = takes("channel").then_some(1);
-            assert!(
-                parse_action(&path, word, channel).is_ok(),
-                "{path:?} is registered but not handled"
-            );
-        }
-    }
-
-    #[test]
-    fn subcommand_paths_come_from_the_interaction() {
-        let interaction = Interaction::from_json(
-            br#"{"type":2,"id":"1","application_id":"2","token":"t","guild_id":"3",
-                "member":{"user":{"id":"4","username":"mod"}},
-                "data":{"id":"5","name":"modlog","options":[
-                    {"name":"words","type":2,"options":[
-                        {"name":"add","type":1,"options":[{"name":"word","type":3,"value":"Bad"}]}]}]}}"#,
-        )
-        .unwrap();
-        assert_eq!(subcommand_path(&interaction), vec!["words", "add"]);
-        assert_eq!(interaction.option_str("word"), Some("Bad"));
-    }
-}
+mod tests;
