@@ -419,3 +419,44 @@ fn ready_sets_the_presence_and_drops_are_logged() {
         "the host dropped 3 events (sequence 10 to 12): some messages were not checked"
     );
 }
+
+/// The node's end-to-end test sends options the way Discord sends them to
+/// a bot that registered the command, without `resolved` data.
+#[test]
+fn reads_the_node_tests_interactions() {
+    let mut bot = TestBot::<Modlog>::new();
+    let body = |options: Value| {
+        json!({
+            "type": 2, "id": "1180000000000000001", "application_id": "5300", "token": "interaction-token",
+            "version": 1, "data": { "id": "1180000000000000002", "name": "modlog", "type": 1, "options": options },
+            "guild_id": "1180000000000000003", "channel_id": "1180000000000000004",
+            "member": {
+                "user": { "id": "42", "username": "user42", "discriminator": "0", "avatar": null, "global_name": null },
+                "roles": [], "joined_at": "2024-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false,
+                "flags": 0, "permissions": "0"
+            },
+            "locale": "en-US", "app_permissions": "0", "entitlements": [],
+            "authorizing_integration_owners": {}, "context": 0
+        })
+    };
+    let channel = bot
+        .run(TestInteraction::raw(body(
+            json!([{"type": 1, "name": "channel", "options": [
+                {"type": 7, "name": "channel", "value": "1180000000000000077"}
+            ]}]),
+        )))
+        .unwrap();
+    assert_eq!(
+        channel.content(),
+        Some("Deletions will be logged in <#1180000000000000077>.")
+    );
+    let add = bot
+        .run(TestInteraction::raw(body(json!([{"type": 2, "name": "words", "options": [
+            {"type": 1, "name": "add", "options": [{"type": 3, "name": "word", "value": "darn"}]}
+        ]}]))))
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(add.to_json().unwrap()).unwrap(),
+        r#"{"type":4,"data":{"content":"Banned `darn`: messages containing it will be deleted.","flags":64}}"#
+    );
+}
