@@ -265,3 +265,9 @@ fn parse_response(bytes: &[u8]) -> Result<Response> {
 
 #[cfg(test)]
 mod tests;
+
+/// The SDK's README, whose recipes are tests written with this module:
+/// `cargo test --doc` compiles and runs each of its Rust blocks.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeRecipes;
