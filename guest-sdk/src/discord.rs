@@ -33,7 +33,7 @@
 //! ```
 //!
 //! Replies and follow-ups to an interaction are
-//! [`Interaction`](crate::Interaction)'s methods; they use the interaction's
+//! [`Interaction`]'s methods; they use the interaction's
 //! own token and work even for a bot deployed without a bot token.
 //! Everything else needs one (`appliance deploy --token-env`).
 
