@@ -388,14 +388,22 @@ fn check_option_fields(path: &str, fields: &Map<String, Value>, kind: u64) -> Re
         Ok(())
     };
     only("choices", &[3, 4, 10], "STRING, INTEGER and NUMBER")?;
-    only("autocomplete", &[3, 4, 10], "STRING, INTEGER and NUMBER")?;
+    // twilight-interactions writes `"autocomplete": false` on every option
+    // (a bot's bool or user option too), which Discord takes: only `true`
+    // is for the three types.
+    let autocomplete = fields.get("autocomplete").and_then(Value::as_bool) == Some(true);
+    if autocomplete && ![3, 4, 10].contains(&kind) {
+        return Err(invalid(
+            &format!("{path}.autocomplete"),
+            "only STRING, INTEGER and NUMBER options take autocomplete",
+        ));
+    }
     only("channel_types", &[7], "CHANNEL")?;
     only("min_value", &[4, 10], "INTEGER and NUMBER")?;
     only("max_value", &[4, 10], "INTEGER and NUMBER")?;
     only("min_length", &[3], "STRING")?;
     only("max_length", &[3], "STRING")?;
 
-    let autocomplete = fields.get("autocomplete").and_then(Value::as_bool) == Some(true);
     if let Some(choices) = fields.get("choices").filter(|v| !v.is_null()) {
         let Value::Array(choices) = choices else {
             return Err(invalid(&format!("{path}.choices"), "must be an array"));
@@ -817,6 +825,17 @@ mod tests {
         assert_eq!(commands.len(), 3);
         assert!(commands.as_slice()[0].get("version").is_none());
         assert_eq!(commands.labels(), ["/remind", "High Five (user command)", "/config"]);
+    }
+
+    #[test]
+    fn autocomplete_false_is_taken_on_any_option_type() {
+        // What twilight-interactions' derive writes for `shout: Option<bool>`.
+        parse(json!([{"name": "greet", "description": "x", "options": [
+            {"type": 5, "name": "shout", "description": "x", "required": false, "autocomplete": false}]}]))
+        .unwrap();
+        let refused = refused(json!([{"name": "greet", "description": "x", "options": [
+            {"type": 5, "name": "shout", "description": "x", "autocomplete": true}]}]));
+        assert_eq!(refused.path, "commands[0].options[0].autocomplete");
     }
 
     #[test]
