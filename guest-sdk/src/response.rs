@@ -78,8 +78,8 @@ impl Response {
     /// Shows "thinking..." and replies later (type 5). Add
     /// [`ephemeral`](Self::ephemeral) if the later reply should be ephemeral.
     ///
-    /// Send it with [`Interaction::reply`](crate::Interaction::reply)
-    /// and keep working: the [`message`](Self::message) the handler returns
+    /// Send it with [`Interaction::defer`](crate::Interaction::defer) (which
+    /// is `reply(Response::defer())`) and keep working: the [`message`](Self::message) the handler returns
     /// then replaces "thinking...". Returned from the handler instead, it
     /// ends the event with nothing more to come, so the user would be left
     /// with "thinking...". A bot that is merely slow can also just take its
