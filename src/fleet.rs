@@ -805,10 +805,11 @@ impl Fleet {
             let Some(json) = &version.commands else {
                 return Ok(Registration::Undeclared);
             };
-            let commands = Commands::parse(json.as_bytes())
-                .map_err(|e| Error::Internal(format!("stored commands of version {target}: {e}")))?;
-            let scope = registry::Scope::new(version.commands_guild.as_deref())
-                .map_err(Error::Internal)?;
+            let commands = Commands::parse(json.as_bytes()).map_err(|e| {
+                Error::Internal(format!("stored commands of version {target}: {e}"))
+            })?;
+            let scope =
+                registry::Scope::new(version.commands_guild.as_deref()).map_err(Error::Internal)?;
             let token = self.db.bot_token(record.id).await?;
             self.register(Some(&commands), token.as_deref(), &record.app_id, &scope)
                 .await
@@ -872,7 +873,12 @@ impl Fleet {
         let active = versions
             .iter()
             .find(|v| v.version == record.active_version)
-            .ok_or_else(|| Error::Internal(format!("active version {} is missing", record.active_version)))?;
+            .ok_or_else(|| {
+                Error::Internal(format!(
+                    "active version {} is missing",
+                    record.active_version
+                ))
+            })?;
         let declared = active
             .commands
             .as_deref()

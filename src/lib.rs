@@ -17,8 +17,8 @@ pub mod text;
 // and the commands registered through it (`registry`),
 // SQLite (`store`), and the node's own counters and crash-loop bookkeeping.
 pub mod discord;
-pub mod registry;
 pub mod health;
+pub mod registry;
 pub mod store;
 pub mod telemetry;
 

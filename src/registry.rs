@@ -118,9 +118,8 @@ async fn call(
             other => Error::Failed(other.to_string()),
         })?;
     match response.status {
-        200..=299 => serde_json::from_slice::<Vec<Value>>(&response.body).map_err(|e| {
-            Error::Failed(format!("Discord's answer is not a list of commands: {e}"))
-        }),
+        200..=299 => serde_json::from_slice::<Vec<Value>>(&response.body)
+            .map_err(|e| Error::Failed(format!("Discord's answer is not a list of commands: {e}"))),
         status @ 400..=499 => Err(Error::Refused(commands::discord_error(
             status,
             &response.body,

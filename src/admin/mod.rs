@@ -298,20 +298,20 @@ impl Admin {
                     api::RegisteredCommands::from_registration(&deployment.commands);
                 warnings.extend(warning);
                 http::json(
-                if deployment.created {
-                    StatusCode::CREATED
-                } else {
-                    StatusCode::OK
-                },
-                &DeployResponse {
-                    name: deployment.name,
-                    version: deployment.version,
-                    created: deployment.created,
-                    sha256: deployment.sha256,
-                    warnings,
-                    commands,
-                },
-            )
+                    if deployment.created {
+                        StatusCode::CREATED
+                    } else {
+                        StatusCode::OK
+                    },
+                    &DeployResponse {
+                        name: deployment.name,
+                        version: deployment.version,
+                        created: deployment.created,
+                        sha256: deployment.sha256,
+                        warnings,
+                        commands,
+                    },
+                )
             }
             Err(err) => fleet_error(err),
         }

@@ -462,7 +462,10 @@ pub async fn commands(client: Client, args: CommandsArgs) -> anyhow::Result<()> 
         .commands(&args.name, args.guild.as_deref(), args.sync)
         .await?;
     if args.json {
-        println!("{}", json_for_terminal(&serde_json::to_string_pretty(&state)?));
+        println!(
+            "{}",
+            json_for_terminal(&serde_json::to_string_pretty(&state)?)
+        );
         return Ok(());
     }
     let labels = |list: &[serde_json::Value]| -> String {
@@ -487,7 +490,11 @@ pub async fn commands(client: Client, args: CommandsArgs) -> anyhow::Result<()> 
     out.push_str(&format!("  registered: {}\n", labels(&state.registered)));
     if state.declared.is_some() {
         if state.differences.is_empty() {
-            out.push_str(if args.sync { "synced: Discord has what the bot declares\n" } else { "in sync\n" });
+            out.push_str(if args.sync {
+                "synced: Discord has what the bot declares\n"
+            } else {
+                "in sync\n"
+            });
         } else {
             out.push_str("differences:\n");
             for difference in &state.differences {
@@ -495,14 +502,20 @@ pub async fn commands(client: Client, args: CommandsArgs) -> anyhow::Result<()> 
                 let what = match difference.kind {
                     DifferenceKind::Missing => "declared, not registered".to_owned(),
                     DifferenceKind::Extra => "registered, not declared".to_owned(),
-                    DifferenceKind::Changed => format!("differs in {}", difference.fields.join(", ")),
+                    DifferenceKind::Changed => {
+                        format!("differs in {}", difference.fields.join(", "))
+                    }
                 };
                 out.push_str(&format!("  {}: {what}\n", difference.command));
             }
             out.push_str(&format!(
                 "run `appliance commands {} --sync{}` to register what the bot declares\n",
                 state.name,
-                state.guild.as_ref().map(|g| format!(" --guild {g}")).unwrap_or_default()
+                state
+                    .guild
+                    .as_ref()
+                    .map(|g| format!(" --guild {g}"))
+                    .unwrap_or_default()
             ));
         }
     }

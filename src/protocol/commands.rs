@@ -27,8 +27,8 @@ const SAFE_INTEGER: i64 = (1 << 53) - 1;
 /// Discord's locales, the keys a localization dictionary may have.
 pub const LOCALES: &[&str] = &[
     "id", "da", "de", "en-GB", "en-US", "es-ES", "es-419", "fr", "hr", "it", "lt", "hu", "nl",
-    "no", "pl", "pt-BR", "ro", "fi", "sv-SE", "vi", "tr", "cs", "el", "bg", "ru", "uk", "hi",
-    "th", "zh-CN", "ja", "zh-TW", "ko",
+    "no", "pl", "pt-BR", "ro", "fi", "sv-SE", "vi", "tr", "cs", "el", "bg", "ru", "uk", "hi", "th",
+    "zh-CN", "ja", "zh-TW", "ko",
 ];
 
 /// `CHAT_INPUT` command and option names, as Discord documents them.
@@ -227,8 +227,20 @@ fn check_command(path: &str, command: &mut Value) -> Result<u64, Invalid> {
             ));
         }
     }
-    check_enum_list(path, fields, "contexts", &[0, 1, 2], "0 GUILD, 1 BOT_DM, 2 PRIVATE_CHANNEL")?;
-    check_enum_list(path, fields, "integration_types", &[0, 1], "0 GUILD_INSTALL, 1 USER_INSTALL")?;
+    check_enum_list(
+        path,
+        fields,
+        "contexts",
+        &[0, 1, 2],
+        "0 GUILD, 1 BOT_DM, 2 PRIVATE_CHANNEL",
+    )?;
+    check_enum_list(
+        path,
+        fields,
+        "integration_types",
+        &[0, 1],
+        "0 GUILD_INSTALL, 1 USER_INSTALL",
+    )?;
     for flag in ["nsfw", "dm_permission"] {
         if let Some(value) = fields.get(flag) {
             if !value.is_boolean() && !value.is_null() {
@@ -268,7 +280,10 @@ fn check_options(path: &str, options: &mut Value, level: Level) -> Result<(), In
         ));
     }
     if level == Level::Group && list.is_empty() {
-        return Err(invalid(path, "a subcommand group needs at least one subcommand"));
+        return Err(invalid(
+            path,
+            "a subcommand group needs at least one subcommand",
+        ));
     }
     let mut names = HashSet::new();
     let mut optional_seen = false;
@@ -432,11 +447,11 @@ fn check_option_fields(path: &str, fields: &Map<String, Value>, kind: u64) -> Re
             })?;
             let value = choice.get("value").unwrap_or(&Value::Null);
             let ok = match kind {
-                3 => value
-                    .as_str()
-                    .is_some_and(|s| s.chars().count() <= 100),
+                3 => value.as_str().is_some_and(|s| s.chars().count() <= 100),
                 4 => value.as_i64().is_some_and(|v| v.abs() <= SAFE_INTEGER),
-                _ => value.as_f64().is_some_and(|v| v.abs() <= SAFE_INTEGER as f64),
+                _ => value
+                    .as_f64()
+                    .is_some_and(|v| v.abs() <= SAFE_INTEGER as f64),
             };
             if !ok {
                 let want = match kind {
@@ -466,7 +481,9 @@ fn check_option_fields(path: &str, fields: &Map<String, Value>, kind: u64) -> Re
         let ok = if kind == 4 {
             value.as_i64().is_some_and(|v| v.abs() <= SAFE_INTEGER)
         } else {
-            value.as_f64().is_some_and(|v| v.abs() <= SAFE_INTEGER as f64)
+            value
+                .as_f64()
+                .is_some_and(|v| v.abs() <= SAFE_INTEGER as f64)
         };
         if !ok {
             return Err(invalid(
@@ -511,7 +528,11 @@ fn check_option_fields(path: &str, fields: &Map<String, Value>, kind: u64) -> Re
     Ok(())
 }
 
-fn required_str<'a>(fields: &'a Map<String, Value>, path: &str, key: &str) -> Result<&'a str, Invalid> {
+fn required_str<'a>(
+    fields: &'a Map<String, Value>,
+    path: &str,
+    key: &str,
+) -> Result<&'a str, Invalid> {
     match fields.get(key) {
         Some(Value::String(text)) => Ok(text),
         None | Some(Value::Null) => Err(invalid(&format!("{path}.{key}"), "is missing")),
@@ -543,13 +564,13 @@ fn check_name(path: &str, name: &str, slash: bool) -> Result<(), Invalid> {
             format!("{name:?} may hold only letters, digits, '-', '_' and '\\'' (no spaces)"),
         ));
     }
-    if name.chars().any(|c| c.to_lowercase().ne(std::iter::once(c))) {
+    if name
+        .chars()
+        .any(|c| c.to_lowercase().ne(std::iter::once(c)))
+    {
         return Err(invalid(
             path,
-            format!(
-                "{name:?} must be lowercase (\"{}\")",
-                name.to_lowercase()
-            ),
+            format!("{name:?} must be lowercase (\"{}\")", name.to_lowercase()),
         ));
     }
     Ok(())
@@ -575,7 +596,10 @@ fn check_localizations(
         if !LOCALES.contains(&locale.as_str()) {
             return Err(invalid(
                 &at,
-                format!("{locale:?} is not one of Discord's locales ({})", LOCALES.join(", ")),
+                format!(
+                    "{locale:?} is not one of Discord's locales ({})",
+                    LOCALES.join(", ")
+                ),
             ));
         }
         let Value::String(text) = text else {
@@ -596,9 +620,10 @@ fn check_enum_list(
     let Some(value) = fields.get(key).filter(|v| !v.is_null()) else {
         return Ok(());
     };
-    let ok = value
-        .as_array()
-        .is_some_and(|list| list.iter().all(|v| v.as_u64().is_some_and(|v| allowed.contains(&v))));
+    let ok = value.as_array().is_some_and(|list| {
+        list.iter()
+            .all(|v| v.as_u64().is_some_and(|v| allowed.contains(&v)))
+    });
     if !ok {
         return Err(invalid(
             &format!("{path}.{key}"),
@@ -614,7 +639,12 @@ fn characters(value: &Value) -> usize {
     let Value::Object(fields) = value else {
         return 0;
     };
-    let text = |key: &str| fields.get(key).and_then(Value::as_str).map_or(0, |s| s.chars().count());
+    let text = |key: &str| {
+        fields
+            .get(key)
+            .and_then(Value::as_str)
+            .map_or(0, |s| s.chars().count())
+    };
     let mut total = text("name") + text("description");
     if let Some(Value::Array(choices)) = fields.get("choices") {
         for choice in choices {
@@ -740,7 +770,11 @@ fn changed_fields(declared: &Value, registered: &Value, prefix: &str) -> Vec<Str
     keys.sort();
     keys.dedup();
     keys.into_iter()
-        .filter(|key| !(prefix.is_empty() && SERVER_DEFAULTED.contains(&key.as_str()) && !d.contains_key(*key)))
+        .filter(|key| {
+            !(prefix.is_empty()
+                && SERVER_DEFAULTED.contains(&key.as_str())
+                && !d.contains_key(*key))
+        })
         .filter(|key| d.get(*key) != r.get(*key))
         .map(|key| format!("{prefix}.{key}").trim_start_matches('.').to_owned())
         .collect()
@@ -824,7 +858,10 @@ mod tests {
         .unwrap();
         assert_eq!(commands.len(), 3);
         assert!(commands.as_slice()[0].get("version").is_none());
-        assert_eq!(commands.labels(), ["/remind", "High Five (user command)", "/config"]);
+        assert_eq!(
+            commands.labels(),
+            ["/remind", "High Five (user command)", "/config"]
+        );
     }
 
     #[test]
@@ -841,46 +878,99 @@ mod tests {
     #[test]
     fn names_the_field_that_breaks_a_rule() {
         let cases = [
-            (json!([{"name": "Remind", "description": "x"}]), "commands[0].name", "lowercase"),
-            (json!([{"name": "two words", "description": "x"}]), "commands[0].name", "no spaces"),
-            (json!([{"name": "a".repeat(33), "description": "x"}]), "commands[0].name", "1 to 32"),
+            (
+                json!([{"name": "Remind", "description": "x"}]),
+                "commands[0].name",
+                "lowercase",
+            ),
+            (
+                json!([{"name": "two words", "description": "x"}]),
+                "commands[0].name",
+                "no spaces",
+            ),
+            (
+                json!([{"name": "a".repeat(33), "description": "x"}]),
+                "commands[0].name",
+                "1 to 32",
+            ),
             (json!([{"name": "a"}]), "commands[0].description", "missing"),
-            (json!([{"name": "a", "description": "d".repeat(101)}]), "commands[0].description", "1 to 100"),
-            (json!([{"name": "Hi", "type": 2, "description": "no"}]), "commands[0].description", "no description"),
-            (json!([{"name": "a", "description": "x", "options": [
+            (
+                json!([{"name": "a", "description": "d".repeat(101)}]),
+                "commands[0].description",
+                "1 to 100",
+            ),
+            (
+                json!([{"name": "Hi", "type": 2, "description": "no"}]),
+                "commands[0].description",
+                "no description",
+            ),
+            (
+                json!([{"name": "a", "description": "x", "options": [
                 {"type": 3, "name": "x", "description": "x"},
                 {"type": 3, "name": "y", "description": "y", "required": true}]}]),
-             "commands[0].options[1].required", "required options first"),
-            (json!([{"name": "a", "description": "x", "options": [
+                "commands[0].options[1].required",
+                "required options first",
+            ),
+            (
+                json!([{"name": "a", "description": "x", "options": [
                 {"type": 3, "name": "x", "description": "x"},
                 {"type": 3, "name": "x", "description": "y"}]}]),
-             "commands[0].options[1].name", "used twice"),
-            (json!([{"name": "a", "description": "x", "options": [
+                "commands[0].options[1].name",
+                "used twice",
+            ),
+            (
+                json!([{"name": "a", "description": "x", "options": [
                 {"type": 1, "name": "s", "description": "s"},
                 {"type": 3, "name": "x", "description": "x"}]}]),
-             "commands[0].options", "mixed"),
-            (json!([{"name": "a", "description": "x", "options": [
+                "commands[0].options",
+                "mixed",
+            ),
+            (
+                json!([{"name": "a", "description": "x", "options": [
                 {"type": 1, "name": "s", "description": "s", "options": [
                     {"type": 1, "name": "t", "description": "t"}]}]}]),
-             "commands[0].options[0].options[0].type", "cannot hold subcommands"),
-            (json!([{"name": "a", "description": "x", "options": [
+                "commands[0].options[0].options[0].type",
+                "cannot hold subcommands",
+            ),
+            (
+                json!([{"name": "a", "description": "x", "options": [
                 {"type": 4, "name": "n", "description": "n", "choices": [{"name": "one", "value": "1"}]}]}]),
-             "commands[0].options[0].choices[0].value", "integer"),
-            (json!([{"name": "a", "description": "x", "options": [
+                "commands[0].options[0].choices[0].value",
+                "integer",
+            ),
+            (
+                json!([{"name": "a", "description": "x", "options": [
                 {"type": 3, "name": "n", "description": "n", "autocomplete": true, "choices": [{"name": "one", "value": "1"}]}]}]),
-             "commands[0].options[0].autocomplete", "cannot also autocomplete"),
-            (json!([{"name": "a", "description": "x", "options": [
+                "commands[0].options[0].autocomplete",
+                "cannot also autocomplete",
+            ),
+            (
+                json!([{"name": "a", "description": "x", "options": [
                 {"type": 3, "name": "n", "description": "n", "min_value": 1}]}]),
-             "commands[0].options[0].min_value", "INTEGER and NUMBER"),
-            (json!([{"name": "a", "description": "x", "options": [
+                "commands[0].options[0].min_value",
+                "INTEGER and NUMBER",
+            ),
+            (
+                json!([{"name": "a", "description": "x", "options": [
                 {"type": 3, "name": "n", "description": "n", "max_length": 6001}]}]),
-             "commands[0].options[0].max_length", "1 to 6000"),
-            (json!([{"name": "a", "description": "x", "name_localizations": {"xx": "a"}}]),
-             "commands[0].name_localizations.xx", "locales"),
-            (json!([{"name": "a", "description": "x"}, {"name": "a", "description": "y"}]),
-             "commands[1].name", "declared twice"),
-            (json!([{"name": "a", "description": "x", "default_member_permissions": 8}]),
-             "commands[0].default_member_permissions", "string of digits"),
+                "commands[0].options[0].max_length",
+                "1 to 6000",
+            ),
+            (
+                json!([{"name": "a", "description": "x", "name_localizations": {"xx": "a"}}]),
+                "commands[0].name_localizations.xx",
+                "locales",
+            ),
+            (
+                json!([{"name": "a", "description": "x"}, {"name": "a", "description": "y"}]),
+                "commands[1].name",
+                "declared twice",
+            ),
+            (
+                json!([{"name": "a", "description": "x", "default_member_permissions": 8}]),
+                "commands[0].default_member_permissions",
+                "string of digits",
+            ),
             (json!({"name": "a"}), "commands", "array"),
         ];
         for (declaration, path, words) in cases {
@@ -892,10 +982,14 @@ mod tests {
 
     #[test]
     fn counts_commands_per_type_and_characters_per_command() {
-        let users: Vec<Value> = (0..6).map(|i| json!({"name": format!("User {i}"), "type": 2})).collect();
+        let users: Vec<Value> = (0..6)
+            .map(|i| json!({"name": format!("User {i}"), "type": 2}))
+            .collect();
         let error = refused(Value::Array(users));
         assert_eq!(error.path, "commands[5]");
-        let slash: Vec<Value> = (0..101).map(|i| json!({"name": format!("c{i}"), "description": "x"})).collect();
+        let slash: Vec<Value> = (0..101)
+            .map(|i| json!({"name": format!("c{i}"), "description": "x"}))
+            .collect();
         assert_eq!(refused(Value::Array(slash)).path, "commands[100]");
         let long_choices: Vec<Value> = (0..25)
             .map(|i| json!({"name": format!("{i:0>100}"), "value": format!("{i:0>100}")}))
@@ -934,9 +1028,21 @@ mod tests {
         assert_eq!(
             differences,
             [
-                Difference { command: "/remind".into(), kind: DifferenceKind::Changed, fields: vec!["options".into()] },
-                Difference { command: "/ping".into(), kind: DifferenceKind::Missing, fields: vec![] },
-                Difference { command: "/old".into(), kind: DifferenceKind::Extra, fields: vec![] },
+                Difference {
+                    command: "/remind".into(),
+                    kind: DifferenceKind::Changed,
+                    fields: vec!["options".into()]
+                },
+                Difference {
+                    command: "/ping".into(),
+                    kind: DifferenceKind::Missing,
+                    fields: vec![]
+                },
+                Difference {
+                    command: "/old".into(),
+                    kind: DifferenceKind::Extra,
+                    fields: vec![]
+                },
             ]
         );
     }
@@ -948,6 +1054,9 @@ mod tests {
             discord_error(400, body),
             "Discord answered 400: Invalid Form Body: commands[0].options[1].name: Command name is invalid"
         );
-        assert_eq!(discord_error(502, b"bad gateway"), "Discord answered 502: bad gateway");
+        assert_eq!(
+            discord_error(502, b"bad gateway"),
+            "Discord answered 502: bad gateway"
+        );
     }
 }

@@ -122,7 +122,16 @@ async fn deploy_registers_the_declared_commands_with_the_bots_token() {
     let key = setup.signer.public_hex();
     let output = setup
         .node
-        .cli(&["deploy", wasm.to_str().unwrap(), "--name", "other", "--app-id", "5301", "--public-key", &key])
+        .cli(&[
+            "deploy",
+            wasm.to_str().unwrap(),
+            "--name",
+            "other",
+            "--app-id",
+            "5301",
+            "--public-key",
+            &key,
+        ])
         .await;
     assert!(output.status.success(), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -153,7 +162,9 @@ async fn guild_flag_registers_to_the_guild_route_and_commands_shows_it() {
     assert!(shown.contains("in sync"), "{shown}");
 
     // A server id that is not one is refused before the node is asked.
-    let output = setup.deploy("commands-v1-bot", &["--guild", "my-server"]).await;
+    let output = setup
+        .deploy("commands-v1-bot", &["--guild", "my-server"])
+        .await;
     assert_eq!(output.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("Copy Server ID"),
@@ -172,7 +183,8 @@ async fn an_invalid_declaration_is_refused_before_anything_changes() {
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("commands[1].options[1].required") && stderr.contains("required options first"),
+        stderr.contains("commands[1].options[1].required")
+            && stderr.contains("required options first"),
         "the error names the field and the rule: {stderr}"
     );
     assert_eq!(setup.overwrites().len(), 1, "only v1's registration");
@@ -225,7 +237,10 @@ async fn commands_shows_a_drift_and_sync_repairs_it() {
     setup.discord.set_commands(APP, None, drifted);
 
     let shown = setup.node.cli_ok(&["commands", "cmd"]).await;
-    assert!(shown.contains("/remind: declared, not registered"), "{shown}");
+    assert!(
+        shown.contains("/remind: declared, not registered"),
+        "{shown}"
+    );
     assert!(shown.contains("/old: registered, not declared"), "{shown}");
     assert!(shown.contains("/ping: differs in description"), "{shown}");
     assert!(shown.contains("appliance commands cmd --sync"), "{shown}");

@@ -189,7 +189,8 @@ pub(super) const REMOVED: &str = "this bot was removed";
 
 /// What a host call gets while the node reads a bot's declared commands at
 /// deploy: the version is not live yet, and has no storage or token to use.
-pub(super) const DECLARING: &str = "host services are not available while the node reads the bot's \
+pub(super) const DECLARING: &str =
+    "host services are not available while the node reads the bot's \
      commands at deploy: build the command list without kv, discord or gateway calls";
 
 impl HostState {

@@ -274,7 +274,12 @@ impl FakeDiscord {
 
     /// Changes the registered commands behind the node's back (someone
     /// editing them with curl or another tool).
-    pub fn set_commands(&self, app_id: &str, guild: Option<&str>, commands: Vec<serde_json::Value>) {
+    pub fn set_commands(
+        &self,
+        app_id: &str,
+        guild: Option<&str>,
+        commands: Vec<serde_json::Value>,
+    ) {
         self.lock()
             .commands
             .insert((app_id.to_owned(), guild.map(str::to_owned)), commands);
@@ -635,7 +640,9 @@ impl State {
         let id = self.next_id.to_string();
         let commands_scope = match template {
             "/applications/{id}/commands" => Some(None),
-            "/applications/{id}/guilds/{id}/commands" => Some(path.split('/').nth(4).map(str::to_owned)),
+            "/applications/{id}/guilds/{id}/commands" => {
+                Some(path.split('/').nth(4).map(str::to_owned))
+            }
             _ => None,
         };
         let app_id = path.split('/').nth(2).unwrap_or_default().to_owned();
@@ -643,33 +650,38 @@ impl State {
             ("PUT", Some(guild)) => self.overwrite_commands(app_id, guild, body),
             ("GET", Some(guild)) => Decision::json(
                 200,
-                serde_json::Value::Array(self.commands.get(&(app_id, guild)).cloned().unwrap_or_default()),
+                serde_json::Value::Array(
+                    self.commands
+                        .get(&(app_id, guild))
+                        .cloned()
+                        .unwrap_or_default(),
+                ),
             ),
             _ => match (method, template) {
-            ("POST", "/channels/{major}/messages") | ("POST", "/webhooks/{major}/{token}") => {
-                let content = serde_json::from_slice::<serde_json::Value>(body)
-                    .ok()
-                    .and_then(|v| v.get("content").cloned())
-                    .unwrap_or(serde_json::Value::Null);
-                Decision::json(
-                    200,
-                    json!({"id": id, "channel_id": major, "content": content, "type": 0}),
-                )
-            }
-            ("DELETE" | "PUT", _) | ("POST", "/interactions/{major}/{token}/callback") => {
-                Decision {
-                    status: 204,
-                    headers: Vec::new(),
-                    content_type: "application/json",
-                    body: Bytes::new(),
-                    delay: None,
+                ("POST", "/channels/{major}/messages") | ("POST", "/webhooks/{major}/{token}") => {
+                    let content = serde_json::from_slice::<serde_json::Value>(body)
+                        .ok()
+                        .and_then(|v| v.get("content").cloned())
+                        .unwrap_or(serde_json::Value::Null);
+                    Decision::json(
+                        200,
+                        json!({"id": id, "channel_id": major, "content": content, "type": 0}),
+                    )
                 }
-            }
-            ("GET", "/gateway/bot") => match &self.gateway_bot {
-                Some(gateway) => Decision::json(200, gateway.to_json()),
-                None => Decision::json(404, json!({"message": "404: Not Found", "code": 0})),
-            },
-            _ => Decision::json(200, json!({"id": id, "method": method, "path": path})),
+                ("DELETE" | "PUT", _) | ("POST", "/interactions/{major}/{token}/callback") => {
+                    Decision {
+                        status: 204,
+                        headers: Vec::new(),
+                        content_type: "application/json",
+                        body: Bytes::new(),
+                        delay: None,
+                    }
+                }
+                ("GET", "/gateway/bot") => match &self.gateway_bot {
+                    Some(gateway) => Decision::json(200, gateway.to_json()),
+                    None => Decision::json(404, json!({"message": "404: Not Found", "code": 0})),
+                },
+                _ => Decision::json(200, json!({"id": id, "method": method, "path": path})),
             },
         };
         decision
@@ -683,7 +695,12 @@ impl State {
 impl State {
     /// Discord's bulk overwrite: the list replaces the scope's commands; a
     /// command keeps its id when one of its type and name existed.
-    fn overwrite_commands(&mut self, app_id: String, guild: Option<String>, body: &Bytes) -> Decision {
+    fn overwrite_commands(
+        &mut self,
+        app_id: String,
+        guild: Option<String>,
+        body: &Bytes,
+    ) -> Decision {
         if let Some(refusal) = self.refuse_commands.take() {
             return Decision::json(400, refusal);
         }
@@ -694,13 +711,25 @@ impl State {
                     index.to_string(): {field: {"_errors": [{"code": "BASE_TYPE_REQUIRED", "message": message}]}}}}),
             )
         };
-        let Ok(serde_json::Value::Array(list)) = serde_json::from_slice::<serde_json::Value>(body) else {
-            return Decision::json(400, json!({"code": 50109, "message": "The request body contains invalid JSON."}));
+        let Ok(serde_json::Value::Array(list)) = serde_json::from_slice::<serde_json::Value>(body)
+        else {
+            return Decision::json(
+                400,
+                json!({"code": 50109, "message": "The request body contains invalid JSON."}),
+            );
         };
-        let old = self.commands.get(&(app_id.clone(), guild.clone())).cloned().unwrap_or_default();
+        let old = self
+            .commands
+            .get(&(app_id.clone(), guild.clone()))
+            .cloned()
+            .unwrap_or_default();
         let mut stored = Vec::new();
         for (index, mut command) in list.into_iter().enumerate() {
-            let Some(name) = command.get("name").and_then(|n| n.as_str()).map(str::to_owned) else {
+            let Some(name) = command
+                .get("name")
+                .and_then(|n| n.as_str())
+                .map(str::to_owned)
+            else {
                 return form_error(index, "name", "This field is required");
             };
             let kind = command.get("type").and_then(|t| t.as_u64()).unwrap_or(1);
@@ -718,7 +747,9 @@ impl State {
             fields.insert("type".into(), json!(kind));
             fields.insert("version".into(), json!(id));
             fields.entry("description").or_insert(json!(""));
-            fields.entry("default_member_permissions").or_insert(serde_json::Value::Null);
+            fields
+                .entry("default_member_permissions")
+                .or_insert(serde_json::Value::Null);
             fields.entry("nsfw").or_insert(json!(false));
             match &guild {
                 Some(guild) => {
