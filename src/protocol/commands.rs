@@ -293,14 +293,11 @@ fn check_options(path: &str, options: &mut Value, level: Level) -> Result<(), In
         let Value::Object(fields) = option else {
             return Err(invalid(&path, "must be a JSON object"));
         };
-        let kind = match fields.get("type").and_then(Value::as_u64) {
-            Some(kind @ 1..=11) => kind,
-            _ => {
-                return Err(invalid(
-                    &format!("{path}.type"),
-                    "must be an option type from 1 (SUB_COMMAND) to 11 (ATTACHMENT)",
-                ))
-            }
+        let Some(kind @ 1..=11) = fields.get("type").and_then(Value::as_u64) else {
+            return Err(invalid(
+                &format!("{path}.type"),
+                "must be an option type from 1 (SUB_COMMAND) to 11 (ATTACHMENT)",
+            ));
         };
         let name = required_str(fields, &path, "name")?;
         check_name(&format!("{path}.name"), name, true)?;
