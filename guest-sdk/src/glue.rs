@@ -6,7 +6,7 @@
 
 use std::cell::RefCell;
 
-use crate::{Bot, Event, EventBot, Interaction, Router};
+use crate::{Bot, Event, EventBot, Interaction, Result, Router};
 
 /// Runs `bot` on one interaction's JSON and returns the response's JSON:
 /// the body of the `handle-interaction` export. An unreadable interaction
@@ -16,9 +16,17 @@ pub fn run_interaction<B: Bot>(
     router: &Router<B>,
     json: &[u8],
 ) -> std::result::Result<Vec<u8>, String> {
-    let interaction = Interaction::from_json(json).map_err(|e| e.to_string())?;
-    router
-        .dispatch(bot, &interaction)
+    answer(bot, router, Interaction::from_json(json))
+}
+
+/// The answer to an interaction as read, as the export returns it.
+fn answer<B: Bot>(
+    bot: &mut B,
+    router: &Router<B>,
+    interaction: Result<Interaction>,
+) -> std::result::Result<Vec<u8>, String> {
+    interaction
+        .and_then(|interaction| router.dispatch(bot, &interaction))
         .and_then(|response| response.to_json())
         .map_err(|e| e.to_string())
 }
@@ -44,9 +52,14 @@ impl<B: Bot> Instance<B> {
         }
     }
 
-    /// The `handle-interaction` export.
-    pub fn interaction(&self, json: &[u8]) -> std::result::Result<Vec<u8>, String> {
-        run_interaction(&mut *self.bot_mut()?, &self.router, json)
+    /// The `handle-interaction` export. It takes the JSON by value, which
+    /// the interaction keeps without copying it.
+    pub fn interaction(&self, json: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
+        answer(
+            &mut *self.bot_mut()?,
+            &self.router,
+            Interaction::from_vec(json),
+        )
     }
 
     /// The `commands` export.
@@ -79,7 +92,7 @@ impl<B: Bot> Default for Instance<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Response, Result};
+    use crate::Response;
 
     /// The ping example's logic, and a count of what this instance served.
     #[derive(Default)]
@@ -127,11 +140,11 @@ mod tests {
     fn interactions_go_from_json_to_json() {
         let instance = Instance::<Ping>::new();
         assert_eq!(
-            text(instance.interaction(&body("ping"))).unwrap(),
+            text(instance.interaction(body("ping"))).unwrap(),
             r#"{"type":4,"data":{"content":"pong"}}"#
         );
         assert_eq!(
-            text(instance.interaction(&body("nope"))).unwrap(),
+            text(instance.interaction(body("nope"))).unwrap(),
             r#"{"type":4,"data":{"content":"unknown command","flags":64}}"#
         );
     }
@@ -139,11 +152,8 @@ mod tests {
     #[test]
     fn errors_become_the_exports_error_text() {
         let instance = Instance::<Ping>::new();
-        assert_eq!(
-            instance.interaction(&body("fail")).unwrap_err(),
-            "it failed"
-        );
-        let garbage = instance.interaction(b"not json").unwrap_err();
+        assert_eq!(instance.interaction(body("fail")).unwrap_err(), "it failed");
+        let garbage = instance.interaction(b"not json".to_vec()).unwrap_err();
         assert!(
             garbage.starts_with("the interaction is not valid JSON"),
             "{garbage}"
@@ -153,10 +163,10 @@ mod tests {
     #[test]
     fn one_instance_keeps_its_state_between_calls() {
         let instance = Instance::<Ping>::new();
-        instance.interaction(&body("ping")).unwrap();
-        instance.interaction(&body("ping")).unwrap();
+        instance.interaction(body("ping")).unwrap();
+        instance.interaction(body("ping")).unwrap();
         assert_eq!(
-            text(instance.interaction(&body("served"))).unwrap(),
+            text(instance.interaction(body("served"))).unwrap(),
             r#"{"type":4,"data":{"content":"3"}}"#
         );
         instance
@@ -165,7 +175,7 @@ mod tests {
         assert_eq!(instance.bot.borrow().events, ["MESSAGE_CREATE"]);
         // A fresh instance starts over: instance state is not durable.
         assert_eq!(
-            text(Instance::<Ping>::new().interaction(&body("served"))).unwrap(),
+            text(Instance::<Ping>::new().interaction(body("served"))).unwrap(),
             r#"{"type":4,"data":{"content":"1"}}"#
         );
     }

@@ -5,7 +5,6 @@ use std::borrow::Cow;
 use std::cell::OnceCell;
 
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use twilight_interactions::command::{CommandInputData, CommandModel};
 use twilight_model::application::command::CommandType;
@@ -22,6 +21,10 @@ use twilight_model::id::marker::{
 use twilight_model::id::Id;
 
 use crate::{Error, Response, Result};
+
+mod head;
+
+use head::{Head, Who};
 
 /// One Discord interaction: a slash, user or message command, an
 /// autocomplete request, a button or select-menu press, or a modal
@@ -58,63 +61,13 @@ use crate::{Error, Response, Result};
 /// ```
 #[derive(Clone, Debug)]
 pub struct Interaction {
+    /// The whole interaction, as sent; [`Head`]'s spans point into it.
+    raw: String,
     head: Head,
-    data: DataHead,
-    /// The interaction's `data` object, as sent.
-    raw_data: Option<Box<RawValue>>,
-    /// The whole interaction, as sent.
-    raw: Vec<u8>,
+    who: OnceCell<Option<Who>>,
     command: OnceCell<CommandData>,
     data_value: OnceCell<Value>,
     full: OnceCell<TwilightInteraction>,
-}
-
-/// The fields read up front; everything else is skipped unread.
-#[derive(Clone, Debug, Deserialize)]
-struct Head {
-    #[serde(rename = "type")]
-    kind: u8,
-    id: Id<InteractionMarker>,
-    application_id: Id<ApplicationMarker>,
-    token: String,
-    /// Kept unread; moved out into [`Interaction::raw_data`].
-    data: Option<Box<RawValue>>,
-    guild_id: Option<Id<GuildMarker>>,
-    channel_id: Option<Id<ChannelMarker>>,
-    channel: Option<ChannelHead>,
-    user: Option<UserHead>,
-    member: Option<MemberHead>,
-    locale: Option<String>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-struct ChannelHead {
-    id: Id<ChannelMarker>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-struct UserHead {
-    id: Id<UserMarker>,
-    username: String,
-    global_name: Option<String>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-struct MemberHead {
-    user: Option<UserHead>,
-    nick: Option<String>,
-}
-
-/// The head of `data`: which command or component this is.
-#[derive(Clone, Debug, Default, Deserialize)]
-struct DataHead {
-    name: Option<String>,
-    #[serde(rename = "type")]
-    kind: Option<u8>,
-    target_id: Option<Id<GenericMarker>>,
-    custom_id: Option<String>,
-    #[serde(default)]
-    values: Vec<String>,
 }
 
 impl Interaction {
@@ -138,7 +91,19 @@ impl Interaction {
     /// # Ok::<(), appliance_sdk::Error>(())
     /// ```
     pub fn from_json(json: &[u8]) -> Result<Self> {
-        let mut head: Head = serde_json::from_slice(json).map_err(|e| {
+        Self::from_vec(json.to_vec())
+    }
+
+    /// [`from_json`](Self::from_json) for JSON the caller owns, which the
+    /// interaction keeps without copying it.
+    pub fn from_vec(json: Vec<u8>) -> Result<Self> {
+        let raw = String::from_utf8(json).map_err(|e| {
+            Error::new(format!(
+                "the interaction is not valid JSON: {}",
+                e.utf8_error()
+            ))
+        })?;
+        let head = Head::read(&raw).map_err(|e| {
             if e.is_syntax() || e.is_eof() {
                 Error::new(format!("the interaction is not valid JSON: {e}"))
             } else {
@@ -151,18 +116,10 @@ impl Interaction {
                 head.kind
             )));
         }
-        let raw_data = head.data.take();
-        let data = match &raw_data {
-            Some(raw) => serde_json::from_str(raw.get()).map_err(|e| {
-                Error::new(format!("the interaction's data could not be read: {e}"))
-            })?,
-            None => DataHead::default(),
-        };
         Ok(Self {
+            raw,
             head,
-            data,
-            raw_data,
-            raw: json.to_vec(),
+            who: OnceCell::new(),
             command: OnceCell::new(),
             data_value: OnceCell::new(),
             full: OnceCell::new(),
@@ -171,7 +128,7 @@ impl Interaction {
 
     /// The interaction's JSON, exactly as Discord sent it.
     pub fn json(&self) -> &[u8] {
-        &self.raw
+        self.raw.as_bytes()
     }
 
     /// twilight's full model of the interaction, read (once) on the first
@@ -199,7 +156,7 @@ impl Interaction {
         if let Some(full) = self.full.get() {
             return Ok(full);
         }
-        let full = read_filled(&self.raw, fill_defaults)
+        let full = read_filled(self.raw.as_bytes(), fill_defaults)
             .map_err(|e| Error::new(format!("the interaction could not be read: {e}")))?;
         Ok(self.full.get_or_init(|| full))
     }
@@ -230,7 +187,7 @@ impl Interaction {
     /// The interaction token, which authorizes follow-up messages for 15
     /// minutes.
     pub fn token(&self) -> &str {
-        &self.head.token
+        self.head.token.get(&self.raw)
     }
 
     /// The server the interaction happened in; `None` in direct messages.
@@ -243,12 +200,12 @@ impl Interaction {
         // Discord sends both the older `channel_id` and a partial `channel`.
         self.head
             .channel_id
-            .or_else(|| self.head.channel.as_ref().map(|c| c.id))
+            .or_else(|| self.head.channel_object_id(&self.raw))
     }
 
     /// The user's chosen language (`"en-US"`, ...), if Discord sent it.
     pub fn locale(&self) -> Option<&str> {
-        self.head.locale.as_deref()
+        Some(self.head.locale.as_ref()?.get(&self.raw))
     }
 
     /// Whether the interaction came from a direct message rather than a
@@ -259,32 +216,28 @@ impl Interaction {
 
     // --- who ------------------------------------------------------------
 
-    /// `member.user` in a server, `user` in a direct message.
-    fn user(&self) -> Option<&UserHead> {
-        self.head
-            .member
-            .as_ref()
-            .and_then(|member| member.user.as_ref())
-            .or(self.head.user.as_ref())
+    /// `member.user` in a server, `user` in a direct message; read on
+    /// first use.
+    fn who(&self) -> Option<&Who> {
+        self.who.get_or_init(|| self.head.who(&self.raw)).as_ref()
     }
 
     /// The ID of the user who triggered the interaction.
     pub fn user_id(&self) -> Option<Id<UserMarker>> {
-        self.user().map(|user| user.id)
+        self.who().map(|who| who.id)
     }
 
     /// The user's unique account name (`username`).
     pub fn user_name(&self) -> Option<&str> {
-        self.user().map(|user| user.username.as_str())
+        self.who().map(|who| who.username.as_str())
     }
 
     /// The name Discord shows for the user here: their server nickname, else
     /// their global display name, else their username.
     pub fn display_name(&self) -> Option<&str> {
-        let nick = self.head.member.as_ref().and_then(|m| m.nick.as_deref());
-        let user = self.user();
-        nick.or_else(|| user.and_then(|u| u.global_name.as_deref()))
-            .or_else(|| user.map(|u| u.username.as_str()))
+        let who = self.who()?;
+        let name = who.nick.as_deref().or(who.global_name.as_deref());
+        Some(name.unwrap_or(&who.username))
     }
 
     // --- commands and autocomplete ----------------------------------------
@@ -297,21 +250,22 @@ impl Interaction {
     /// The command's name (`"ping"` for `/ping`, `"Report"` for a user
     /// command called Report), for commands and autocomplete requests.
     pub fn command_name(&self) -> Option<&str> {
-        self.data.name.as_deref().filter(|_| self.is_command())
+        let name = self.head.name.as_ref().filter(|_| self.is_command())?;
+        Some(name.get(&self.raw))
     }
 
     /// The kind of command: slash (chat input), user or message. `None`
     /// for anything but a command or autocomplete request.
     pub fn command_kind(&self) -> Option<CommandType> {
         self.is_command()
-            .then(|| CommandType::from(self.data.kind.unwrap_or(1)))
+            .then(|| CommandType::from(self.head.command_kind.unwrap_or(1)))
     }
 
     /// For a user or message command: the ID of the user or message it was
     /// used on. Its full object is in the command's `resolved` data
     /// ([`command`](Self::command)).
     pub fn target_id(&self) -> Option<Id<GenericMarker>> {
-        self.data.target_id.filter(|_| self.is_command())
+        self.head.target_id.filter(|_| self.is_command())
     }
 
     /// Reads the command's options into its typed model: what a
@@ -349,8 +303,8 @@ impl Interaction {
         if let Some(data) = self.command.get() {
             return Ok(data);
         }
-        let raw = match &self.raw_data {
-            Some(raw) if self.is_command() => raw.get(),
+        let raw = match self.head.data {
+            Some(data) if self.is_command() => data.get(&self.raw),
             _ => return Err(Error::new("this interaction is not a command")),
         };
         let data = read_filled(raw.as_bytes(), fill_command_defaults)
@@ -466,17 +420,19 @@ impl Interaction {
     /// The `custom_id` of the button or select menu that was used, or of the
     /// modal that was submitted.
     pub fn custom_id(&self) -> Option<&str> {
-        self.data
-            .custom_id
-            .as_deref()
-            .filter(|_| matches!(self.head.kind, 3 | 5))
+        let custom_id = self.head.custom_id.as_ref();
+        Some(
+            custom_id
+                .filter(|_| matches!(self.head.kind, 3 | 5))?
+                .get(&self.raw),
+        )
     }
 
     /// The values chosen in a select menu (empty for buttons and everything
     /// else).
     pub fn values(&self) -> &[String] {
         if self.head.kind == 3 {
-            &self.data.values
+            &self.head.values
         } else {
             &[]
         }
@@ -490,9 +446,9 @@ impl Interaction {
             return None;
         }
         let data = self.data_value.get_or_init(|| {
-            self.raw_data
-                .as_ref()
-                .and_then(|raw| serde_json::from_str(raw.get()).ok())
+            self.head
+                .data
+                .and_then(|data| serde_json::from_str(data.get(&self.raw)).ok())
                 .unwrap_or(Value::Null)
         });
         find_text_input(data.get("components")?, custom_id)
@@ -561,7 +517,7 @@ impl Interaction {
             id: Id<MessageMarker>,
         }
         let body = crate::discord::message_body(&message.into())?;
-        let path = format!("/webhooks/{}/{}", self.head.application_id, self.head.token);
+        let path = format!("/webhooks/{}/{}", self.head.application_id, self.token());
         let answer = crate::discord::call("POST", &path, Some(&body))?;
         let created: Created = serde_json::from_slice(&answer.body).map_err(|e| {
             Error::new(format!(
@@ -588,7 +544,8 @@ impl Interaction {
     fn original_path(&self) -> String {
         format!(
             "/webhooks/{}/{}/messages/@original",
-            self.head.application_id, self.head.token
+            self.head.application_id,
+            self.token()
         )
     }
 }

@@ -66,7 +66,7 @@ macro_rules! bot {
                 fn handle_interaction(
                     interaction: ::std::vec::Vec<u8>,
                 ) -> ::std::result::Result<::std::vec::Vec<u8>, ::std::string::String> {
-                    __APPLIANCE_INSTANCE.with(|instance| instance.interaction(&interaction))
+                    __APPLIANCE_INSTANCE.with(|instance| instance.interaction(interaction))
                 }
 
                 fn commands() -> ::std::result::Result<
@@ -105,7 +105,7 @@ macro_rules! bot {
                 fn handle_interaction(
                     interaction: ::std::vec::Vec<u8>,
                 ) -> ::std::result::Result<::std::vec::Vec<u8>, ::std::string::String> {
-                    INSTANCE.with(|instance| instance.interaction(&interaction))
+                    INSTANCE.with(|instance| instance.interaction(interaction))
                 }
 
                 fn handle_event(event: Event) -> ::std::result::Result<(), ::std::string::String> {
