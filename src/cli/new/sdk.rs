@@ -29,6 +29,7 @@ pub(super) const FILES: &[(&str, &str)] = sdk_files![
     "src/glue.rs",
     "src/host.rs",
     "src/interaction.rs",
+    "src/interaction/head.rs",
     "src/interaction/tests.rs",
     "src/kv.rs",
     "src/lib.rs",
