@@ -350,6 +350,16 @@ impl LogTail {
         Ok(tail)
     }
 
+    /// Prints nothing yet; everything the bot logs or crashes from its
+    /// start: for a bot that is not deployed yet.
+    pub(crate) fn from_start(name: &str) -> Self {
+        LogTail {
+            name: name.to_owned(),
+            last_id: 0,
+            last_crash_ms: i64::MIN,
+        }
+    }
+
     /// Prints nothing yet: only what the bot logs or crashes from now on.
     pub(crate) async fn from_now(client: &Client, name: &str) -> anyhow::Result<Self> {
         let now = client.logs(name, 1, 0).await?;

@@ -89,6 +89,14 @@ async fn dev(client: Client, args: DevArgs, manifest: PathBuf) -> anyhow::Result
     let mut watch = watch::Watch::new(dir);
     let mut stop = std::pin::pin!(stop_signal());
     let mut deployed: Option<Deployed> = None;
+    // Where the bot's log starts for this session, taken before the first
+    // deploy so no line after it is missed: the bot's last line now, or
+    // its first if this loop is about to create it.
+    let mut tail = Some(match LogTail::from_now(&client, &args.name).await {
+        Ok(tail) => tail,
+        Err(err) if is_not_found(&err) => LogTail::from_start(&args.name),
+        Err(err) => return Err(err),
+    });
     let mut logs: Option<tokio::task::JoinHandle<()>> = None;
     say(&format!(
         "watching {} ({}); Ctrl-C stops",
@@ -101,8 +109,10 @@ async fn dev(client: Client, args: DevArgs, manifest: PathBuf) -> anyhow::Result
             _ = &mut stop => break,
             () = round(&client, &args, &manifest, &reason, &mut deployed) => {}
         }
-        if logs.is_none() && deployed.is_some() {
-            logs = Some(tokio::spawn(follow_logs(client.clone(), args.name.clone())));
+        if deployed.is_some() {
+            if let Some(tail) = tail.take() {
+                logs = Some(tokio::spawn(follow_logs(client.clone(), tail)));
+            }
         }
         // Changes during the build are seen here, against the sources
         // as they were before it.
@@ -232,17 +242,11 @@ async fn next_change(watch: &mut watch::Watch) -> PathBuf {
 /// Prints the bot's new log lines and crashes until aborted. A failed
 /// poll (the node restarting, the bot removed) is said once, and the
 /// follower keeps trying.
-async fn follow_logs(client: Client, name: String) {
-    let mut tail = None;
+async fn follow_logs(client: Client, mut tail: LogTail) {
     let mut last_error = None;
     loop {
-        let result = match &mut tail {
-            None => LogTail::from_now(&client, &name).await.map(|t| {
-                tail = Some(t);
-            }),
-            Some(tail) => tail.poll(&client).await,
-        };
-        match result {
+        tokio::time::sleep(LogTail::POLL).await;
+        match tail.poll(&client).await {
             Ok(()) => last_error = None,
             Err(err) => {
                 let err = format!("{err:#}");
@@ -252,8 +256,15 @@ async fn follow_logs(client: Client, name: String) {
                 }
             }
         }
-        tokio::time::sleep(LogTail::POLL).await;
     }
+}
+
+/// The node's answer for a bot it does not have.
+fn is_not_found(err: &anyhow::Error) -> bool {
+    matches!(
+        err.downcast_ref::<crate::admin::client::Error>(),
+        Some(crate::admin::client::Error::Api { status, .. }) if *status == hyper::StatusCode::NOT_FOUND
+    )
 }
 
 /// Ctrl-C, or SIGTERM (a supervisor, `kill PID`).
