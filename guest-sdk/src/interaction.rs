@@ -32,11 +32,12 @@ use head::{Head, Who};
 ///
 /// It is read lazily, because most handlers look at a handful of fields:
 /// building it reads only a small head (type, ids, token, the command's name
-/// or the component's `custom_id`, who sent it, where, their locale) and
-/// keeps the JSON. The command's options are read the first time something
-/// asks for them ([`command_model`](Self::command_model), the `option_*`
-/// readers), and twilight's full [`Interaction`](TwilightInteraction) only
-/// on [`twilight`](Self::twilight).
+/// or the component's `custom_id`, where, the locale) and keeps the JSON,
+/// borrowing from it rather than copying. Who sent it is read the first
+/// time someone asks, the command's options the first time something needs
+/// them ([`command_model`](Self::command_model), the `option_*` readers),
+/// and twilight's full [`Interaction`](TwilightInteraction) only on
+/// [`twilight`](Self::twilight).
 ///
 /// Besides reading, an `Interaction` answers:
 ///
@@ -59,7 +60,7 @@ use head::{Head, Who};
 ///     Ok(Response::message("done").ephemeral()) // replaces "thinking..."
 /// }
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Interaction {
     /// The whole interaction, as sent; [`Head`]'s spans point into it.
     raw: String,
@@ -68,6 +69,20 @@ pub struct Interaction {
     command: OnceCell<CommandData>,
     data_value: OnceCell<Value>,
     full: OnceCell<TwilightInteraction>,
+}
+
+/// The interaction's identity, without its token or its JSON (a `{:?}` in
+/// a log line should not carry a credential).
+impl std::fmt::Debug for Interaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Interaction")
+            .field("kind", &self.kind())
+            .field("id", &self.id())
+            .field("command_name", &self.command_name())
+            .field("custom_id", &self.custom_id())
+            .field("guild_id", &self.guild_id())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Interaction {

@@ -384,3 +384,10 @@ fn edit_and_delete_reply_address_the_original() {
         ]
     );
 }
+
+#[test]
+fn debug_output_leaves_the_token_out() {
+    let shown = format!("{:?}", parse(GUILD_COMMAND));
+    assert!(!shown.contains("tok\""), "{shown}");
+    assert!(shown.contains("ping") && shown.contains("1234"), "{shown}");
+}
