@@ -12,7 +12,7 @@ use twilight_model::application::interaction::application_command::{
     CommandData, CommandDataOption, CommandOptionValue,
 };
 use twilight_model::application::interaction::{
-    Interaction as TwilightInteraction, InteractionType,
+    Interaction as TwilightInteraction, InteractionDataResolved, InteractionType,
 };
 use twilight_model::id::marker::{
     ApplicationMarker, ChannelMarker, GenericMarker, GuildMarker, InteractionMarker, MessageMarker,
@@ -292,10 +292,26 @@ impl Interaction {
     /// deploying again registers the current one.
     pub fn command_model<C: CommandModel>(&self) -> Result<C> {
         let name = self.command_name().unwrap_or("?");
-        let data = self.command_data()?;
-        let input = CommandInputData {
-            options: data.options.clone(),
-            resolved: data.resolved.as_ref().map(Cow::Borrowed),
+        let input = match self.command.get() {
+            Some(data) => CommandInputData {
+                options: data.options.clone(),
+                resolved: data.resolved.as_ref().map(Cow::Borrowed),
+            },
+            // A model needs only the options and what they resolve to, and
+            // takes the options by value: read just those, once.
+            None => {
+                let input: ModelInput = match self.head.data {
+                    Some(data) if self.is_command() => serde_json::from_str(data.get(&self.raw))
+                        .map_err(|e| {
+                            Error::new(format!("the command's data could not be read: {e}"))
+                        })?,
+                    _ => return Err(Error::new("this interaction is not a command")),
+                };
+                CommandInputData {
+                    options: input.options,
+                    resolved: input.resolved.map(Cow::Owned),
+                }
+            }
         };
         C::from_interaction(input).map_err(|e| {
             Error::new(format!(
@@ -563,6 +579,14 @@ impl Interaction {
             self.token()
         )
     }
+}
+
+/// The part of a command's `data` a [`CommandModel`] is read from.
+#[derive(Deserialize)]
+struct ModelInput {
+    #[serde(default)]
+    options: Vec<CommandDataOption>,
+    resolved: Option<InteractionDataResolved>,
 }
 
 /// Finds a text input's value in a modal component tree (text inputs sit in
