@@ -182,7 +182,7 @@ impl<B: 'static> Router<B> {
     ///     fn router() -> Router<Self> {
     ///         Router::new()
     ///             .command(|_: &mut Self, _: &Interaction, c: Color| Ok(Response::message(c.name)))
-    ///             .autocomplete::<Color, _>(|_, _, typed| {
+    ///             .autocomplete::<Color>(|_, _, typed| {
     ///                 let names = ["red", "green", "blue"].into_iter();
     ///                 let matching = names.filter(|n| n.starts_with(typed.value.as_str()));
     ///                 Ok(Response::autocomplete(matching.map(|n| (n, n))))
@@ -190,11 +190,10 @@ impl<B: 'static> Router<B> {
     ///     }
     /// }
     /// ```
-    pub fn autocomplete<C, F>(mut self, handler: F) -> Self
-    where
-        C: CreateCommand,
-        F: Fn(&mut B, &Interaction, Focused) -> Result<Response> + 'static,
-    {
+    pub fn autocomplete<C: CreateCommand>(
+        mut self,
+        handler: impl Fn(&mut B, &Interaction, Focused) -> Result<Response> + 'static,
+    ) -> Self {
         self.autocompletes.push((
             C::NAME.to_owned(),
             Box::new(move |bot, interaction| {

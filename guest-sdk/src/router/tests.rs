@@ -110,7 +110,7 @@ fn router() -> Router<Bot> {
     Router::new()
         .command(Bot::order)
         .command(Bot::todo)
-        .autocomplete::<Todo, _>(Bot::complete)
+        .autocomplete::<Todo>(Bot::complete)
         .user_command("Wave", Bot::wave)
         .message_command(
             ContextMenu::new("Quote")
@@ -334,7 +334,7 @@ fn commands_json_is_the_bulk_overwrite_of_the_routed_commands() {
 fn no_routed_command_means_no_registration() {
     let router = Router::<Bot>::new()
         .component("x", Bot::component)
-        .autocomplete::<Order, _>(|_, _, _| Ok(Response::autocomplete_choices([])))
+        .autocomplete::<Order>(|_, _, _| Ok(Response::autocomplete_choices([])))
         .fallback(|_, _| Ok(Response::message("hi")));
     assert_eq!(router.commands_json(), Ok(None));
 }

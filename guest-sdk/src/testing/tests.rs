@@ -71,7 +71,7 @@ impl Bot for Shop {
         Router::new()
             .command(Self::order)
             .command(Self::notes)
-            .autocomplete::<Order, _>(|_, _, focused| {
+            .autocomplete::<Order>(|_, _, focused| {
                 Ok(Response::autocomplete([(
                     focused.name.clone(),
                     format!("{}…", focused.value),
