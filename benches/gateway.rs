@@ -3,19 +3,23 @@
 //! Drives `appliance serve --plain-http` (the release binary) against the
 //! tests' fake Discord gateway and REST API (loopback, in this process):
 //!
-//! 1. **Throughput, one bot**: N MESSAGE_CREATE-sized (~1 KiB) dispatches
-//!    named `FLOOD` (the `gateway-bot` guest parses them with serde_json and
-//!    counts them: no KV), over 16 channels so the node's lanes run in
-//!    parallel, kept at most `WINDOW` ahead of what the node has delivered
-//!    (its per-bot queue holds 1,000). Compared, in the same run, with a
-//!    bare twilight-gateway `Shard` reading the same events from the same
-//!    fake and parsing each into a `serde_json::Value`.
+//! 1. **Throughput, one bot**: N ~1 KiB `MESSAGE_CREATE` dispatches, which
+//!    the `messages-bot` guest reads with the SDK's typed events
+//!    (`Event::message_create`, twilight-model's `MessageCreate`) and counts,
+//!    over 16 channels so the node's lanes run in parallel, kept at most
+//!    `WINDOW` ahead of what the node has delivered (its per-bot queue holds
+//!    1,000). Each pass also sends the same events under a name the bot
+//!    ignores unread (the host's own cost per event), and has a bare
+//!    twilight-gateway `Shard` read the same events from the same fake and
+//!    parse each into a `serde_json::Value` (the baseline).
 //! 2. **Memory per idle session**: node RSS with `--bots` bots deployed
 //!    without a gateway, then with all of them redeployed with `--intents`
 //!    and their sessions held and idle.
 //! 3. **Restart with held sessions**: SIGTERM, start again on the same data
 //!    dir; time until the fake has seen every bot resume, and how many
 //!    identifies the restart cost (goal: none).
+//! 4. **Throughput, every bot**: after that restart, `MESSAGE_CREATE`s
+//!    spread over all `--bots` bots, a few per bot at a time.
 //!
 //! Flags (after `--`): `--events N` (default 20000), `--bots N` (default
 //! 100), `--runs N` (throughput passes, alternating node and bare; default 3),
@@ -55,8 +59,11 @@ use twilight_gateway::{ConfigBuilder, Intents, Message, Shard, ShardId};
 const WINDOW: u64 = 800;
 /// Channels the events are spread over (the node has 8 lanes per bot).
 const CHANNELS: u64 = 16;
-/// Events per `dispatch_many` call (one channel each).
+/// Events per `dispatch_many` call (one channel each), one bot.
 const CHUNK: usize = 50;
+/// The event the bench's bot reads, and one it ignores unread.
+const MESSAGE: &str = "MESSAGE_CREATE";
+const IGNORED: &str = "BENCH_IGNORED";
 const INTENTS: &str = "GUILDS,GUILD_MESSAGES";
 const BARE_TOKEN: &str = "token-bare";
 
@@ -137,10 +144,9 @@ async fn deploy(client: &Client, wasm: &[u8], i: usize, gateway: bool) {
         .unwrap_or_else(|err| panic!("deploying gw{i} failed: {err}"));
 }
 
-/// A MESSAGE_CREATE as Discord sends it (~1 KiB), plus the guest's `sleep_ms`.
+/// A MESSAGE_CREATE as Discord sends it (~1 KiB).
 fn message(channel: u64) -> Value {
     json!({
-        "sleep_ms": 0,
         "id": "1234567890123456789",
         "type": 0,
         "channel_id": (900_000_000_000_000_000u64 + channel).to_string(),
@@ -181,30 +187,64 @@ fn message(channel: u64) -> Value {
     })
 }
 
-/// Dispatches `n` events to `token`'s shard 0, never more than `WINDOW`
-/// ahead of `done()`, and returns the time until `done()` reaches `base + n`.
-async fn pump<F, Fut>(gateway: &FakeGateway, token: &str, n: u64, base: u64, done: F) -> Duration
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = u64>,
-{
-    let bodies: Vec<Value> = (0..CHANNELS).map(message).collect();
-    let started = Instant::now();
-    let mut sent = 0u64;
-    let mut chunk = 0usize;
-    loop {
-        let delivered = done().await - base;
-        if delivered >= n {
-            return started.elapsed();
+/// Where and how events are pumped: `chunk` events at a time, each chunk
+/// to the next bot (round robin over `tokens`) and the next channel.
+struct Pump<'a> {
+    gateway: &'a FakeGateway,
+    tokens: &'a [String],
+    name: &'a str,
+    chunk: usize,
+    window: u64,
+}
+
+impl Pump<'_> {
+    /// Dispatches `n` events, never more than `window` ahead of `done()`,
+    /// and returns the time until `done()` reaches `base + n`.
+    async fn run<F, Fut>(&self, n: u64, base: u64, done: F) -> Duration
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = u64>,
+    {
+        let bodies: Vec<Value> = (0..CHANNELS).map(message).collect();
+        let started = Instant::now();
+        let mut sent = 0u64;
+        let mut chunk = 0usize;
+        loop {
+            let delivered = done().await - base;
+            if delivered >= n {
+                return started.elapsed();
+            }
+            while sent < n && sent - delivered + self.chunk as u64 <= self.window {
+                let count = (n - sent).min(self.chunk as u64) as usize;
+                let body = bodies[chunk % bodies.len()].clone();
+                let token = &self.tokens[chunk % self.tokens.len()];
+                self.gateway.dispatch_many(token, 0, self.name, body, count);
+                sent += count as u64;
+                chunk += 1;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        while sent < n && sent - delivered + CHUNK as u64 <= WINDOW {
-            let count = (n - sent).min(CHUNK as u64) as usize;
-            let body = bodies[chunk % bodies.len()].clone();
-            gateway.dispatch_many(token, 0, "FLOOD", body, count);
-            sent += count as u64;
-            chunk += 1;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// One measured pass through the node.
+struct Pass {
+    rate: f64,
+    cpu_us: f64,
+    dropped: u64,
+}
+
+async fn node_pass(node: &node::Node, client: &Client, pump: &Pump<'_>, n: u64) -> Pass {
+    let (base, dropped_before) = delivered(client).await;
+    let cpu_before = procstat::cpu(node.pid());
+    let took = pump
+        .run(n, base, || async { delivered(client).await.0 })
+        .await;
+    let cpu = procstat::cpu(node.pid()) - cpu_before;
+    Pass {
+        rate: n as f64 / took.as_secs_f64(),
+        cpu_us: cpu.as_secs_f64() * 1e6 / n as f64,
+        dropped: delivered(client).await.1 - dropped_before,
     }
 }
 
@@ -239,7 +279,7 @@ fn bare_reader(gateway: &FakeGateway) -> (Arc<AtomicU64>, tokio::task::JoinHandl
             while let Some(item) = shard.next().await {
                 if let Ok(Message::Text(text)) = item {
                     let value: Value = serde_json::from_str(&text).unwrap();
-                    if value["op"] == 0 && value["t"] == "FLOOD" {
+                    if value["op"] == 0 && value["t"] == MESSAGE {
                         count.fetch_add(1, Ordering::Relaxed);
                     }
                 }
@@ -277,45 +317,53 @@ async fn throughput(opts: &Opts, wasm: &[u8]) {
     })
     .await;
 
+    let tokens = [token(0)];
+    let bare_tokens = [BARE_TOKEN.to_owned()];
+    let pump = |tokens, name| Pump {
+        gateway: &gateway,
+        tokens,
+        name,
+        chunk: CHUNK,
+        window: WINDOW,
+    };
+    let (parsed, ignored, bare) = (
+        pump(&tokens, MESSAGE),
+        pump(&tokens, IGNORED),
+        pump(&bare_tokens, MESSAGE),
+    );
     // Warm-up: instances, lanes, caches.
-    let (base, _) = delivered(&client).await;
-    pump(&gateway, &token(0), 2_000, base, || async {
-        delivered(&client).await.0
-    })
-    .await;
+    node_pass(&node, &client, &parsed, 2_000).await;
 
     let n = opts.events;
-    let (mut node_rates, mut bare_rates, mut cpu_us) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut node_rates, mut bare_rates, mut cpu_us, mut host_us) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     println!(
         "throughput: {n} events per pass, window {WINDOW}, {CHANNELS} channels, {} passes",
         opts.runs
     );
     for run in 0..opts.runs {
-        let (base, dropped_before) = delivered(&client).await;
-        let cpu_before = procstat::cpu(node.pid());
-        let took = pump(&gateway, &token(0), n, base, || async {
-            delivered(&client).await.0
-        })
-        .await;
-        let cpu = procstat::cpu(node.pid()) - cpu_before;
-        let dropped = delivered(&client).await.1 - dropped_before;
-        let node_rate = n as f64 / took.as_secs_f64();
-        let per_event = cpu.as_secs_f64() * 1e6 / n as f64;
-
+        let read = node_pass(&node, &client, &parsed, n).await;
+        let host = node_pass(&node, &client, &ignored, n).await;
         let base = count.load(Ordering::Relaxed);
-        let bare_took = pump(&gateway, BARE_TOKEN, n, base, || async {
-            count.load(Ordering::Relaxed)
-        })
-        .await;
+        let bare_took = bare
+            .run(n, base, || async { count.load(Ordering::Relaxed) })
+            .await;
         let bare_rate = n as f64 / bare_took.as_secs_f64();
         println!(
-            "  pass {}: node {node_rate:.0}/s ({per_event:.1} µs node CPU per event, {dropped} dropped), bare {bare_rate:.0}/s, ratio {:.2}",
+            "  pass {}: node {:.0}/s ({:.1} µs node CPU per event, {} dropped); \
+             ignored unread {:.0}/s ({:.1} µs); bare {bare_rate:.0}/s; ratio {:.2}",
             run + 1,
-            node_rate / bare_rate
+            read.rate,
+            read.cpu_us,
+            read.dropped + host.dropped,
+            host.rate,
+            host.cpu_us,
+            read.rate / bare_rate
         );
-        node_rates.push(node_rate);
+        node_rates.push(read.rate);
         bare_rates.push(bare_rate);
-        cpu_us.push(per_event);
+        cpu_us.push(read.cpu_us);
+        host_us.push(host.cpu_us);
     }
     let ratios: Vec<f64> = node_rates
         .iter()
@@ -324,17 +372,24 @@ async fn throughput(opts: &Opts, wasm: &[u8]) {
         .collect();
     let (node_rate, bare_rate) = (median(&mut node_rates), median(&mut bare_rates));
     println!();
-    println!("| throughput (median of {} passes) | value |", opts.runs);
+    println!(
+        "| throughput, one bot (median of {} passes) | value |",
+        opts.runs
+    );
     println!("|---|---|");
-    println!("| node (gateway → queue → sandbox), events/s | {node_rate:.0} |");
+    println!("| node: gateway → queue → sandbox → SDK's typed MessageCreate, events/s | {node_rate:.0} |");
     println!("| bare twilight Shard + serde_json, events/s | {bare_rate:.0} |");
     println!(
         "| node ÷ bare (median of per-pass ratios) | {:.2} |",
         median(&mut ratios.clone())
     );
     println!(
-        "| node CPU per event (user+sys) | {:.1} µs |",
+        "| node CPU per event, bot reads it (user+sys) | {:.1} µs |",
         median(&mut cpu_us)
+    );
+    println!(
+        "| node CPU per event, bot ignores it unread: the host's cost | {:.1} µs |",
+        median(&mut host_us)
     );
     println!();
     reader.abort();
@@ -394,6 +449,23 @@ async fn sessions(opts: &Opts, wasm: &[u8]) {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let rss_after = procstat::rss_kib(node.pid());
 
+    // Every bot at once: a few events per bot at a time, round robin.
+    let client = node.admin();
+    let tokens: Vec<String> = (0..bots).map(token).collect();
+    let pump = Pump {
+        gateway: &gateway,
+        tokens: &tokens,
+        name: MESSAGE,
+        chunk: 4,
+        window: 4_000,
+    };
+    // Warm-up: one instance per bot.
+    node_pass(&node, &client, &pump, 4 * bots as u64).await;
+    let mut passes = Vec::new();
+    for _ in 0..opts.runs {
+        passes.push(node_pass(&node, &client, &pump, opts.events).await);
+    }
+
     let per = |with: u64| (with as f64 - rss_without as f64) / bots as f64;
     println!("| {bots} bots | value |");
     println!("|---|---|");
@@ -423,13 +495,21 @@ async fn sessions(opts: &Opts, wasm: &[u8]) {
         resumed_all.as_secs_f64()
     );
     println!("| identifies during restart | {identifies} |");
+    let dropped: u64 = passes.iter().map(|p| p.dropped).sum();
+    println!(
+        "| throughput, {} events over all {bots} bots (median of {} passes) | **{:.0} events/s**, {:.1} µs node CPU per event, {dropped} dropped |",
+        opts.events,
+        opts.runs,
+        median(&mut passes.iter().map(|p| p.rate).collect::<Vec<_>>()),
+        median(&mut passes.iter().map(|p| p.cpu_us).collect::<Vec<_>>()),
+    );
     println!();
 }
 
 fn main() {
     let opts = Opts::parse();
-    let guests = common::build_guests(&["gateway-bot"]);
-    let wasm = std::fs::read(guests.join("gateway_bot.wasm")).unwrap();
+    let guests = common::build_guests(&["messages-bot"]);
+    let wasm = std::fs::read(guests.join("messages_bot.wasm")).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -74,19 +74,28 @@ impl Dispatcher {
     /// background; see [`Dispatcher::run_event`].
     pub fn deliver_event(&self, deployed: Arc<Deployed>, event: sandbox::Event) {
         let this = self.clone();
-        self.tasks.spawn(async move {
-            this.run_event(deployed, event).await;
-        });
+        let span = tracing::info_span!("events", bot = %deployed.record.name);
+        self.tasks.spawn(
+            async move {
+                this.run_event(deployed, event).await;
+            }
+            .instrument(span),
+        );
     }
 
     /// Runs the bot's `handle-event` for one Discord event, with the same
     /// accounting as an interaction: crash-loop health, quarantine, logs and
     /// crash records. A bot backing off or quarantined, or one without an
     /// event handler, does not run; the event is dropped and counted.
+    ///
+    /// The caller runs this inside a span naming the bot (`events`, one per
+    /// gateway lane run or webhook event). The event's own span is at debug
+    /// level: at tens of thousands of events a second, formatting an
+    /// info span's fields per event cost more than the queue and the call
+    /// together; the lines logged here name the event themselves.
     pub async fn run_event(&self, deployed: Arc<Deployed>, event: sandbox::Event) -> EventOutcome {
-        let span = tracing::info_span!(
+        let span = tracing::debug_span!(
             "event",
-            bot = %deployed.record.name,
             version = deployed.record.active_version,
             event = %event.name,
             shard = event.shard,
@@ -125,6 +134,8 @@ impl Dispatcher {
             let error = result.err();
             if let Some(err) = &error {
                 warn!(
+                    event = %clip(&event.name, 100),
+                    seq = event.sequence,
                     error = clip(&err.to_string(), LOG_LINE_MAX),
                     "bot failed an event"
                 );

@@ -729,7 +729,11 @@ fn missed_notice(bot: &BotShared, shard: u32) -> Option<Queued> {
 fn spawn_lane(node: &Arc<NodeShared>, bot: &Arc<BotShared>, lane: usize) {
     let node = node.clone();
     let bot = bot.clone();
-    node.tasks.clone().spawn(async move {
+    // One span per lane run, not per event: a busy lane runs many events in
+    // one (see `Dispatcher::run_event`).
+    let span = tracing::info_span!("events", bot = %bot.name, lane);
+    let tasks = node.tasks.clone();
+    let lane_run = async move {
         while !node.lanes_stop.is_cancelled() {
             let Some(popped) = bot.queue.pop(lane) else {
                 return;
@@ -744,7 +748,8 @@ fn spawn_lane(node: &Arc<NodeShared>, bot: &Arc<BotShared>, lane: usize) {
                 deliver(&node, &bot, item).await;
             }
         }
-    });
+    };
+    tasks.spawn(lane_run.instrument(span));
 }
 
 /// Runs one queued event in the bot's current version and counts it.
