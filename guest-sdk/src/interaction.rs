@@ -12,7 +12,7 @@ use twilight_model::application::interaction::application_command::{
     CommandData, CommandDataOption, CommandOptionValue,
 };
 use twilight_model::application::interaction::{
-    Interaction as TwilightInteraction, InteractionDataResolved, InteractionType,
+    Interaction as TwilightInteraction, InteractionType,
 };
 use twilight_model::id::marker::{
     ApplicationMarker, ChannelMarker, GenericMarker, GuildMarker, InteractionMarker, MessageMarker,
@@ -23,6 +23,7 @@ use twilight_model::id::Id;
 use crate::{Error, Response, Result};
 
 mod head;
+mod scan;
 
 use head::{Head, Who};
 
@@ -119,7 +120,7 @@ impl Interaction {
             ))
         })?;
         let head = Head::read(&raw).map_err(|e| {
-            if e.is_syntax() || e.is_eof() {
+            if e.is_syntax() {
                 Error::new(format!("the interaction is not valid JSON: {e}"))
             } else {
                 Error::new(format!("the interaction could not be read: {e}"))
@@ -298,19 +299,28 @@ impl Interaction {
                 resolved: data.resolved.as_ref().map(Cow::Borrowed),
             },
             // A model needs only the options and what they resolve to, and
-            // takes the options by value: read just those, once.
+            // takes the options by value: read just those, once (the head
+            // knows where they are; a command without options reads nothing).
             None => {
-                let input: ModelInput = match self.head.data {
-                    Some(data) if self.is_command() => serde_json::from_str(data.get(&self.raw))
-                        .map_err(|e| {
-                            Error::new(format!("the command's data could not be read: {e}"))
-                        })?,
-                    _ => return Err(Error::new("this interaction is not a command")),
-                };
-                CommandInputData {
-                    options: input.options,
-                    resolved: input.resolved.map(Cow::Owned),
+                if self.head.data.is_none() || !self.is_command() {
+                    return Err(Error::new("this interaction is not a command"));
                 }
+                let unreadable = |e: serde_json::Error| {
+                    Error::new(format!("the command's data could not be read: {e}"))
+                };
+                let options = match self.head.options {
+                    Some(options) => {
+                        serde_json::from_str(options.get(&self.raw)).map_err(unreadable)?
+                    }
+                    None => Vec::new(),
+                };
+                let resolved = match self.head.resolved {
+                    Some(resolved) => Some(Cow::Owned(
+                        serde_json::from_str(resolved.get(&self.raw)).map_err(unreadable)?,
+                    )),
+                    None => None,
+                };
+                CommandInputData { options, resolved }
             }
         };
         C::from_interaction(input).map_err(|e| {
@@ -579,14 +589,6 @@ impl Interaction {
             self.token()
         )
     }
-}
-
-/// The part of a command's `data` a [`CommandModel`] is read from.
-#[derive(Deserialize)]
-struct ModelInput {
-    #[serde(default)]
-    options: Vec<CommandDataOption>,
-    resolved: Option<InteractionDataResolved>,
 }
 
 /// Finds a text input's value in a modal component tree (text inputs sit in

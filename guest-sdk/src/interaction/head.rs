@@ -5,18 +5,19 @@
 //! the head allocates only for what it cannot borrow: its strings and
 //! objects are [`Span`]s of the JSON the [`Interaction`](super::Interaction)
 //! keeps, and only a string with escapes in it is copied, unescaped
-//! ([`Text::Owned`]).
+//! ([`Text::Owned`]). It is read with the SDK's own JSON reader
+//! ([`scan`](super::scan)) in one pass over the JSON, which also checks the
+//! parts it skips; the `data` object is read in the same pass, and where its
+//! `options` and `resolved` are is noted, so a command model reads only
+//! those (and nothing for a command without options).
 
-use std::borrow::Cow;
-use std::fmt;
-
-use serde::de::{Deserializer, Visitor};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use twilight_model::id::marker::{
     ApplicationMarker, ChannelMarker, GenericMarker, GuildMarker, InteractionMarker, UserMarker,
 };
 use twilight_model::id::Id;
+
+use super::scan::{self, Reader, ScanError};
 
 /// Where a part of the JSON is, as a byte range of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,15 +27,11 @@ pub(super) struct Span {
 }
 
 impl Span {
-    /// The span of `part`, which must be borrowed from `whole`.
-    fn of(part: &str, whole: &str) -> Self {
-        // Both are slices of one allocation, so the addresses give the
-        // offset; no unsafe code is needed to compare them.
-        let start = part.as_ptr() as usize - whole.as_ptr() as usize;
-        debug_assert!(start + part.len() <= whole.len());
+    /// Where a value the reader read is.
+    fn of(value: scan::Value) -> Self {
         Self {
-            start,
-            end: start + part.len(),
+            start: value.start,
+            end: value.end,
         }
     }
 
@@ -53,10 +50,16 @@ pub(super) enum Text {
 }
 
 impl Text {
-    fn of(text: Str<'_>, whole: &str) -> Self {
-        match text.0 {
-            Cow::Borrowed(part) => Self::Span(Span::of(part, whole)),
-            Cow::Owned(copy) => Self::Owned(copy),
+    /// A string value the reader read: the bytes between its quotes, or
+    /// its unescaped copy.
+    fn of(reader: &Reader<'_>, string: scan::Value) -> Result<Self, ScanError> {
+        if string.escaped {
+            Ok(Self::Owned(reader.unescape(string)?))
+        } else {
+            Ok(Self::Span(Span {
+                start: string.start + 1,
+                end: string.end - 1,
+            }))
         }
     }
 
@@ -93,106 +96,195 @@ pub(super) struct Head {
     pub(super) target_id: Option<Id<GenericMarker>>,
     pub(super) custom_id: Option<Text>,
     pub(super) values: Vec<String>,
+    /// `data.options` and `data.resolved`, what a command model is read
+    /// from.
+    pub(super) options: Option<Span>,
+    pub(super) resolved: Option<Span>,
 }
+
+/// The fields of the head that must be there.
+const REQUIRED: [&str; 4] = ["type", "id", "application_id", "token"];
 
 impl Head {
-    /// Reads the head of the interaction `json`.
-    pub(super) fn read(json: &str) -> Result<Self, serde_json::Error> {
-        let top: Top<'_> = serde_json::from_str(json)?;
-        let data: Data<'_> = match top.data {
-            Some(data) => serde_json::from_str(data.get())?,
-            None => Data::default(),
+    /// Reads the head of the interaction `json`, checking that all of it is
+    /// JSON (the parts the head skips too), in one pass.
+    pub(super) fn read(json: &str) -> Result<Self, ScanError> {
+        let mut reader = Reader::new(json);
+        let mut seen = Seen::default();
+        let (mut kind, mut id, mut application_id, mut token) = (None, None, None, None);
+        let mut head = Head {
+            kind: 0,
+            id: Id::new(1),
+            application_id: Id::new(1),
+            token: Text::Span(Span { start: 0, end: 0 }),
+            guild_id: None,
+            channel_id: None,
+            channel: None,
+            user: None,
+            member: None,
+            locale: None,
+            data: None,
+            name: None,
+            command_kind: None,
+            target_id: None,
+            custom_id: None,
+            values: Vec::new(),
+            options: None,
+            resolved: None,
         };
-        let span = |raw: Option<&RawValue>| raw.map(|raw| Span::of(raw.get(), json));
-        Ok(Self {
-            kind: top.kind,
-            id: top.id,
-            application_id: top.application_id,
-            token: Text::of(top.token, json),
-            guild_id: top.guild_id,
-            channel_id: top.channel_id,
-            channel: span(top.channel),
-            user: span(top.user),
-            member: span(top.member),
-            locale: top.locale.map(|locale| Text::of(locale, json)),
-            data: span(top.data),
-            name: data.name.map(|name| Text::of(name, json)),
-            command_kind: data.kind,
-            target_id: data.target_id,
-            custom_id: data.custom_id.map(|id| Text::of(id, json)),
-            values: data.values,
-        })
-    }
-}
-
-/// The interaction's top level, borrowed from the JSON. Objects the head
-/// does not read now are kept as raw JSON (skipped, not parsed).
-#[derive(Deserialize)]
-struct Top<'a> {
-    #[serde(rename = "type")]
-    kind: u8,
-    id: Id<InteractionMarker>,
-    application_id: Id<ApplicationMarker>,
-    #[serde(borrow)]
-    token: Str<'a>,
-    #[serde(borrow)]
-    data: Option<&'a RawValue>,
-    guild_id: Option<Id<GuildMarker>>,
-    channel_id: Option<Id<ChannelMarker>>,
-    #[serde(borrow)]
-    channel: Option<&'a RawValue>,
-    #[serde(borrow)]
-    user: Option<&'a RawValue>,
-    #[serde(borrow)]
-    member: Option<&'a RawValue>,
-    #[serde(borrow)]
-    locale: Option<Str<'a>>,
-}
-
-/// The head of `data`: which command or component this is.
-#[derive(Default, Deserialize)]
-struct Data<'a> {
-    #[serde(borrow)]
-    name: Option<Str<'a>>,
-    #[serde(rename = "type")]
-    kind: Option<u8>,
-    target_id: Option<Id<GenericMarker>>,
-    #[serde(borrow)]
-    custom_id: Option<Str<'a>>,
-    #[serde(default)]
-    values: Vec<String>,
-}
-
-/// A string borrowed from the JSON when it has no escapes. (serde borrows
-/// a bare `Cow<str>` field, but not one inside an `Option`.)
-struct Str<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct StrVisitor;
-
-        impl<'de> Visitor<'de> for StrVisitor {
-            type Value = Str<'de>;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
+        reader.object("an interaction object", |key, r| {
+            match key {
+                b"type" => {
+                    seen.first(0, "type")?;
+                    kind = Some(required("type", r.u8_or_null("type")?)?);
+                }
+                b"id" => {
+                    seen.first(1, "id")?;
+                    id = Some(required("id", r.id_or_null("id")?)?);
+                }
+                b"application_id" => {
+                    seen.first(2, "application_id")?;
+                    application_id =
+                        Some(required("application_id", r.id_or_null("application_id")?)?);
+                }
+                b"token" => {
+                    seen.first(3, "token")?;
+                    let value = required("token", r.string_or_null("token")?)?;
+                    token = Some(Text::of(r, value)?);
+                }
+                b"guild_id" => {
+                    seen.first(4, "guild_id")?;
+                    head.guild_id = r.id_or_null("guild_id")?.map(Id::new);
+                }
+                b"channel_id" => {
+                    seen.first(5, "channel_id")?;
+                    head.channel_id = r.id_or_null("channel_id")?.map(Id::new);
+                }
+                b"channel" => {
+                    seen.first(6, "channel")?;
+                    head.channel = r.raw_or_null()?.map(Span::of);
+                }
+                b"user" => {
+                    seen.first(7, "user")?;
+                    head.user = r.raw_or_null()?.map(Span::of);
+                }
+                b"member" => {
+                    seen.first(8, "member")?;
+                    head.member = r.raw_or_null()?.map(Span::of);
+                }
+                b"locale" => {
+                    seen.first(9, "locale")?;
+                    head.locale = match r.string_or_null("locale")? {
+                        Some(value) => Some(Text::of(r, value)?),
+                        None => None,
+                    };
+                }
+                b"data" => {
+                    seen.first(10, "data")?;
+                    head.read_data(r)?;
+                }
+                _ => {
+                    r.value()?;
+                }
             }
-
-            fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
-                Ok(Str(Cow::Borrowed(text)))
-            }
-
-            fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
-                Ok(Str(Cow::Owned(text.to_owned())))
-            }
-
-            fn visit_string<E>(self, text: String) -> Result<Self::Value, E> {
-                Ok(Str(Cow::Owned(text)))
+            Ok(())
+        })?;
+        reader.end()?;
+        for (i, field) in REQUIRED.iter().enumerate() {
+            if !seen.has(i) {
+                return Err(ScanError::data(format!("missing field `{field}`")));
             }
         }
-
-        deserializer.deserialize_str(StrVisitor)
+        // Present and not null, as `required` checked.
+        let (Some(kind), Some(id), Some(application_id), Some(token)) =
+            (kind, id, application_id, token)
+        else {
+            return Err(ScanError::data("missing field"));
+        };
+        head.kind = kind;
+        head.id = Id::new(id);
+        head.application_id = Id::new(application_id);
+        head.token = token;
+        Ok(head)
     }
+
+    /// Reads the `data` object (or `null`) at the reader's position.
+    fn read_data(&mut self, reader: &mut Reader<'_>) -> Result<(), ScanError> {
+        if reader.null()? {
+            return Ok(());
+        }
+        let mut seen = Seen::default();
+        let (start, end) = reader.object("the interaction's data object", |key, r| {
+            match key {
+                b"name" => {
+                    seen.first(0, "name")?;
+                    self.name = match r.string_or_null("name")? {
+                        Some(value) => Some(Text::of(r, value)?),
+                        None => None,
+                    };
+                }
+                b"type" => {
+                    seen.first(1, "type")?;
+                    self.command_kind = r.u8_or_null("type")?;
+                }
+                b"target_id" => {
+                    seen.first(2, "target_id")?;
+                    self.target_id = r.id_or_null("target_id")?.map(Id::new);
+                }
+                b"custom_id" => {
+                    seen.first(3, "custom_id")?;
+                    self.custom_id = match r.string_or_null("custom_id")? {
+                        Some(value) => Some(Text::of(r, value)?),
+                        None => None,
+                    };
+                }
+                b"values" => {
+                    seen.first(4, "values")?;
+                    let value = r.value()?;
+                    self.values = serde_json::from_str(r.slice(value))
+                        .map_err(|e| ScanError::data(format!("`values`: {e}")))?;
+                }
+                b"options" => {
+                    seen.first(5, "options")?;
+                    self.options = Some(Span::of(r.value()?));
+                }
+                b"resolved" => {
+                    seen.first(6, "resolved")?;
+                    self.resolved = r.raw_or_null()?.map(Span::of);
+                }
+                _ => {
+                    r.value()?;
+                }
+            }
+            Ok(())
+        })?;
+        self.data = Some(Span { start, end });
+        Ok(())
+    }
+}
+
+/// Which of an object's known fields were read, to refuse duplicates as
+/// serde does.
+#[derive(Default)]
+struct Seen(u32);
+
+impl Seen {
+    fn first(&mut self, field: usize, name: &str) -> Result<(), ScanError> {
+        if self.has(field) {
+            return Err(ScanError::data(format!("duplicate field `{name}`")));
+        }
+        self.0 |= 1 << field;
+        Ok(())
+    }
+
+    fn has(&self, field: usize) -> bool {
+        self.0 & (1 << field) != 0
+    }
+}
+
+/// A field that may not be `null`.
+fn required<T>(field: &str, value: Option<T>) -> Result<T, ScanError> {
+    value.ok_or_else(|| ScanError::data(format!("invalid type for `{field}`: null")))
 }
 
 /// Who sent the interaction, read from `member` (in a server) or `user`
