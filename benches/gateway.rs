@@ -64,6 +64,9 @@ const CHUNK: usize = 50;
 /// The event the bench's bot reads, and one it ignores unread.
 const MESSAGE: &str = "MESSAGE_CREATE";
 const IGNORED: &str = "BENCH_IGNORED";
+/// HELLO's heartbeat interval in the one-bot throughput scenario: short, so
+/// a pass sees many heartbeats under full guest load.
+const HEARTBEAT: Duration = Duration::from_millis(250);
 const INTENTS: &str = "GUILDS,GUILD_MESSAGES";
 const BARE_TOKEN: &str = "token-bare";
 
@@ -100,8 +103,9 @@ fn token(i: usize) -> String {
     format!("token-{i}")
 }
 
-/// Fakes that know `bots` bot tokens plus the bare reader's.
-async fn fakes(bots: usize) -> (FakeGateway, FakeDiscord) {
+/// Fakes that know `bots` bot tokens plus the bare reader's, with HELLO's
+/// `heartbeat_interval` (Discord's 41.25 s unless the bench watches them).
+async fn fakes(bots: usize, heartbeat_interval: Option<Duration>) -> (FakeGateway, FakeDiscord) {
     let mut accounts: Vec<BotAccount> = (0..bots)
         .map(|i| BotAccount::new(&token(i), 1_100_000_000_000_000_000 + i as u64))
         .collect();
@@ -109,6 +113,9 @@ async fn fakes(bots: usize) -> (FakeGateway, FakeDiscord) {
     let gateway = FakeGateway::start(GatewayConfig {
         bots: accounts,
         identify_interval: Duration::ZERO,
+        heartbeat_interval: heartbeat_interval.unwrap_or(Duration::from_millis(41_250)),
+        // A short interval passes Discord's 120 messages per 60 s by itself.
+        rate_limit_heartbeats: heartbeat_interval.is_none(),
         // Many bots' heartbeats over a long run stay under Discord's limit
         // at the default interval; the node's own pacing is what is measured.
         ..GatewayConfig::default()
@@ -195,6 +202,9 @@ struct Pump<'a> {
     name: &'a str,
     chunk: usize,
     window: u64,
+    /// How often `done()` is asked: listing 1,000 bots through the admin
+    /// API every 2 ms would cost the node more than their events.
+    poll: Duration,
 }
 
 impl Pump<'_> {
@@ -222,7 +232,7 @@ impl Pump<'_> {
                 sent += count as u64;
                 chunk += 1;
             }
-            tokio::time::sleep(Duration::from_millis(2)).await;
+            tokio::time::sleep(self.poll).await;
         }
     }
 }
@@ -303,7 +313,7 @@ fn median(values: &mut [f64]) -> f64 {
 }
 
 async fn throughput(opts: &Opts, wasm: &[u8]) {
-    let (gateway, discord) = fakes(1).await;
+    let (gateway, discord) = fakes(1, Some(HEARTBEAT)).await;
     let node = node::Node::start(&["--discord-api", &discord.base_url()]);
     let client = node.admin();
     deploy(&client, wasm, 0, true).await;
@@ -325,6 +335,7 @@ async fn throughput(opts: &Opts, wasm: &[u8]) {
         name,
         chunk: CHUNK,
         window: WINDOW,
+        poll: Duration::from_millis(2),
     };
     let (parsed, ignored, bare) = (
         pump(&tokens, MESSAGE),
@@ -337,6 +348,11 @@ async fn throughput(opts: &Opts, wasm: &[u8]) {
     let n = opts.events;
     let (mut node_rates, mut bare_rates, mut cpu_us, mut host_us) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (heartbeats_before, resumes_before, identifies_before) = (
+        gateway.heartbeats().len(),
+        gateway.resumes().len(),
+        gateway.identifies().len(),
+    );
     println!(
         "throughput: {n} events per pass, window {WINDOW}, {CHANNELS} channels, {} passes",
         opts.runs
@@ -365,6 +381,24 @@ async fn throughput(opts: &Opts, wasm: &[u8]) {
         cpu_us.push(read.cpu_us);
         host_us.push(host.cpu_us);
     }
+    // The session's heartbeats during the passes: how late each came after
+    // the one before (twilight sends the next one a full interval after the
+    // previous; a session task starved by guests would send them late, and
+    // an ACK read late would turn into a zombie reconnect).
+    let beats: Vec<tokio::time::Instant> = gateway.heartbeats()[heartbeats_before..]
+        .iter()
+        .filter(|h| h.token.as_deref() == Some(token(0).as_str()))
+        .map(|h| h.at)
+        .collect();
+    let mut late_ms: Vec<f64> = beats
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_secs_f64() * 1e3 - HEARTBEAT.as_secs_f64() * 1e3)
+        .collect();
+    late_ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let at = |q: f64| late_ms[((late_ms.len() - 1) as f64 * q).round() as usize];
+    let reconnects =
+        gateway.resumes().len() - resumes_before + gateway.identifies().len() - identifies_before;
+
     let ratios: Vec<f64> = node_rates
         .iter()
         .zip(&bare_rates)
@@ -391,13 +425,24 @@ async fn throughput(opts: &Opts, wasm: &[u8]) {
         "| node CPU per event, bot ignores it unread: the host's cost | {:.1} µs |",
         median(&mut host_us)
     );
+    if late_ms.len() >= 2 {
+        println!(
+            "| heartbeats under load (interval {} ms): {} sent, lateness p50 / p99 / max | {:.1} / {:.1} / {:.1} ms |",
+            HEARTBEAT.as_millis(),
+            beats.len(),
+            at(0.5),
+            at(0.99),
+            late_ms[late_ms.len() - 1]
+        );
+    }
+    println!("| reconnects during the passes (resumes + identifies) | {reconnects} |");
     println!();
     reader.abort();
 }
 
 async fn sessions(opts: &Opts, wasm: &[u8]) {
     let bots = opts.bots;
-    let (gateway, discord) = fakes(bots).await;
+    let (gateway, discord) = fakes(bots, None).await;
     let mut node = node::Node::start(&["--discord-api", &discord.base_url()]);
     for i in 0..bots {
         deploy(&node.admin(), wasm, i, false).await;
@@ -458,6 +503,7 @@ async fn sessions(opts: &Opts, wasm: &[u8]) {
         name: MESSAGE,
         chunk: 4,
         window: 4_000,
+        poll: Duration::from_millis(25),
     };
     // Warm-up: one instance per bot.
     node_pass(&node, &client, &pump, 4 * bots as u64).await;
