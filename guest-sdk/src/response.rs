@@ -310,8 +310,66 @@ impl Response {
 
     /// The JSON body Discord expects, e.g. `{"type":4,"data":{"content":"pong"}}`.
     pub fn to_json(&self) -> Result<Vec<u8>> {
+        if let Some(json) = self.plain_message_json() {
+            return Ok(json);
+        }
         Ok(serde_json::to_vec(&self.inner)?)
     }
+
+    /// The JSON of a response that is only a type, a text and flags (most
+    /// answers), written directly: the same bytes serde writes from
+    /// twilight's model, for a fraction of the cost in wasm. `None` for
+    /// anything else.
+    fn plain_message_json(&self) -> Option<Vec<u8>> {
+        // Every field is named, so a field twilight adds is not forgotten.
+        let Some(InteractionResponseData {
+            allowed_mentions: None,
+            attachments: None,
+            choices: None,
+            components: None,
+            content: Some(content),
+            custom_id: None,
+            embeds: None,
+            flags,
+            title: None,
+            tts: None,
+            poll: None,
+        }) = &self.inner.data
+        else {
+            return None;
+        };
+        let mut json = Vec::with_capacity(content.len() + 48);
+        json.extend_from_slice(br#"{"type":"#);
+        write_u64(&mut json, u64::from(self.inner.kind as u8));
+        json.extend_from_slice(br#","data":{"content":"#);
+        serde_json::to_writer(&mut json, content).ok()?;
+        if let Some(flags) = flags {
+            json.extend_from_slice(br#","flags":"#);
+            write_u64(&mut json, flags.bits());
+        }
+        json.extend_from_slice(b"}}");
+        Some(json)
+    }
+}
+
+/// Writes `n` in decimal (with 32-bit arithmetic when it fits: a `u64`
+/// division is a library call in wasm32).
+fn write_u64(out: &mut Vec<u8>, n: u64) {
+    let Ok(mut n) = u32::try_from(n) else {
+        out.extend_from_slice(n.to_string().as_bytes());
+        return;
+    };
+    let mut digits = [0u8; 10];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 impl From<InteractionResponse> for Response {
@@ -337,6 +395,39 @@ impl From<String> for Response {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn plain_messages_are_written_as_serde_writes_them() {
+        use twilight_model::channel::message::MessageFlags;
+        let flags = MessageFlags::from_bits_retain(u64::MAX);
+        let mut large = Response::message("x");
+        large.data_mut().flags = Some(flags);
+        let cases = [
+            Response::message("pong"),
+            Response::message("pong").ephemeral(),
+            Response::message("quote \" backslash \\ newline \n tab \t nul \u{0} é 😀 </script>"),
+            Response::message(""),
+            Response::update_message("edited").ephemeral(),
+            Response::defer().ephemeral().with_content("c"),
+            large,
+        ];
+        for response in cases {
+            let fast = response.plain_message_json().expect("a plain message");
+            let serde = serde_json::to_vec(&response.inner).unwrap();
+            assert_eq!(
+                String::from_utf8(fast).unwrap(),
+                String::from_utf8(serde).unwrap()
+            );
+        }
+        for other in [
+            Response::defer(),
+            Response::pong(),
+            Response::message("x").embed(Embed::new().title("t")),
+            Response::autocomplete([("a", "b")]),
+        ] {
+            assert!(other.plain_message_json().is_none());
+        }
+    }
+
     use super::*;
 
     /// Serializes a response to a JSON string for exact comparison.

@@ -6,7 +6,7 @@
 //! objects are [`Span`]s of the JSON the [`Interaction`](super::Interaction)
 //! keeps, and only a string with escapes in it is copied, unescaped
 //! ([`Text::Owned`]). It is read with the SDK's own JSON reader
-//! ([`scan`](super::scan)) in one pass over the JSON, which also checks the
+//! (`super::scan`) in one pass over the JSON, which also checks the
 //! parts it skips; the `data` object is read in the same pass, and where its
 //! `options` and `resolved` are is noted, so a command model reads only
 //! those (and nothing for a command without options).

@@ -557,7 +557,11 @@ fn parse_u64(digits: &[u8]) -> Option<u64> {
         _ => return None,
     };
     let mut n: u64 = 0;
-    for &b in head {
+    let mut chunks = head.chunks_exact(8);
+    for chunk in &mut chunks {
+        n = n * 100_000_000 + u64::from(eight_digits(chunk)?);
+    }
+    for &b in chunks.remainder() {
         let digit = b.wrapping_sub(b'0');
         if digit > 9 {
             return None;
@@ -573,6 +577,28 @@ fn parse_u64(digits: &[u8]) -> Option<u64> {
             (digit <= 9 && fits).then(|| n * 10 + u64::from(digit))
         }
     }
+}
+
+/// The value of eight ASCII digits, read as one word (a snowflake is 17 to
+/// 20 digits).
+fn eight_digits(chunk: &[u8]) -> Option<u32> {
+    let mut word = [0; 8];
+    word.copy_from_slice(chunk);
+    let word = u64::from_le_bytes(word);
+    // Each byte is 0x30..=0x39: its high nibble is 3, before and after
+    // adding 6 (no byte carries into the next: each is below 0x40).
+    const HIGH_NIBBLES: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    const THREES: u64 = 0x3030_3030_3030_3030;
+    if word & HIGH_NIBBLES != THREES || (word + 0x0606_0606_0606_0606) & HIGH_NIBBLES != THREES {
+        return None;
+    }
+    // The first digit is the lowest byte. Combine neighbours into pairs,
+    // pairs into fours, fours into the eight.
+    let mut n = word & 0x0F0F_0F0F_0F0F_0F0F;
+    n = (n.wrapping_mul(10 << 8 | 1) >> 8) & 0x00FF_00FF_00FF_00FF;
+    n = (n.wrapping_mul(100 << 16 | 1) >> 16) & 0x0000_FFFF_0000_FFFF;
+    n = n.wrapping_mul(10_000 << 32 | 1) >> 32;
+    u32::try_from(n).ok()
 }
 
 fn invalid(field: &str, found: Kind, expected: &str) -> ScanError {
@@ -687,6 +713,25 @@ mod tests {
             Some(1_180_000_000_000_000_001)
         );
         assert_eq!(parse_u64(b""), None);
+        for n in [
+            1,
+            9,
+            10,
+            12_345_678,
+            99_999_999,
+            100_000_000,
+            1_234_567_890_123_456_789,
+        ] {
+            assert_eq!(parse_u64(n.to_string().as_bytes()), Some(n), "{n}");
+        }
+        for bad in [
+            &b"1234567/"[..],
+            b"1234567:",
+            b"12345678901234567a9",
+            b"1234 678",
+        ] {
+            assert_eq!(parse_u64(bad), None, "{bad:?}");
+        }
         assert_eq!(parse_u64(b"1a"), None);
         let mut reader = Reader::new(r#"["7", 7, "0", -1, 7.5, "\u0037", null, 256]"#);
         let mut ids = Vec::new();
