@@ -30,6 +30,7 @@ pub(super) const FILES: &[(&str, &str)] = sdk_files![
     "src/host.rs",
     "src/interaction.rs",
     "src/interaction/head.rs",
+    "src/interaction/scan.rs",
     "src/interaction/tests.rs",
     "src/kv.rs",
     "src/lib.rs",
