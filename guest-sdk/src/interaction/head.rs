@@ -63,6 +63,14 @@ impl Text {
         }
     }
 
+    /// The string or `null` at the reader's position, for the field `field`.
+    fn or_null(reader: &mut Reader<'_>, field: &str) -> Result<Option<Self>, ScanError> {
+        match reader.string_or_null(field)? {
+            Some(value) => Ok(Some(Self::of(reader, value)?)),
+            None => Ok(None),
+        }
+    }
+
     /// The string's value, given the JSON it was read from.
     pub(super) fn get<'a>(&'a self, whole: &'a str) -> &'a str {
         match self {
@@ -174,10 +182,7 @@ impl Head {
                 }
                 b"locale" => {
                     seen.first(9, "locale")?;
-                    head.locale = match r.string_or_null("locale")? {
-                        Some(value) => Some(Text::of(r, value)?),
-                        None => None,
-                    };
+                    head.locale = Text::or_null(r, "locale")?;
                 }
                 b"data" => {
                     seen.first(10, "data")?;
@@ -218,10 +223,7 @@ impl Head {
             match key {
                 b"name" => {
                     seen.first(0, "name")?;
-                    self.name = match r.string_or_null("name")? {
-                        Some(value) => Some(Text::of(r, value)?),
-                        None => None,
-                    };
+                    self.name = Text::or_null(r, "name")?;
                 }
                 b"type" => {
                     seen.first(1, "type")?;
@@ -233,10 +235,7 @@ impl Head {
                 }
                 b"custom_id" => {
                     seen.first(3, "custom_id")?;
-                    self.custom_id = match r.string_or_null("custom_id")? {
-                        Some(value) => Some(Text::of(r, value)?),
-                        None => None,
-                    };
+                    self.custom_id = Text::or_null(r, "custom_id")?;
                 }
                 b"values" => {
                     seen.first(4, "values")?;
