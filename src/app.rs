@@ -1,12 +1,15 @@
 //! Wiring for `appliance serve`: data dir, store, sandbox engine, fleet,
 //! both listeners, and shutdown on SIGINT/SIGTERM.
 
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::admin::api::{NodeFile, ADMIN_TOKEN_FILE, NODE_FILE};
@@ -17,10 +20,12 @@ use crate::edge::{ConnGuard, EdgeLimits};
 use crate::fleet::Fleet;
 use crate::gateway::Gateway;
 use crate::http::tls::{self, ReloadingCert, Terminator};
+use crate::ingress::ready::Readiness;
+use crate::ingress::replay::{Entry, ReplayMemory};
 use crate::ingress::Ingress;
 use crate::store::Db;
 use crate::telemetry::Metrics;
-use crate::{fsutil, http, sandbox};
+use crate::{fsutil, handover, http, sandbox};
 
 const DB_FILE: &str = "appliance.db";
 /// A live instance unused this long is dropped; the next event instantiates
@@ -33,7 +38,9 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 /// How often certificate files are checked for changes.
 const CERT_POLL_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
-pub async fn run(config: Config) -> anyhow::Result<()> {
+/// `inherited`: listeners systemd passed (socket activation), taken before
+/// the runtime started.
+pub async fn run(config: Config, inherited: handover::systemd::Inherited) -> anyhow::Result<()> {
     let started = Instant::now();
     let data_dir = &config.data_dir;
     // What an operator named is checked before anything is created: a typo
@@ -45,22 +52,24 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         )?))?),
         _ => None,
     };
-    let public = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("failed to listen on {} (--listen)", config.listen))?;
-    let admin = TcpListener::bind(config.admin_listen)
-        .await
-        .with_context(|| {
-            format!(
-                "failed to listen on {} (--admin-listen)",
-                config.admin_listen
-            )
-        })?;
-    create_private_dir(data_dir)?;
-    // Two nodes on one data dir would both hold every bot's gateway
-    // sessions (Discord would send each event twice) and race on the
-    // database; the lock is released when the process ends, however it ends.
-    let _lock = lock_data_dir(data_dir)?;
+    // Listeners and the data-dir lock come from the node serving the data
+    // dir (a takeover, once this one has loaded every bot), or are bound here.
+    let origin = if config.takeover {
+        create_private_dir(data_dir)?;
+        Origin::Predecessor(handover::Taker::connect(data_dir).await?)
+    } else {
+        let (public, admin) = own_listeners(&config, inherited).await?;
+        create_private_dir(data_dir)?;
+        // Two nodes on one data dir would both hold every bot's gateway
+        // sessions (Discord would send each event twice); the lock is
+        // released when the process ends, however it ends.
+        let lock = lock_data_dir(data_dir)?;
+        Origin::Own {
+            public,
+            admin,
+            lock,
+        }
+    };
     // Opening runs the migrations: off the async executor.
     let db_path = data_dir.join(DB_FILE);
     let db = tokio::task::spawn_blocking(move || Db::open(&db_path))
@@ -86,12 +95,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
     let loaded = fleet.load_all().await?;
 
-    let public_addr = public.local_addr()?;
-    let admin_addr = admin.local_addr()?;
-    if !admin_addr.ip().is_loopback() {
-        warn!(%admin_addr, "the admin API listens beyond loopback; protect its port and token");
-    }
-
     let terminator = tls_terminator(&config, named_cert)?.map(Arc::new);
     if let Some(cert) = terminator.as_ref().and_then(|t| t.reloading()) {
         let info = cert.info();
@@ -105,6 +108,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let tls_enabled = terminator.is_some();
     raise_open_files_limit(config.limits.max_connections);
+    let mut signals = Signals::new()?;
+
+    // Everything that can fail has: only now are the listeners taken over.
+    let Listeners {
+        public,
+        admin,
+        lock,
+        replay,
+        predecessor,
+    } = origin.listeners().await?;
+    let public_addr = public.local_addr()?;
+    let admin_addr = admin.local_addr()?;
+    if !admin_addr.ip().is_loopback() {
+        warn!(%admin_addr, "the admin API listens beyond loopback; protect its port and token");
+    }
+    // The accept loops own the listeners; these copies are for a successor.
+    let public_fd = public.as_fd().try_clone_to_owned()?;
 
     let limits = Arc::new(config.limits.clone());
     let metrics = Arc::new(Metrics::default());
@@ -116,11 +136,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
     let gateway = Gateway::new(db.clone(), fleet.clone(), dispatcher.clone(), discord);
     commands.set(&gateway);
+    let readiness = Arc::new(Readiness::new(db.clone()));
+    // The listeners serve from here on, and every bot is loaded.
+    readiness.loaded();
     let ingress = Arc::new(Ingress::new(
         fleet.clone(),
         dispatcher.clone(),
         limits.clone(),
         metrics.clone(),
+        readiness.clone(),
+        replay,
     ));
     let drainer = dispatcher.clone();
     let admin_state = Arc::new(Admin {
@@ -166,24 +191,38 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         conns: None,
         idle_watchdog: false,
     };
+    let public_ingress = ingress.clone();
     let public_task = tokio::spawn(http::serve(
         public,
         public_options,
-        Arc::new(move |request, peer| ingress.clone().handle(request, peer)),
-        shutdown_rx.clone(),
-    ));
-    let admin_task = tokio::spawn(http::serve(
-        admin,
-        admin_options,
-        Arc::new(move |request, _peer| admin_state.clone().handle(request)),
+        Arc::new(move |request, peer| public_ingress.clone().handle(request, peer)),
         shutdown_rx,
     ));
+    let admin_handler = Arc::new(
+        move |request: hyper::Request<hyper::body::Incoming>, _peer: std::net::SocketAddr| {
+            admin_state.clone().handle(request)
+        },
+    );
+    let mut admin = AdminListener::start(admin, move |listener, stop| {
+        tokio::spawn(http::serve(
+            listener,
+            admin_options.clone(),
+            admin_handler.clone(),
+            stop,
+        ))
+    })?;
 
-    // Sessions start once the node can serve their bots' interactions too.
-    gateway.start();
+    // Sessions start once the node can serve their bots' interactions too,
+    // and, after a takeover, once the old node has saved its own.
+    match predecessor {
+        None => gateway.start(),
+        Some(predecessor) => follow_predecessor(predecessor, ingress.clone(), gateway.clone()),
+    }
+    let offer = handover::Offer::listen(data_dir)
+        .inspect_err(|err| warn!(error = %err, "cannot offer a handover; `serve --takeover` will not find this node"))
+        .ok();
 
     // Listening starts before `node.json` says the node serves.
-    let mut signals = Signals::new()?;
     let node_file = NodeFile {
         pid: std::process::id(),
         public_addr,
@@ -204,32 +243,290 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         "node serving"
     );
 
-    signals.recv().await;
-    info!(
-        grace_secs = SHUTDOWN_GRACE.as_secs(),
-        "shutting down: no new connections; finishing in-flight interactions (signal again to exit now)"
-    );
+    let successor = tokio::select! {
+        _ = signals.recv() => None,
+        successor = wait_for_successor(offer, &mut admin, &ingress, public_fd.as_fd(), lock.as_fd()) => Some(successor),
+    };
+    readiness.draining();
+    let handed_over = successor.is_some();
+    if handed_over {
+        info!(
+            grace_secs = SHUTDOWN_GRACE.as_secs(),
+            "handed the listeners over to the new process; finishing in-flight interactions"
+        );
+    } else {
+        info!(
+            grace_secs = SHUTDOWN_GRACE.as_secs(),
+            "shutting down: no new connections; finishing in-flight interactions (signal again to exit now)"
+        );
+    }
     let _ = shutdown_tx.send(true);
+    // Ids still accepted on open connections go to the successor, and so
+    // does the word that the gateway sessions are saved.
+    let (released, forwarding) = match successor {
+        Some((giver, forwarded)) => {
+            let (released, on_release) = tokio::sync::oneshot::channel();
+            let feeding = feed_successor(giver, forwarded, on_release);
+            (Some(released), Some(tokio::spawn(feeding)))
+        }
+        None => (None, None),
+    };
     // In-flight requests get their answers (deferrals included), then the
     // bots still running finish and their late answers and logs go out.
     // Gateway sessions close resumable (4000) with their watermarks saved.
     let drain = async {
         gateway.shutdown().await;
+        if let Some(released) = released {
+            let _ = released.send(());
+        }
         let _ = public_task.await;
-        let _ = admin_task.await;
+        admin.stop().await;
+        // The last handle on the replay memory: its forwarding ends with it.
+        drop(ingress);
+        if let Some(forwarding) = forwarding {
+            let _ = forwarding.await;
+        }
         drainer.drain().await;
+    };
+    // After a handover, `node.json` and the lock are the new process's.
+    let leave = || {
+        if !handed_over {
+            let _ = std::fs::remove_file(data_dir.join(NODE_FILE));
+        }
     };
     tokio::select! {
         _ = drain => info!("drained"),
         _ = tokio::time::sleep(SHUTDOWN_GRACE) => warn!("in-flight work outlived the shutdown grace period; exiting anyway"),
         _ = signals.recv() => {
             warn!("second signal: exiting now");
-            let _ = std::fs::remove_file(data_dir.join(NODE_FILE));
+            leave();
             std::process::exit(1);
         }
     }
-    let _ = std::fs::remove_file(data_dir.join(NODE_FILE));
+    leave();
+    drop(lock);
     Ok(())
+}
+
+/// Where a node's listeners come from.
+enum Origin {
+    /// Bound here (or passed by systemd), with the data-dir lock taken.
+    Own {
+        public: TcpListener,
+        admin: TcpListener,
+        lock: std::fs::File,
+    },
+    /// The node serving the data dir, ready to hand them over.
+    Predecessor(handover::Taker),
+}
+
+struct Listeners {
+    public: TcpListener,
+    admin: TcpListener,
+    lock: std::fs::File,
+    /// The predecessor's replay memory, carried on.
+    replay: Option<ReplayMemory>,
+    /// The predecessor, still finishing its work.
+    predecessor: Option<handover::Taker>,
+}
+
+impl Origin {
+    async fn listeners(self) -> anyhow::Result<Listeners> {
+        match self {
+            Origin::Own {
+                public,
+                admin,
+                lock,
+            } => Ok(Listeners {
+                public,
+                admin,
+                lock,
+                replay: None,
+                predecessor: None,
+            }),
+            Origin::Predecessor(mut taker) => {
+                let inherited = taker.take().await?;
+                info!("took over the listeners from the node serving this data dir");
+                Ok(Listeners {
+                    public: adopt(inherited.public)?,
+                    admin: adopt(inherited.admin)?,
+                    lock: inherited.lock,
+                    replay: Some(inherited.replay),
+                    predecessor: Some(taker),
+                })
+            }
+        }
+    }
+}
+
+/// The listeners systemd passed, else bound as configured.
+async fn own_listeners(
+    config: &Config,
+    inherited: handover::systemd::Inherited,
+) -> anyhow::Result<(TcpListener, TcpListener)> {
+    let public = match inherited.public {
+        Some(listener) => adopt(listener)?,
+        None => TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("failed to listen on {} (--listen)", config.listen))?,
+    };
+    let admin = match inherited.admin {
+        Some(listener) => adopt(listener)?,
+        None => TcpListener::bind(config.admin_listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "failed to listen on {} (--admin-listen)",
+                    config.admin_listen
+                )
+            })?,
+    };
+    Ok((public, admin))
+}
+
+/// A listener from elsewhere (systemd, a predecessor), for tokio.
+fn adopt(listener: std::net::TcpListener) -> std::io::Result<TcpListener> {
+    listener.set_nonblocking(true)?;
+    TcpListener::from_std(listener)
+}
+
+/// The admin API's accept loop, which a handover pauses (so no deploy lands
+/// after the successor read the fleet) and resumes if the successor gives up.
+struct AdminListener {
+    /// A copy of the listener, to serve again or hand over.
+    fd: std::os::fd::OwnedFd,
+    spawn: Box<dyn Fn(TcpListener, tokio::sync::watch::Receiver<bool>) -> JoinHandle<()> + Send>,
+    running: Option<(tokio::sync::watch::Sender<bool>, JoinHandle<()>)>,
+}
+
+impl AdminListener {
+    /// Serves `listener` with `spawn` (which starts an accept loop).
+    fn start(
+        listener: TcpListener,
+        spawn: impl Fn(TcpListener, tokio::sync::watch::Receiver<bool>) -> JoinHandle<()>
+            + Send
+            + 'static,
+    ) -> std::io::Result<AdminListener> {
+        let mut admin = AdminListener {
+            fd: listener.as_fd().try_clone_to_owned()?,
+            spawn: Box::new(spawn),
+            running: None,
+        };
+        admin.serve(listener);
+        Ok(admin)
+    }
+
+    fn serve(&mut self, listener: TcpListener) {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        self.running = Some((stop, (self.spawn)(listener, stopped)));
+    }
+
+    /// Stops accepting and waits for the open connections' requests.
+    async fn stop(&mut self) {
+        if let Some((stop, task)) = self.running.take() {
+            let _ = stop.send(true);
+            let _ = task.await;
+        }
+    }
+
+    fn resume(&mut self) -> std::io::Result<()> {
+        if self.running.is_none() {
+            let listener = std::net::TcpListener::from(self.fd.try_clone()?);
+            self.serve(adopt(listener)?);
+        }
+        Ok(())
+    }
+}
+
+/// Waits until a successor (`serve --takeover`) has taken the listeners,
+/// the lock and the replay memory; never returns without one.
+async fn wait_for_successor(
+    offer: Option<handover::Offer>,
+    admin: &mut AdminListener,
+    ingress: &Ingress,
+    public: BorrowedFd<'_>,
+    lock: BorrowedFd<'_>,
+) -> (handover::Giver, UnboundedReceiver<Entry>) {
+    let Some(offer) = offer else {
+        return std::future::pending().await;
+    };
+    loop {
+        let mut giver = match offer.next().await {
+            Ok(giver) => giver,
+            Err(err) => {
+                warn!(error = %err, "handover socket failed");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        info!("a new process is taking over: admin requests wait until it serves");
+        admin.stop().await;
+        let attempt = async {
+            giver.ready().await?;
+            giver.taken().await?;
+            let (forward, forwarded) = tokio::sync::mpsc::unbounded_channel();
+            let memory = ingress.replay().hand_over(forward);
+            giver.give(public, admin.fd.as_fd(), lock, &memory).await?;
+            Ok::<_, handover::Error>(forwarded)
+        };
+        match attempt.await {
+            Ok(forwarded) => return (giver, forwarded),
+            Err(err) => {
+                warn!(error = %err, "the new process gave up taking over; serving on");
+                if let Err(err) = admin.resume() {
+                    warn!(error = %err, "cannot serve the admin API again");
+                }
+            }
+        }
+    }
+}
+
+/// The old node's side after the handover: forwards the ids it still
+/// accepts (until its ingress is gone), and says when its gateway sessions
+/// are saved.
+async fn feed_successor(
+    mut giver: handover::Giver,
+    mut forwarded: UnboundedReceiver<Entry>,
+    mut released: tokio::sync::oneshot::Receiver<()>,
+) {
+    let mut released_sent = false;
+    loop {
+        tokio::select! {
+            entry = forwarded.recv() => {
+                let Some(entry) = entry else { break };
+                let mut entries = vec![entry];
+                while let Ok(entry) = forwarded.try_recv() {
+                    entries.push(entry);
+                }
+                if let Err(err) = giver.forward(&entries).await {
+                    warn!(error = %err, "the new process stopped listening to the handover");
+                    return;
+                }
+            }
+            result = &mut released, if !released_sent => {
+                released_sent = true;
+                if result.is_ok() {
+                    let _ = giver.gateway_released().await;
+                }
+            }
+        }
+    }
+    if !released_sent && (&mut released).await.is_ok() {
+        let _ = giver.gateway_released().await;
+    }
+}
+
+/// The new node's side after the handover: takes in the ids the old node
+/// still accepts, and starts the gateway once the old node's sessions are
+/// saved (or it is gone).
+fn follow_predecessor(predecessor: handover::Taker, ingress: Arc<Ingress>, gateway: Gateway) {
+    let (released, on_release) = tokio::sync::oneshot::channel();
+    tokio::spawn(predecessor.follow(move |entries| ingress.replay().absorb(entries), released));
+    tokio::spawn(async move {
+        let _ = on_release.await;
+        info!("the old process saved its gateway sessions; starting ours");
+        gateway.start();
+    });
 }
 
 /// The public listener's TLS, `None` for plain HTTP; `named_cert` is the
@@ -342,7 +639,7 @@ fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
-            "another appliance node is serving {}; stop it first (two nodes on one data dir would both hold the bots' gateway sessions)",
+            "another appliance node is serving {}; stop it first, or replace it with `appliance serve --takeover` (two nodes on one data dir would both hold the bots' gateway sessions)",
             data_dir.display()
         ),
         Err(std::fs::TryLockError::Error(err)) => {

@@ -75,6 +75,9 @@ pub struct ServeArgs {
     /// Answer with a deferred response when a bot has not answered after this many ms [default: 2000]
     #[arg(long, env = "APPLIANCE_DEFER_AFTER_MS", value_name = "N")]
     pub defer_after_ms: Option<u64>,
+    /// Take over from the node serving this data dir (an upgrade or restart): load every bot, then take its listeners; no connection is refused
+    #[arg(long)]
+    pub takeover: bool,
 }
 
 /// The config file's keys; unknown keys are an error, not silently ignored.
@@ -149,6 +152,8 @@ pub struct Config {
     /// Live instances the node holds at once, over all bots (the instance pool's size).
     pub max_instances: u32,
     pub log_filter: Option<String>,
+    /// Take the listeners from the node serving the data dir.
+    pub takeover: bool,
 }
 
 impl Config {
@@ -234,6 +239,7 @@ impl Config {
             limits: file.limits,
             max_instances,
             log_filter: file.log_filter,
+            takeover: args.takeover,
         })
     }
 }

@@ -47,6 +47,9 @@ pub mod ingress;
 // Wiring: `serve` settings,
 pub mod config;
 
+// the handover of listeners between an old and a new process,
+pub mod handover;
+
 // the node itself,
 pub mod app;
 

@@ -9,9 +9,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let config = Config::resolve(&args, file)?;
     crate::telemetry::init(config.log_filter.as_deref());
+    // Before any thread starts: it clears systemd's variables.
+    let inherited = crate::handover::systemd::inherited()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("appliance")
         .build()?;
-    runtime.block_on(crate::app::run(config))
+    runtime.block_on(crate::app::run(config, inherited))
 }

@@ -1,5 +1,6 @@
-//! The public endpoint Discord calls: `POST /interactions/{app_id}` and
-//! `GET /healthz`, over TLS (rustls) or plain HTTP behind a proxy.
+//! The public endpoint Discord calls: `POST /interactions/{app_id}`,
+//! `GET /healthz` (liveness) and `GET /readyz` (readiness, `ready`), over
+//! TLS (rustls) or plain HTTP behind a proxy.
 //!
 //! Invariant: nothing reaches a bot, and no body is parsed, unless the
 //! request's Ed25519 signature verified with that bot's key and its
@@ -7,6 +8,7 @@
 //! of DESIGN.md; every signature-class failure (bad, stale, replayed) is the
 //! same 401, so a prober learns nothing. Details go to the log and metrics.
 
+pub mod ready;
 pub mod replay;
 
 use std::net::SocketAddr;
@@ -28,7 +30,8 @@ use crate::protocol::interaction::Head;
 use crate::protocol::signature::SignatureHeaders;
 use crate::sandbox;
 use crate::telemetry::Metrics;
-use replay::ReplayGuard;
+use ready::Readiness;
+use replay::{ReplayGuard, ReplayMemory};
 
 /// State shared by every public request.
 #[derive(Debug)]
@@ -39,6 +42,7 @@ pub struct Ingress {
     replay: ReplayGuard,
     rejections: Rejections,
     metrics: Arc<Metrics>,
+    readiness: Arc<Readiness>,
 }
 
 /// Why a request was turned away, for metrics and the per-client budget.
@@ -62,6 +66,7 @@ pub enum Rejection {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Target<'a> {
     Healthz,
+    Readyz,
     Interaction {
         app_id: &'a str,
     },
@@ -76,7 +81,8 @@ pub enum Target<'a> {
 pub fn route<'a>(method: &Method, path: &'a str) -> Target<'a> {
     match path {
         "/healthz" if method == Method::GET => Target::Healthz,
-        "/healthz" => Target::WrongMethod("use GET"),
+        "/healthz" | "/readyz" if method != Method::GET => Target::WrongMethod("use GET"),
+        "/readyz" => Target::Readyz,
         _ => {
             if let Some(app_id) = path.strip_prefix("/interactions/") {
                 if method == Method::POST {
@@ -194,24 +200,34 @@ impl Rejection {
 }
 
 impl Ingress {
+    /// `replay`: the memory of the process this one took over from, if any;
+    /// without it, timestamps from before now are refused.
     pub fn new(
         fleet: Arc<Fleet>,
         dispatcher: Dispatcher,
         limits: Arc<EdgeLimits>,
         metrics: Arc<Metrics>,
+        readiness: Arc<Readiness>,
+        replay: Option<ReplayMemory>,
     ) -> Ingress {
+        let (max_age, capacity) = (limits.signature_max_age(), limits.replay_cache_entries);
         Ingress {
             fleet,
             dispatcher,
-            replay: ReplayGuard::new(
-                limits.signature_max_age(),
-                limits.replay_cache_entries,
-                crate::clock::unix_secs(),
-            ),
+            replay: match replay {
+                Some(memory) => ReplayGuard::resume(max_age, capacity, memory),
+                None => ReplayGuard::new(max_age, capacity, crate::clock::unix_secs()),
+            },
             rejections: Rejections::new(limits.max_rejections_per_ip, limits.rejection_block()),
             limits,
             metrics,
+            readiness,
         }
+    }
+
+    /// The replay memory, for a handover to another process.
+    pub fn replay(&self) -> &ReplayGuard {
+        &self.replay
     }
 
     pub async fn handle(
@@ -224,6 +240,12 @@ impl Ingress {
             Target::Healthz => {
                 http::json_bytes(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#))
             }
+            Target::Readyz => match self.readiness.check().await {
+                Ok(()) => {
+                    http::json_bytes(StatusCode::OK, Bytes::from_static(br#"{"status":"ready"}"#))
+                }
+                Err(why) => http::error(StatusCode::SERVICE_UNAVAILABLE, &why.to_string()),
+            },
             Target::WrongMethod(hint) => http::error(StatusCode::METHOD_NOT_ALLOWED, hint),
             Target::Interaction { app_id } => {
                 self.signed(Endpoint::Interactions, app_id, request, peer)

@@ -159,6 +159,23 @@ impl Db {
         migrations::migrate(conn)
     }
 
+    /// Whether a write gets through: a no-op that must run inside the
+    /// writer's transaction, so it answers `Ok` only once the writer took
+    /// the database's write lock and committed (for `/readyz`).
+    pub async fn check_writable(&self) -> Result<(), Error> {
+        self.write(|conn| {
+            if conn.is_autocommit() {
+                // The writer could not begin its transaction: another
+                // process holds the write lock.
+                return Err(Error::Worker(
+                    "the database is locked by another writer".into(),
+                ));
+            }
+            Ok(())
+        })
+        .await
+    }
+
     /// Commits the writer has made so far.
     pub fn commits(&self) -> u64 {
         self.inner.commits.load(Ordering::Relaxed)

@@ -39,5 +39,7 @@ mod fake_gateway_selftest;
 mod new_bot;
 // `appliance dev`: redeploys on save, keeps the last good version when a build fails.
 mod dev_loop;
+// Restarts and upgrades under load (`serve --takeover`), and /readyz.
+mod handover;
 // Tidy: the layer order of src/lib.rs, and one owner per foreign engine.
 mod tidy;
