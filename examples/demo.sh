@@ -11,10 +11,13 @@ cd "$(dirname "$0")/.."
 
 rustup target add wasm32-wasip2
 cargo build --release
-cargo build --profile guest --target wasm32-wasip2 -p ping-bot -p counter-bot --target-dir target/guests
+# The example bots, built as the tests build them (tests/it/support/guests.rs):
+# no DWARF (components 7x smaller, faster to compile at deploy).
+CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=debuginfo CARGO_PROFILE_RELEASE_OPT_LEVEL=3 \
+  cargo build --release --target wasm32-wasip2 -p ping-bot -p counter-bot --target-dir target/guests
 
 bin=target/release/appliance
-guests=target/guests/wasm32-wasip2/guest
+guests=target/guests/wasm32-wasip2/release
 rm -f appliance-data/node.json
 "$bin" serve &
 node_pid=$!

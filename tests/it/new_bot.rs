@@ -9,18 +9,17 @@ use std::process::Output;
 use serde_json::{json, Value};
 
 use crate::support::fake_discord::{FakeConfig, FakeDiscord};
+use crate::support::guests::{guests_target_dir, GUEST_PROFILE};
 use crate::support::{appliance, child_command, command, Node, Signer};
 
 const APP: &str = "1180000000000000000";
 const GUILD: &str = "1180000000000000003";
 
-/// One target dir for every bot crate these tests and `dev_loop` build, so
-/// the SDK's dependencies compile once per machine (kept between runs, as
-/// `target/guests` is). Different crate names keep their components apart.
+/// The target dir of every bot crate these tests and `dev_loop` build: the
+/// test guests' (see `support::guests`), so the SDK's dependencies compile
+/// once per machine for wasm. Different crate names keep components apart.
 pub fn bots_target_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target")
-        .join("new-bots")
+    guests_target_dir()
 }
 
 /// `appliance new NAME --template TEMPLATE --path DIR`, which must succeed.
@@ -45,7 +44,10 @@ pub async fn cargo(dir: &Path, args: &[&str]) {
     command
         .args(args)
         .current_dir(dir)
-        .env("CARGO_TARGET_DIR", bots_target_dir());
+        .env("CARGO_TARGET_DIR", bots_target_dir())
+        // The template's own `opt-level = "s"` would make a second copy of
+        // every dependency beside the test guests'.
+        .envs(GUEST_PROFILE);
     let output = run(&mut command).await;
     assert!(
         output.status.success(),

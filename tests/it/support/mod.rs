@@ -20,7 +20,7 @@ use hyper::Request;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
-mod guests;
+pub mod guests;
 mod interaction;
 
 pub use interaction::{command, command_bytes, unix_now, Signer};
