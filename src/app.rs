@@ -75,6 +75,11 @@ pub async fn run(config: Config, inherited: handover::systemd::Inherited) -> any
     let db = tokio::task::spawn_blocking(move || Db::open(&db_path))
         .await?
         .with_context(|| format!("failed to open database in {}", data_dir.display()))?;
+    // Tenants' KV writes leave this much of the disk to the node's own work.
+    db.set_disk_reserve(crate::store::DiskReserve::new(
+        data_dir,
+        config.disk_reserve_mib,
+    ));
     let token = admin_token(data_dir)?;
 
     let pool = sandbox::PoolConfig {
@@ -159,6 +164,7 @@ pub async fn run(config: Config, inherited: handover::systemd::Inherited) -> any
         public_addr: public_addr.to_string(),
         admin_addr: admin_addr.to_string(),
         tls: tls_enabled,
+        backups: crate::admin::backups::Backups::new(data_dir),
     });
 
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);

@@ -75,6 +75,9 @@ pub struct ServeArgs {
     /// Answer with a deferred response when a bot has not answered after this many ms [default: 2000]
     #[arg(long, env = "APPLIANCE_DEFER_AFTER_MS", value_name = "N")]
     pub defer_after_ms: Option<u64>,
+    /// Free space (MiB) on the data dir's disk that bots' KV writes may not take, kept for deploys, logs and the database's own work; 0 turns it off [default: 256, at most 5% of the disk]
+    #[arg(long, env = "APPLIANCE_DISK_RESERVE_MIB", value_name = "MIB")]
+    pub disk_reserve_mib: Option<u64>,
     /// Take over from the node serving this data dir (an upgrade or restart): load every bot, then take its listeners; no connection is refused
     #[arg(long)]
     pub takeover: bool,
@@ -97,6 +100,7 @@ pub struct FileConfig {
     pub defer_after_ms: Option<u64>,
     pub max_instances: Option<u32>,
     pub log_filter: Option<String>,
+    pub disk_reserve_mib: Option<u64>,
     /// The public listener's limits (`[limits]`).
     #[serde(default)]
     pub limits: EdgeLimits,
@@ -152,6 +156,9 @@ pub struct Config {
     /// Live instances the node holds at once, over all bots (the instance pool's size).
     pub max_instances: u32,
     pub log_filter: Option<String>,
+    /// Free space KV writes leave on the data dir's disk; `None`: 256 MiB,
+    /// at most 5% of the disk (`store::DiskReserve`).
+    pub disk_reserve_mib: Option<u64>,
     /// Take the listeners from the node serving the data dir.
     pub takeover: bool,
 }
@@ -239,6 +246,7 @@ impl Config {
             limits: file.limits,
             max_instances,
             log_filter: file.log_filter,
+            disk_reserve_mib: args.disk_reserve_mib.or(file.disk_reserve_mib),
             takeover: args.takeover,
         })
     }

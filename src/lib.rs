@@ -5,6 +5,7 @@
 //! rustfmt from sorting the layers alphabetically.
 
 // Leaves: pure vocabulary and helpers that name no other module.
+pub mod backup;
 pub mod clock;
 pub mod fsutil;
 pub mod limits;

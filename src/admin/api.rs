@@ -252,6 +252,21 @@ pub struct StatusResponse {
     pub public_addr: String,
     pub admin_addr: String,
     pub tls: bool,
+    /// Free space on the data dir's disk and the KV reserve (absent from
+    /// older nodes, or when the node cannot read it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk: Option<DiskStatus>,
+}
+
+/// The data dir's disk, in `GET /v1/status`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DiskStatus {
+    pub available_bytes: u64,
+    pub total_bytes: u64,
+    /// Free space bots' KV writes may not take (`--disk-reserve-mib`).
+    pub reserve_bytes: u64,
+    /// Free space is below the reserve: KV writes are refused.
+    pub kv_writes_refused: bool,
 }
 
 /// The body of every admin error response.
@@ -276,4 +291,17 @@ pub struct RollbackResponse {
     pub commands: Option<RegisteredCommands>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+}
+
+/// `POST /v1/backups`: a backup the node prepared; the CLI reads it with
+/// `GET /v1/backups/{id}?offset=N` (ranges of up to 8 MiB) and ends it with
+/// `DELETE /v1/backups/{id}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BackupInfo {
+    pub id: String,
+    /// The archive's size in bytes.
+    pub size: u64,
+    pub created_at_ms: i64,
+    /// The data dir's files in it (`appliance.db`, `admin.token`, `tls/…`).
+    pub entries: Vec<String>,
 }

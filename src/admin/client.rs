@@ -211,6 +211,32 @@ impl Client {
     pub async fn status(&self) -> Result<StatusResponse, Error> {
         self.call_json(Method::GET, "/v1/status", None).await
     }
+
+    /// Has the node take a backup; read it with [`Client::read_backup`].
+    pub async fn start_backup(&self) -> Result<BackupInfo, Error> {
+        self.call_json(Method::POST, "/v1/backups", None).await
+    }
+
+    /// Up to 8 MiB of backup `id` from `offset`.
+    pub async fn read_backup(&self, id: &str, offset: u64) -> Result<Bytes, Error> {
+        self.call(
+            Method::GET,
+            &format!("/v1/backups/{}?offset={offset}", segment(id)),
+            None,
+        )
+        .await
+    }
+
+    /// Deletes backup `id` from the node.
+    pub async fn finish_backup(&self, id: &str) -> Result<(), Error> {
+        self.call(
+            Method::DELETE,
+            &format!("/v1/backups/{}", segment(id)),
+            None,
+        )
+        .await
+        .map(drop)
+    }
 }
 
 /// Percent-encodes a path segment, so any name the user types makes a valid

@@ -6,6 +6,7 @@
 //! come out.
 
 pub mod api;
+pub mod backups;
 pub mod client;
 
 use std::sync::Arc;
@@ -45,6 +46,8 @@ pub struct Admin {
     pub public_addr: String,
     pub admin_addr: String,
     pub tls: bool,
+    /// Backups taken while the node serves (`appliance backup`).
+    pub backups: backups::Backups,
 }
 
 impl Admin {
@@ -88,6 +91,13 @@ impl Admin {
                 let name = name.to_string();
                 self.invoke(&name, request).await
             }
+            (&Method::POST, ["backups"]) => self.start_backup().await,
+            (&Method::GET, ["backups", id]) => self.read_backup(id, request.uri().query()).await,
+            (&Method::DELETE, ["backups", id]) => {
+                backup_answer(self.backups.finish(id).await.map(|()| {
+                    http::json(StatusCode::OK, &serde_json::json!({ "finished": id }))
+                }))
+            }
             _ => http::error(StatusCode::NOT_FOUND, "no such admin route"),
         }
     }
@@ -112,8 +122,48 @@ impl Admin {
                 public_addr: self.public_addr.clone(),
                 admin_addr: self.admin_addr.clone(),
                 tls: self.tls,
+                disk: self
+                    .db
+                    .disk_reserve()
+                    .and_then(|reserve| reserve.standing())
+                    .map(|standing| DiskStatus {
+                        available_bytes: standing.available_bytes,
+                        total_bytes: standing.total_bytes,
+                        reserve_bytes: standing.reserve_bytes,
+                        kv_writes_refused: standing.low,
+                    }),
             },
         )
+    }
+
+    async fn start_backup(&self) -> Response<Body> {
+        let started = Instant::now();
+        let prepared = self.backups.prepare(&self.db).await;
+        if let Ok(info) = &prepared {
+            tracing::info!(
+                backup = %info.id,
+                bytes = info.size,
+                took_ms = started.elapsed().as_millis() as u64,
+                "backup prepared"
+            );
+        }
+        backup_answer(prepared.map(|info| http::json(StatusCode::CREATED, &info)))
+    }
+
+    async fn read_backup(&self, id: &str, query: Option<&str>) -> Response<Body> {
+        let offset = match query.unwrap_or("").strip_prefix("offset=") {
+            Some(offset) => offset.parse::<u64>().ok(),
+            None => query.is_none().then_some(0),
+        };
+        let Some(offset) = offset else {
+            return http::error(
+                StatusCode::BAD_REQUEST,
+                "the only query parameter is offset=BYTES",
+            );
+        };
+        backup_answer(self.backups.read(id, offset).await.map(|chunk| {
+            http::text(StatusCode::OK, "application/octet-stream", chunk)
+        }))
     }
 
     /// Per-bot gateway counters in Prometheus' text format.
@@ -474,6 +524,23 @@ impl Admin {
             .dispatch(deployed, head, body, Deferral::Never)
             .await;
         http::json_bytes(StatusCode::OK, answer)
+    }
+}
+
+fn backup_answer(answer: Result<Response<Body>, backups::Error>) -> Response<Body> {
+    match answer {
+        Ok(response) => response,
+        Err(err @ backups::Error::Unknown(_)) => http::error(StatusCode::NOT_FOUND, &err.to_string()),
+        Err(err @ backups::Error::Offset { .. }) => {
+            http::error(StatusCode::RANGE_NOT_SATISFIABLE, &err.to_string())
+        }
+        Err(backups::Error::Internal(why)) => {
+            tracing::error!(error = %why, "backup failed");
+            http::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the node could not take the backup; its log says why (is the data dir's disk full?)",
+            )
+        }
     }
 }
 

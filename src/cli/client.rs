@@ -574,6 +574,20 @@ pub async fn status(client: Client, _args: StatusArgs) -> anyhow::Result<()> {
         status.public_addr
     );
     println!("admin:  http://{}", status.admin_addr);
+    if let Some(disk) = status.disk {
+        let mib = |bytes: u64| bytes >> 20;
+        println!(
+            "disk:   {} MiB free of {} MiB on the data dir's disk; {} MiB kept in reserve{}",
+            mib(disk.available_bytes),
+            mib(disk.total_bytes),
+            mib(disk.reserve_bytes),
+            if disk.kv_writes_refused {
+                " (below it: bots' KV writes are refused; free space or lower --disk-reserve-mib)"
+            } else {
+                ""
+            }
+        );
+    }
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! Command-line interface: `serve` runs a node; every other command is a
 //! client of a node's admin API.
 
+mod backup;
 mod client;
 mod dev;
 mod new;
@@ -40,6 +41,10 @@ pub enum Command {
     New(new::NewArgs),
     /// Build, deploy and watch a bot crate: redeploy on every save, stream its logs
     Dev(dev::DevArgs),
+    /// Write a checked backup of a running node to FILE (database, admin token, TLS material: secrets)
+    Backup(backup::BackupArgs),
+    /// Bring a node's data directory back from a backup (the node must not be running on it)
+    Restore(backup::RestoreArgs),
 }
 
 /// How a client command reaches its node.
@@ -65,6 +70,8 @@ impl Cli {
     pub fn run(self) -> anyhow::Result<()> {
         match self.command {
             Command::Serve(args) => serve::run(args),
+            Command::Backup(args) => client::run(args.node.clone(), |c| backup::backup(c, args)),
+            Command::Restore(args) => backup::restore(args),
             Command::Deploy(args) => {
                 // A typo in an intent fails first, before the node is looked for.
                 args.gateway.request().map_err(anyhow::Error::msg)?;

@@ -137,6 +137,10 @@ impl Db {
                 quota.max_value_bytes
             )));
         }
+        // Deletes stay allowed below the reserve: they are how space comes back.
+        if let Some(reserve) = self.disk_reserve() {
+            reserve.check_kv_write()?;
+        }
         self.write(move |conn| {
             let tx = conn.savepoint()?;
             let old = entry_size(&tx, bot_id, &key)?;

@@ -17,6 +17,8 @@ mod gateway;
 mod kv;
 mod logs;
 pub(crate) mod migrations;
+mod reserve;
+mod snapshot;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,6 +34,8 @@ pub use bots::{
 pub use gateway::{SavedSession, SessionSave};
 pub use kv::{KvError, KvQuota};
 pub use logs::{CrashRecord, Level, LogBudget, LogLine, LOG_BYTES_PER_MINUTE};
+pub use reserve::{DiskReserve, ReserveStanding};
+pub use snapshot::check_database;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -47,6 +51,8 @@ pub enum Error {
     Worker(String),
     #[error("no stored component has sha256 {0}; send its bytes")]
     UnknownComponent(String),
+    #[error("the database file is damaged: {0}")]
+    Damaged(String),
 }
 
 /// Writes waiting for the writer at most; a caller past this waits its turn.
@@ -74,6 +80,10 @@ struct Inner {
     reader_permits: Semaphore,
     /// Commits the writer made (each one fsync), for benchmarks and tests.
     commits: Arc<AtomicU64>,
+    /// The database file, for snapshots (`appliance backup`).
+    path: std::path::PathBuf,
+    /// Free space KV writes must leave on the data dir's disk; none in tests.
+    disk_reserve: std::sync::OnceLock<DiskReserve>,
     /// Keeps a test database's directory alive as long as the database.
     #[cfg(test)]
     _temp: Option<tempfile::TempDir>,
@@ -112,6 +122,8 @@ impl Db {
                 readers: Mutex::new(readers),
                 reader_permits: Semaphore::new(READERS),
                 commits,
+                path: path.to_owned(),
+                disk_reserve: std::sync::OnceLock::new(),
                 #[cfg(test)]
                 _temp: None,
             }),

@@ -41,5 +41,7 @@ mod new_bot;
 mod dev_loop;
 // Restarts and upgrades under load (`serve --takeover`), and /readyz.
 mod handover;
+// Backups of a serving node, restores and what they refuse; the disk reserve.
+mod backup;
 // Tidy: the layer order of src/lib.rs, and one owner per foreign engine.
 mod tidy;

@@ -211,7 +211,8 @@ impl Node {
         Node::start_in(temp, extra.iter().map(|s| s.to_string()).collect()).await
     }
 
-    async fn start_in(temp: tempfile::TempDir, extra: Vec<String>) -> Node {
+    /// A node on `temp/data`, which may already hold a data dir (a restored one).
+    pub async fn start_in(temp: tempfile::TempDir, extra: Vec<String>) -> Node {
         let data_dir = temp.path().join("data");
         let (child, public, admin) = spawn(&data_dir, &extra).await;
         Node {
