@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::edge::EdgeLimits;
+use crate::telemetry::LogFormat;
 
 pub mod defaults {
     use std::net::SocketAddr;
@@ -75,6 +76,9 @@ pub struct ServeArgs {
     /// Answer with a deferred response when a bot has not answered after this many ms [default: 2000]
     #[arg(long, env = "APPLIANCE_DEFER_AFTER_MS", value_name = "N")]
     pub defer_after_ms: Option<u64>,
+    /// The node's own log lines: text, or one JSON object per line [default: text]
+    #[arg(long, env = "APPLIANCE_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
     /// Free space (MiB) on the data dir's disk that bots' KV writes may not take, kept for deploys, logs and the database's own work; 0 turns it off [default: 256, at most 5% of the disk]
     #[arg(long, env = "APPLIANCE_DISK_RESERVE_MIB", value_name = "MIB")]
     pub disk_reserve_mib: Option<u64>,
@@ -84,7 +88,8 @@ pub struct ServeArgs {
 }
 
 /// The config file's keys; unknown keys are an error, not silently ignored.
-#[derive(Debug, Default, Deserialize)]
+/// Serialized, it is what `config show` prints: a config file.
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
@@ -100,6 +105,7 @@ pub struct FileConfig {
     pub defer_after_ms: Option<u64>,
     pub max_instances: Option<u32>,
     pub log_filter: Option<String>,
+    pub log_format: Option<LogFormat>,
     pub disk_reserve_mib: Option<u64>,
     /// The public listener's limits (`[limits]`).
     #[serde(default)]
@@ -156,6 +162,7 @@ pub struct Config {
     /// Live instances the node holds at once, over all bots (the instance pool's size).
     pub max_instances: u32,
     pub log_filter: Option<String>,
+    pub log_format: LogFormat,
     /// Free space KV writes leave on the data dir's disk; `None`: 256 MiB,
     /// at most 5% of the disk (`store::DiskReserve`).
     pub disk_reserve_mib: Option<u64>,
@@ -246,9 +253,67 @@ impl Config {
             limits: file.limits,
             max_instances,
             log_filter: file.log_filter,
+            log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             disk_reserve_mib: args.disk_reserve_mib.or(file.disk_reserve_mib),
             takeover: args.takeover,
         })
+    }
+}
+
+impl Config {
+    /// The config file that resolves to this configuration on its own: the
+    /// effective settings as `config show` prints them. Every field is
+    /// named, so a new setting cannot be left out of it.
+    pub fn as_file(&self) -> FileConfig {
+        let Config {
+            data_dir,
+            listen,
+            admin_listen,
+            tls,
+            discord_api,
+            defer_after,
+            limits,
+            max_instances,
+            log_filter,
+            log_format,
+            disk_reserve_mib,
+            takeover: _,
+        } = self.clone();
+        let mut file = FileConfig {
+            data_dir: Some(data_dir),
+            listen: Some(listen),
+            admin_listen: Some(admin_listen),
+            tls_cert: None,
+            tls_key: None,
+            plain_http: Some(tls == Tls::Plain),
+            acme_domains: None,
+            acme_contact: None,
+            acme_directory: None,
+            discord_api: Some(discord_api),
+            defer_after_ms: Some(defer_after.as_millis() as u64),
+            max_instances: Some(max_instances),
+            log_filter,
+            log_format: Some(log_format),
+            disk_reserve_mib,
+            limits,
+        };
+        match tls {
+            Tls::SelfSigned | Tls::Plain => {}
+            Tls::Files { cert, key } => {
+                file.tls_cert = Some(cert);
+                file.tls_key = Some(key);
+            }
+            Tls::Acme {
+                domains,
+                contact,
+                directory,
+            } => {
+                file.acme_domains = Some(domains);
+                file.acme_contact = contact;
+                file.acme_directory = Some(directory);
+            }
+        }
+        file
     }
 }
 
@@ -357,6 +422,24 @@ mod tests {
             toml::from_str("acme_domains = [\"a.example.com\"]\ntls_cert = \"c\"\ntls_key = \"k\"")
                 .unwrap();
         assert!(Config::resolve(&ServeArgs::default(), file).is_err());
+    }
+
+    #[test]
+    fn the_effective_file_resolves_to_the_same_config() {
+        let file: FileConfig = toml::from_str(
+            "acme_domains = [\"a.example.com\"]\nacme_contact = \"mailto:x@example.com\"\n\
+             log_format = \"json\"\n[limits]\nmax_connections = 10\n",
+        )
+        .unwrap();
+        for config in [
+            Config::resolve(&ServeArgs::default(), FileConfig::default()).unwrap(),
+            Config::resolve(&ServeArgs::default(), file).unwrap(),
+        ] {
+            let text = toml::to_string(&config.as_file()).unwrap();
+            let again: FileConfig = toml::from_str(&text).unwrap();
+            let again = Config::resolve(&ServeArgs::default(), again).unwrap();
+            assert_eq!(format!("{again:?}"), format!("{config:?}"), "{text}");
+        }
     }
 
     #[test]

@@ -10,23 +10,45 @@ use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::sync::lock;
+use serde::{Deserialize, Serialize};
 use tracing_subscriber::EnvFilter;
+
+use crate::sync::lock;
 
 pub const DEFAULT_FILTER: &str = "appliance=info,wasmtime=warn,cranelift=warn";
 
-/// Installs the stderr subscriber; `filter` comes from config, `RUST_LOG` wins over it.
+/// How the node writes its own log lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per line, for log shippers (never coloured).
+    Json,
+}
+
+/// Installs the stderr subscriber for text logs; see [`init_as`].
 pub fn init(filter: Option<&str>) {
+    init_as(LogFormat::Text, filter);
+}
+
+/// Installs the stderr subscriber; `filter` comes from config, `RUST_LOG` wins over it.
+pub fn init_as(format: LogFormat, filter: Option<&str>) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(filter.unwrap_or(DEFAULT_FILTER)))
         .unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    // Colours only for a person at a terminal: a journal or a log file
-    // would keep the escape codes, and writing them costs per span.
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        // Colours only for a person at a terminal: a journal or a log file
+        // would keep the escape codes, and writing them costs per span.
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Json => builder.json().with_ansi(false).try_init(),
+    };
 }
 
 /// Every outcome an interaction can have, as `appliance_interactions_total`

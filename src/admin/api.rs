@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::limits::{LimitOverrides, Limits};
+use crate::store::Level;
 
 /// The admin bearer token, created on first start (mode 0600).
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";
@@ -236,7 +237,81 @@ pub struct CrashEntry {
     pub detail: String,
 }
 
-/// `GET /v1/bots/{name}/logs?lines=N&after=ID`.
+/// The query of `GET /v1/bots/{name}/logs`: which lines and crashes to
+/// return. The node filters (in SQL), so asking for a bot's last errors
+/// never moves its whole log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogQuery {
+    /// At most this many lines, the newest (`lines`, default 100).
+    pub lines: i64,
+    /// Only lines with a greater id: where a follower left off (`after`).
+    pub after: i64,
+    /// Only lines and crashes at or after this Unix time in ms (`since_ms`).
+    pub since_ms: Option<i64>,
+    /// Only lines at this level or more serious (`level`); crash records
+    /// always pass.
+    pub level: Option<Level>,
+    /// Crash records only, up to `lines` of them, and no lines (`crashes=only`).
+    pub crashes_only: bool,
+}
+
+impl Default for LogQuery {
+    fn default() -> LogQuery {
+        LogQuery {
+            lines: 100,
+            after: 0,
+            since_ms: None,
+            level: None,
+            crashes_only: false,
+        }
+    }
+}
+
+impl LogQuery {
+    /// The URL query string (without `?`).
+    pub fn to_query(&self) -> String {
+        let mut query = format!("lines={}&after={}", self.lines, self.after);
+        if let Some(since_ms) = self.since_ms {
+            query.push_str(&format!("&since_ms={since_ms}"));
+        }
+        if let Some(level) = self.level {
+            query.push_str(&format!("&level={}", level.as_str()));
+        }
+        if self.crashes_only {
+            query.push_str("&crashes=only");
+        }
+        query
+    }
+
+    /// Reads a URL query string; the error names the parameter at fault.
+    pub fn parse(query: &str) -> Result<LogQuery, String> {
+        let mut parsed = LogQuery::default();
+        let number = |key: &str, value: &str| {
+            value
+                .parse::<i64>()
+                .map_err(|_| format!("query parameter {key} must be an integer"))
+        };
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match key {
+                "lines" => parsed.lines = number(key, value)?,
+                "after" => parsed.after = number(key, value)?,
+                "since_ms" => parsed.since_ms = Some(number(key, value)?),
+                "level" => {
+                    parsed.level = Some(Level::parse(value).ok_or_else(|| {
+                        format!("query parameter level must be trace, debug, info, warn or error, not {value:?}")
+                    })?)
+                }
+                "crashes" if value == "only" => parsed.crashes_only = true,
+                "crashes" => return Err("query parameter crashes must be \"only\"".to_owned()),
+                _ => return Err(format!("unknown query parameter {key}")),
+            }
+        }
+        Ok(parsed)
+    }
+}
+
+/// `GET /v1/bots/{name}/logs?`[`LogQuery`].
 #[derive(Debug, Serialize, Deserialize)]
 pub struct LogsResponse {
     pub lines: Vec<LogEntry>,
@@ -304,4 +379,25 @@ pub struct BackupInfo {
     pub created_at_ms: i64,
     /// The data dir's files in it (`appliance.db`, `admin.token`, `tls/…`).
     pub entries: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_queries_round_trip_and_refuse_what_they_do_not_know() {
+        let query = LogQuery {
+            lines: 5,
+            after: 7,
+            since_ms: Some(1_700_000_000_000),
+            level: Some(Level::Warn),
+            crashes_only: true,
+        };
+        assert_eq!(LogQuery::parse(&query.to_query()), Ok(query));
+        assert_eq!(LogQuery::parse(""), Ok(LogQuery::default()));
+        for bad in ["level=loud", "crashes=1", "lines=x", "color=red"] {
+            assert!(LogQuery::parse(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -152,13 +152,10 @@ impl Client {
             .map(drop)
     }
 
-    pub async fn logs(&self, name: &str, lines: i64, after: i64) -> Result<LogsResponse, Error> {
+    pub async fn logs(&self, name: &str, query: &LogQuery) -> Result<LogsResponse, Error> {
         self.call_json(
             Method::GET,
-            &format!(
-                "/v1/bots/{}/logs?lines={lines}&after={after}",
-                segment(name)
-            ),
+            &format!("/v1/bots/{}/logs?{}", segment(name), query.to_query()),
             None,
         )
         .await

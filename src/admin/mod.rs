@@ -22,7 +22,7 @@ use crate::fleet::{self, ComponentSource, DeploySpec, Fleet};
 use crate::http::{self, Body, BodyError};
 use crate::protocol::interaction::Head;
 use crate::registry;
-use crate::store::Db;
+use crate::store::{self, Db};
 use crate::telemetry::Metrics;
 use api::*;
 
@@ -448,33 +448,35 @@ impl Admin {
         let Some(deployed) = self.fleet.by_name(name) else {
             return http::error(StatusCode::NOT_FOUND, &format!("no bot named {name:?}"));
         };
-        let mut lines = 100;
-        let mut after = 0;
-        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let Ok(number) = value.parse::<i64>() else {
-                return http::error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("query parameter {key} must be an integer"),
-                );
-            };
-            match key {
-                "lines" => lines = number.clamp(1, MAX_LOG_LINES),
-                "after" => after = number.max(0),
-                _ => {
-                    return http::error(
-                        StatusCode::BAD_REQUEST,
-                        &format!("unknown query parameter {key}"),
-                    )
-                }
-            }
-        }
-        let bot_id = deployed.record.id;
-        let log_lines = match self.db.tail_logs(bot_id, after, lines).await {
-            Ok(lines) => lines,
-            Err(err) => return internal(err),
+        let query = match LogQuery::parse(query.unwrap_or("")) {
+            Ok(query) => query,
+            Err(reason) => return http::error(StatusCode::BAD_REQUEST, &reason),
         };
-        let crashes = match self.db.recent_crashes(bot_id, 20).await {
+        let bot_id = deployed.record.id;
+        let filter = store::LogFilter {
+            since_ms: query.since_ms.unwrap_or(i64::MIN),
+            min_level: query.level.unwrap_or(store::Level::Trace),
+        };
+        let lines = query.lines.clamp(1, MAX_LOG_LINES);
+        let log_lines = if query.crashes_only {
+            Vec::new()
+        } else {
+            match self
+                .db
+                .filtered_logs(bot_id, query.after.max(0), lines, filter)
+                .await
+            {
+                Ok(lines) => lines,
+                Err(err) => return internal(err),
+            }
+        };
+        // Beside lines, the recent crashes; asked for alone, as many as lines.
+        let crash_limit = if query.crashes_only { lines } else { 20 };
+        let crashes = match self
+            .db
+            .recent_crashes(bot_id, filter.since_ms, crash_limit)
+            .await
+        {
             Ok(crashes) => crashes,
             Err(err) => return internal(err),
         };

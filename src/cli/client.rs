@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use bytes::Bytes;
 
-use crate::admin::api::{DeployRequest, GatewayFlags, NodeFile, ADMIN_TOKEN_FILE, NODE_FILE};
+use crate::admin::api::{
+    DeployRequest, GatewayFlags, LogQuery, NodeFile, ADMIN_TOKEN_FILE, NODE_FILE,
+};
 use crate::admin::client::Client;
 use crate::cli::NodeArgs;
 use crate::config::defaults;
@@ -85,8 +87,34 @@ pub struct LogsArgs {
     /// How many recent lines to show
     #[arg(long, short = 'n', default_value_t = 100, value_name = "N")]
     pub lines: i64,
+    /// Only lines and crashes since then: a time ago (30s, 10m, 2h, 1day)
+    /// or an RFC 3339 time (2026-01-31T12:00:00Z)
+    #[arg(long, value_name = "WHEN", value_parser = parse_since)]
+    pub since: Option<i64>,
+    /// Only lines at this level or more serious (crashes always show)
+    #[arg(long, value_name = "LEVEL")]
+    pub level: Option<crate::store::Level>,
+    /// Only crash records, the last N of them, no log lines
+    #[arg(long)]
+    pub crashes: bool,
     #[command(flatten)]
     pub node: NodeArgs,
+}
+
+/// `--since`: a duration ago or an RFC 3339 time, as Unix milliseconds.
+fn parse_since(value: &str) -> Result<i64, String> {
+    let at = match humantime::parse_duration(value) {
+        Ok(ago) => std::time::SystemTime::now()
+            .checked_sub(ago)
+            .ok_or_else(|| format!("{value} ago is before 1970"))?,
+        Err(_) => humantime::parse_rfc3339_weak(value).map_err(|_| {
+            format!("{value:?} is neither a duration (10m, 2h) nor an RFC 3339 time (2026-01-31T12:00:00Z)")
+        })?,
+    };
+    let since = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|_| format!("{value} is before 1970"))?;
+    Ok(since.as_millis() as i64)
 }
 
 #[derive(clap::Args, Debug)]
@@ -313,7 +341,14 @@ pub async fn logs(client: Client, args: LogsArgs) -> anyhow::Result<()> {
     if args.lines < 1 {
         bail!("--lines must be at least 1");
     }
-    let mut tail = LogTail::recent(&client, &args.name, args.lines).await?;
+    let query = LogQuery {
+        lines: args.lines,
+        after: 0,
+        since_ms: args.since,
+        level: args.level,
+        crashes_only: args.crashes,
+    };
+    let mut tail = LogTail::recent(&client, &args.name, query).await?;
     if !args.follow {
         return Ok(());
     }
@@ -327,6 +362,8 @@ pub async fn logs(client: Client, args: LogsArgs) -> anyhow::Result<()> {
 /// `logs`, `logs --follow` and `dev` share it.
 pub(crate) struct LogTail {
     name: String,
+    /// What to show (`--since`, `--level`, `--crashes`); its position is `last_id`.
+    query: LogQuery,
     /// The last line printed (ids grow).
     last_id: i64,
     /// The newest crash printed: crashes have no id, and the node returns
@@ -338,14 +375,19 @@ impl LogTail {
     /// How often a follower asks for new lines.
     pub(crate) const POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
-    /// Prints the bot's recent crashes and its last `lines` lines.
-    pub(crate) async fn recent(client: &Client, name: &str, lines: i64) -> anyhow::Result<Self> {
+    /// Prints the bot's recent crashes and its last lines, as `query` asks.
+    pub(crate) async fn recent(
+        client: &Client,
+        name: &str,
+        query: LogQuery,
+    ) -> anyhow::Result<Self> {
         let mut tail = LogTail {
             name: name.to_owned(),
+            query,
             last_id: 0,
             last_crash_ms: i64::MIN,
         };
-        let first = client.logs(name, lines, 0).await?;
+        let first = client.logs(name, &tail.query).await?;
         tail.print(first);
         Ok(tail)
     }
@@ -355,6 +397,7 @@ impl LogTail {
     pub(crate) fn from_start(name: &str) -> Self {
         LogTail {
             name: name.to_owned(),
+            query: LogQuery::default(),
             last_id: 0,
             last_crash_ms: i64::MIN,
         }
@@ -362,9 +405,14 @@ impl LogTail {
 
     /// Prints nothing yet: only what the bot logs or crashes from now on.
     pub(crate) async fn from_now(client: &Client, name: &str) -> anyhow::Result<Self> {
-        let now = client.logs(name, 1, 0).await?;
+        let query = LogQuery {
+            lines: 1,
+            ..LogQuery::default()
+        };
+        let now = client.logs(name, &query).await?;
         Ok(LogTail {
             name: name.to_owned(),
+            query: LogQuery::default(),
             last_id: now.lines.last().map_or(0, |line| line.id),
             last_crash_ms: now
                 .crashes
@@ -377,7 +425,12 @@ impl LogTail {
 
     /// Prints what arrived since the last call.
     pub(crate) async fn poll(&mut self, client: &Client) -> anyhow::Result<()> {
-        let new = client.logs(&self.name, 10_000, self.last_id).await?;
+        let query = LogQuery {
+            lines: 10_000,
+            after: self.last_id,
+            ..self.query.clone()
+        };
+        let new = client.logs(&self.name, &query).await?;
         self.print(new);
         Ok(())
     }

@@ -4,8 +4,10 @@
 mod backup;
 mod client;
 mod dev;
+mod doctor;
 mod new;
 mod serve;
+mod show_config;
 
 use std::path::PathBuf;
 
@@ -41,6 +43,11 @@ pub enum Command {
     New(new::NewArgs),
     /// Build, deploy and watch a bot crate: redeploy on every save, stream its logs
     Dev(dev::DevArgs),
+    /// Check what breaks nodes (clock, certificate, limits, disk, permissions, listeners)
+    Doctor(doctor::DoctorArgs),
+    /// Show the configuration `serve` runs with
+    #[command(subcommand)]
+    Config(show_config::ConfigCommand),
     /// Write a checked backup of a running node to FILE (database, admin token, TLS material: secrets)
     Backup(backup::BackupArgs),
     /// Bring a node's data directory back from a backup (the node must not be running on it)
@@ -91,6 +98,8 @@ impl Cli {
             }
             Command::New(args) => new::run(args),
             Command::Dev(args) => dev::run(args),
+            Command::Doctor(args) => doctor::run(args),
+            Command::Config(command) => show_config::run(command),
         }
     }
 }

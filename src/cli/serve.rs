@@ -8,7 +8,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         None => FileConfig::default(),
     };
     let config = Config::resolve(&args, file)?;
-    crate::telemetry::init(config.log_filter.as_deref());
+    crate::telemetry::init_as(config.log_format, config.log_filter.as_deref());
     // Before any thread starts: it clears systemd's variables.
     let inherited = crate::handover::systemd::inherited()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

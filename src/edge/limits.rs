@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Largest interaction body accepted by default. Discord's biggest payloads
 /// (message context commands carrying a resolved message with embeds) stay
@@ -12,7 +12,7 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// Limits of the public edge. Defaults are sized for Discord's traffic:
 /// small signed POSTs from a few addresses, answered within 3 s.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EdgeLimits {
     /// Largest interaction body accepted ([`DEFAULT_MAX_BODY_BYTES`]).

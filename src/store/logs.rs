@@ -16,13 +16,15 @@ pub const PRUNE_EVERY: i64 = 500;
 pub const KEEP_CRASHES_PER_BOT: i64 = 200;
 
 /// How serious a log line is: the WIT `log.level`, plus the host's lines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Ordered from the least serious; `--level` takes the names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
 pub enum Level {
-    Trace,
-    Debug,
-    Info,
-    Warn,
-    Error,
+    // The numbers are the ranks `Db::filtered_logs` compares in SQL.
+    Trace = 0,
+    Debug = 1,
+    Info = 2,
+    Warn = 3,
+    Error = 4,
 }
 
 impl Level {
@@ -34,6 +36,37 @@ impl Level {
             Level::Info => "info",
             Level::Warn => "warn",
             Level::Error => "error",
+        }
+    }
+
+    /// The level a stored (or queried) name stands for.
+    pub fn parse(name: &str) -> Option<Level> {
+        [
+            Level::Trace,
+            Level::Debug,
+            Level::Info,
+            Level::Warn,
+            Level::Error,
+        ]
+        .into_iter()
+        .find(|level| level.as_str() == name)
+    }
+}
+
+/// Which stored lines and crashes a reader wants; the default is all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogFilter {
+    /// Only lines and crashes at or after this Unix time (ms).
+    pub since_ms: i64,
+    /// Only lines at this level or more serious.
+    pub min_level: Level,
+}
+
+impl Default for LogFilter {
+    fn default() -> LogFilter {
+        LogFilter {
+            since_ms: i64::MIN,
+            min_level: Level::Trace,
         }
     }
 }
@@ -124,21 +157,49 @@ impl Db {
         after_id: i64,
         lines: i64,
     ) -> Result<Vec<LogLine>, Error> {
+        self.filtered_logs(bot_id, after_id, lines, LogFilter::default())
+            .await
+    }
+
+    /// Like [`Db::tail_logs`], only lines that pass `filter`: the node
+    /// filters, so a reader of a few recent errors never fetches every line.
+    pub async fn filtered_logs(
+        &self,
+        bot_id: i64,
+        after_id: i64,
+        lines: i64,
+        filter: LogFilter,
+    ) -> Result<Vec<LogLine>, Error> {
         self.read(move |conn| {
-            let mut stmt = conn.prepare(
+            // Levels are stored by name; the CASE ranks them in `Level`'s
+            // order (an unknown name counts as the most serious, so it is
+            // never hidden).
+            let mut stmt = conn.prepare_cached(
                 "SELECT id, at_ms, level, interaction_id, message FROM \
-                 (SELECT * FROM logs WHERE bot_id = ?1 AND id > ?2 ORDER BY id DESC LIMIT ?3) ORDER BY id",
+                 (SELECT * FROM logs WHERE bot_id = ?1 AND id > ?2 AND at_ms >= ?4 \
+                  AND CASE level WHEN 'trace' THEN 0 WHEN 'debug' THEN 1 WHEN 'info' THEN 2 \
+                      WHEN 'warn' THEN 3 ELSE 4 END >= ?5 \
+                  ORDER BY id DESC LIMIT ?3) ORDER BY id",
             )?;
             let lines = stmt
-                .query_map(params![bot_id, after_id, lines], |row| {
-                    Ok(LogLine {
-                        id: row.get(0)?,
-                        at_ms: row.get(1)?,
-                        level: row.get(2)?,
-                        interaction_id: row.get(3)?,
-                        message: row.get(4)?,
-                    })
-                })?
+                .query_map(
+                    params![
+                        bot_id,
+                        after_id,
+                        lines,
+                        filter.since_ms,
+                        filter.min_level as i64
+                    ],
+                    |row| {
+                        Ok(LogLine {
+                            id: row.get(0)?,
+                            at_ms: row.get(1)?,
+                            level: row.get(2)?,
+                            interaction_id: row.get(3)?,
+                            message: row.get(4)?,
+                        })
+                    },
+                )?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(lines)
         })
@@ -171,15 +232,21 @@ impl Db {
         .await
     }
 
-    /// The most recent crashes, newest last.
-    pub async fn recent_crashes(&self, bot_id: i64, limit: i64) -> Result<Vec<CrashRecord>, Error> {
+    /// The most recent crashes at or after `since_ms`, newest last.
+    pub async fn recent_crashes(
+        &self,
+        bot_id: i64,
+        since_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<CrashRecord>, Error> {
         self.read(move |conn| {
-            let mut stmt = conn.prepare(
+            let mut stmt = conn.prepare_cached(
                 "SELECT at_ms, version, reason, detail FROM \
-                 (SELECT * FROM crashes WHERE bot_id = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id",
+                 (SELECT * FROM crashes WHERE bot_id = ?1 AND at_ms >= ?3 ORDER BY id DESC LIMIT ?2) \
+                 ORDER BY id",
             )?;
             let crashes = stmt
-                .query_map(params![bot_id, limit], |row| {
+                .query_map(params![bot_id, limit, since_ms], |row| {
                     Ok(CrashRecord {
                         at_ms: row.get(0)?,
                         version: row.get(1)?,
@@ -258,6 +325,46 @@ mod tests {
     use super::*;
 
     #[tokio::test]
+    async fn lines_and_crashes_are_filtered_by_time_and_level() {
+        let (db, bot) = Db::in_memory_with_bot().await;
+        let line = |at_ms, level: Level| LogLine {
+            at_ms,
+            ..LogLine::new(level, None, format!("{} at {at_ms}", level.as_str()))
+        };
+        let lines = vec![
+            line(1_000, Level::Error),
+            line(2_000, Level::Info),
+            line(3_000, Level::Warn),
+            line(4_000, Level::Debug),
+            line(5_000, Level::Error),
+        ];
+        db.append_logs(bot, lines).await.unwrap();
+        let filter = LogFilter {
+            since_ms: 2_000,
+            min_level: Level::Warn,
+        };
+        let found = db.filtered_logs(bot, 0, 100, filter).await.unwrap();
+        let messages: Vec<_> = found.iter().map(|l| l.message.as_str()).collect();
+        assert_eq!(messages, ["warn at 3000", "error at 5000"]);
+        // The limit counts matching lines, newest kept.
+        let found = db.filtered_logs(bot, 0, 1, filter).await.unwrap();
+        assert_eq!(found[0].message, "error at 5000");
+
+        for at_ms in [1_000, 4_000] {
+            let crash = CrashRecord {
+                at_ms,
+                version: 1,
+                reason: "trap".into(),
+                detail: String::new(),
+            };
+            db.record_crash(bot, crash).await.unwrap();
+        }
+        let crashes = db.recent_crashes(bot, 2_000, 10).await.unwrap();
+        assert_eq!(crashes.len(), 1);
+        assert_eq!(crashes[0].at_ms, 4_000);
+    }
+
+    #[tokio::test]
     async fn old_crash_records_are_pruned_but_still_counted() {
         let (db, bot) = Db::in_memory_with_bot().await;
         let total = KEEP_CRASHES_PER_BOT + 25;
@@ -276,7 +383,7 @@ mod tests {
             last.as_deref(),
             Some(format!("trap {}", total - 1).as_str())
         );
-        let kept = db.recent_crashes(bot, 10_000).await.unwrap();
+        let kept = db.recent_crashes(bot, i64::MIN, 10_000).await.unwrap();
         assert_eq!(kept.len() as i64, KEEP_CRASHES_PER_BOT);
         assert_eq!(kept[0].reason, "trap 25");
     }

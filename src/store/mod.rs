@@ -33,7 +33,7 @@ pub use bots::{
 };
 pub use gateway::{SavedSession, SessionSave};
 pub use kv::{KvError, KvQuota};
-pub use logs::{CrashRecord, Level, LogBudget, LogLine, LOG_BYTES_PER_MINUTE};
+pub use logs::{CrashRecord, Level, LogBudget, LogFilter, LogLine, LOG_BYTES_PER_MINUTE};
 pub use reserve::{DiskReserve, ReserveStanding};
 pub use snapshot::check_database;
 

@@ -43,5 +43,7 @@ mod dev_loop;
 mod handover;
 // Backups of a serving node, restores and what they refuse; the disk reserve.
 mod backup;
+// Logs and diagnosis: logs filters, JSON node logs, doctor, config show.
+mod diagnosis;
 // Tidy: the layer order of src/lib.rs, and one owner per foreign engine.
 mod tidy;
