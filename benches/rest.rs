@@ -20,7 +20,6 @@ use appliance::dispatch::{Deferral, Dispatcher};
 use appliance::fleet::{ComponentSource, DeploySpec, Fleet};
 use appliance::protocol::interaction::Head;
 use appliance::sandbox::{Engine, PoolConfig};
-use appliance::telemetry::Metrics;
 use bytes::Bytes;
 use common::{build_guests, scratch_db, KEY};
 use http_body_util::{BodyExt, Full};
@@ -182,12 +181,7 @@ async fn main() {
     request.limits.instances = Some(64);
     fleet.deploy(request).await.unwrap();
     let slow_bot = fleet.by_name("slow").unwrap();
-    let dispatcher = Dispatcher::new(
-        db,
-        Arc::new(Metrics::default()),
-        client,
-        Duration::from_millis(2000),
-    );
+    let dispatcher = Dispatcher::new(db, client, Duration::from_millis(2000));
     let body = interaction(
         "slow",
         "11",

@@ -81,6 +81,7 @@ fn env(db: &Db, name: &str, limits: Limits) -> BotEnv {
         discord: Arc::new(appliance::discord::Client::new("http://127.0.0.1:9/api/v10").unwrap()),
         token: None,
         retired: Default::default(),
+        counters: Default::default(),
         gateway: std::sync::Arc::new(appliance::sandbox::NoGateway),
     }
 }

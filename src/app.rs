@@ -24,7 +24,7 @@ use crate::ingress::ready::Readiness;
 use crate::ingress::replay::{Entry, ReplayMemory};
 use crate::ingress::Ingress;
 use crate::store::Db;
-use crate::telemetry::Metrics;
+use crate::metrics::Metrics;
 use crate::{fsutil, handover, http, sandbox};
 
 const DB_FILE: &str = "appliance.db";
@@ -135,7 +135,6 @@ pub async fn run(config: Config, inherited: handover::systemd::Inherited) -> any
     let metrics = Arc::new(Metrics::default());
     let dispatcher = Dispatcher::new(
         db.clone(),
-        metrics.clone(),
         discord.clone(),
         config.defer_after,
     );
@@ -157,7 +156,7 @@ pub async fn run(config: Config, inherited: handover::systemd::Inherited) -> any
         fleet,
         db,
         dispatcher,
-        metrics,
+        metrics: metrics.clone(),
         gateway: Some(gateway.clone()),
         token,
         started,
@@ -188,6 +187,7 @@ pub async fn run(config: Config, inherited: handover::systemd::Inherited) -> any
         )),
         limits,
         idle_watchdog: true,
+        metrics: Some(metrics.clone()),
     };
     // The admin API is on loopback for the operator: no caps, and no idle
     // watchdog (`appliance invoke` may wait on a slow bot).
@@ -196,6 +196,7 @@ pub async fn run(config: Config, inherited: handover::systemd::Inherited) -> any
         limits: Arc::new(EdgeLimits::default()),
         conns: None,
         idle_watchdog: false,
+        metrics: None,
     };
     let public_ingress = ingress.clone();
     let public_task = tokio::spawn(http::serve(

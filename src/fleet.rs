@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::VerifyingKey;
@@ -26,7 +26,6 @@ use crate::sandbox::{self, BotEnv, CompileError};
 use crate::secret::Secret;
 use crate::store::{self, BotRecord, Db, GatewayChange, GatewaySettings, KvQuota, LogBudget};
 use crate::sync::{self, lock};
-use crate::telemetry::BotCounters;
 
 /// A bot version that is serving.
 #[derive(Debug)]
@@ -40,8 +39,6 @@ pub struct Deployed {
     health: Mutex<CrashLoop>,
     /// Log bytes stored in the current minute.
     pub log_budget: Mutex<LogBudget>,
-    /// The bot's interaction counters, fetched by the first event.
-    pub counters: OnceLock<Arc<BotCounters>>,
 }
 
 impl Deployed {
@@ -235,6 +232,16 @@ impl Fleet {
         self.discord.token_status(token)
     }
 
+    /// The REST client's node-wide figures, for `/metrics`.
+    pub fn rest_figures(&self) -> discord::stats::RestFigures {
+        self.discord.figures()
+    }
+
+    /// Where compiled artifacts live: inside the data dir, on its filesystem.
+    pub fn artifacts_dir(&self) -> &std::path::Path {
+        &self.artifacts
+    }
+
     pub fn new(
         engine: Arc<sandbox::Engine>,
         db: Db,
@@ -402,10 +409,17 @@ impl Fleet {
         let public_key = parse_public_key(&record.public_key).map_err(Error::Invalid)?;
         // One removal signal per bot, shared by its versions, so removing
         // it stops events still running on a version it replaced.
-        let retired = self
+        // Its counters are shared the same way, so a redeploy never sends
+        // a Prometheus counter back.
+        let serving = self
             .by_name(&record.name)
-            .filter(|serving| serving.record.id == record.id)
+            .filter(|serving| serving.record.id == record.id);
+        let retired = serving
+            .as_ref()
             .map(|serving| serving.bot.env().retired.clone())
+            .unwrap_or_default();
+        let counters = serving
+            .map(|serving| serving.bot.env().counters.clone())
             .unwrap_or_default();
         let env = BotEnv {
             bot_id: record.id,
@@ -418,6 +432,7 @@ impl Fleet {
             discord: self.discord.clone(),
             token,
             retired,
+            counters,
             gateway: self.gateway.clone(),
         };
         let bot = self.engine.prepare(component, env);
@@ -432,7 +447,6 @@ impl Fleet {
             sha256,
             health: Mutex::new(health),
             log_budget: Mutex::new(LogBudget::new(Instant::now())),
-            counters: OnceLock::new(),
         })
     }
 
@@ -710,6 +724,7 @@ impl Fleet {
             discord: self.discord.clone(),
             token: None,
             retired: Default::default(),
+            counters: Default::default(),
             gateway: self.gateway.clone(),
         };
         let bot = self.engine.prepare(component, env);

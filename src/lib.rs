@@ -8,6 +8,7 @@
 pub mod backup;
 pub mod clock;
 pub mod fsutil;
+pub mod histogram;
 pub mod limits;
 pub mod protocol;
 pub mod secret;
@@ -16,9 +17,11 @@ pub mod text;
 
 // The outside world, each behind one owner: Discord's REST API (`discord`)
 // and the commands registered through it (`registry`),
-// SQLite (`store`), and the node's own counters and crash-loop bookkeeping.
+// SQLite (`store`), the node's counters (`metrics`) and logs (`telemetry`),
+// and crash-loop bookkeeping.
 pub mod discord;
 pub mod health;
+pub mod metrics;
 pub mod registry;
 pub mod store;
 pub mod telemetry;

@@ -17,7 +17,6 @@ use appliance::fleet::{ComponentSource, DeploySpec, Fleet};
 use appliance::ingress::replay::ReplayGuard;
 use appliance::ingress::{screen_body, screen_headers};
 use appliance::sandbox::{Engine, PoolConfig};
-use appliance::telemetry::Metrics;
 
 use crate::payload::Payloads;
 use crate::Opts;
@@ -77,7 +76,6 @@ pub fn run(opts: &Opts, ping: &[u8]) {
         let deployed = fleet.by_app_id(APP).unwrap();
         let dispatcher = Dispatcher::new(
             db,
-            Arc::new(Metrics::default()),
             discord,
             Duration::from_millis(2000),
         );

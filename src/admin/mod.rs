@@ -8,6 +8,7 @@
 pub mod api;
 pub mod backups;
 pub mod client;
+pub mod metrics;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,7 +24,7 @@ use crate::http::{self, Body, BodyError};
 use crate::protocol::interaction::Head;
 use crate::registry;
 use crate::store::{self, Db};
-use crate::telemetry::Metrics;
+use crate::metrics::Metrics;
 use api::*;
 
 /// Largest deploy request: a component of up to ~48 MiB, base64-encoded.
@@ -54,11 +55,13 @@ impl Admin {
     pub async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
         let path = request.uri().path().to_owned();
         if request.method() == Method::GET && path == "/metrics" {
-            return http::text(
-                StatusCode::OK,
-                "text/plain; version=0.0.4",
-                self.metrics.render(self.fleet.all().len()) + &self.gateway_metrics(),
-            );
+            let sources = metrics::Sources {
+                fleet: self.fleet.clone(),
+                db: self.db.clone(),
+                metrics: self.metrics.clone(),
+                gateway: self.gateway.clone(),
+            };
+            return http::text(StatusCode::OK, metrics::CONTENT_TYPE, metrics::render(sources));
         }
         if !path.starts_with("/v1/") {
             return http::error(StatusCode::NOT_FOUND, "not found");
@@ -164,56 +167,6 @@ impl Admin {
         backup_answer(self.backups.read(id, offset).await.map(|chunk| {
             http::text(StatusCode::OK, "application/octet-stream", chunk)
         }))
-    }
-
-    /// Per-bot gateway counters in Prometheus' text format.
-    fn gateway_metrics(&self) -> String {
-        use std::fmt::Write;
-        let Some(gateway) = &self.gateway else {
-            return String::new();
-        };
-        let names: std::collections::HashMap<i64, String> = self
-            .fleet
-            .all()
-            .iter()
-            .map(|d| (d.record.id, d.record.name.clone()))
-            .collect();
-        let mut out = String::new();
-        let standings = gateway.standings();
-        type Family = (
-            &'static str,
-            &'static str,
-            fn(&crate::gateway::GatewayStanding) -> u64,
-        );
-        let families: [Family; 6] = [
-            ("appliance_gateway_events_received_total", "counter", |s| {
-                s.events_received
-            }),
-            ("appliance_gateway_events_delivered_total", "counter", |s| {
-                s.events_delivered
-            }),
-            ("appliance_gateway_events_dropped_total", "counter", |s| {
-                s.events_dropped
-            }),
-            ("appliance_gateway_identifies_total", "counter", |s| {
-                s.identifies
-            }),
-            ("appliance_gateway_events_queued", "gauge", |s| {
-                s.queued as u64
-            }),
-            ("appliance_gateway_shards_ready", "gauge", |s| {
-                s.shard_states.iter().filter(|s| *s == "ready").count() as u64
-            }),
-        ];
-        for (family, kind, value) in families {
-            let _ = writeln!(out, "# TYPE {family} {kind}");
-            for (id, standing) in &standings {
-                if let Some(name) = names.get(id) {
-                    let _ = writeln!(out, "{family}{{bot=\"{name}\"}} {}", value(standing));
-                }
-            }
-        }
-        out
     }
 
     async fn list(&self) -> Response<Body> {

@@ -204,6 +204,11 @@ impl NodeGuard {
         self.invalid.add(now);
     }
 
+    /// Invalid requests in the current window.
+    pub fn invalid_requests(&mut self, now: Instant) -> u64 {
+        self.invalid.total(now)
+    }
+
     pub fn pause(&mut self, until: Instant) {
         self.paused_until = Some(self.paused_until.map_or(until, |t| t.max(until)));
     }

@@ -13,6 +13,7 @@
 mod guard;
 mod ratelimit;
 mod route;
+pub mod stats;
 
 /// Entry points for the fuzz targets in `fuzz/`; not an API.
 #[doc(hidden)]
@@ -39,6 +40,7 @@ use crate::discord::guard::{NodeGuard, TokenStanding};
 use crate::discord::ratelimit::{Outcome, RateLimitHeaders, RateLimiter, TooManyRequests};
 pub use crate::discord::route::{is_interaction_webhook, parse_method, redact_path};
 use crate::discord::route::{Route, RouteKind};
+use crate::discord::stats::{RestFigures, RestStats};
 use crate::sync::lock;
 
 /// Discord's API base; `serve --discord-api` overrides it (tests point it at a fake).
@@ -181,6 +183,7 @@ struct Inner {
     /// Per token (the empty key is for unauthenticated requests).
     tokens: Mutex<HashMap<String, Arc<TokenState>>>,
     node: Mutex<NodeGuard>,
+    stats: RestStats,
 }
 
 struct TokenState {
@@ -248,6 +251,7 @@ impl Client {
                 user_agent: HeaderValue::from_static(USER_AGENT_VALUE),
                 tokens: Mutex::new(HashMap::new()),
                 node: Mutex::new(NodeGuard::default()),
+                stats: RestStats::default(),
             }),
         })
     }
@@ -304,9 +308,11 @@ impl Client {
         let mut webhook_404s = 0u32;
         loop {
             attempt += 1;
+            let waiting = Instant::now();
             self.admit(&state, authorization.is_some(), deadline)
                 .await?;
             let permit = state.limiter.acquire(&route, deadline).await?;
+            self.inner.stats.waited(waiting.elapsed());
             lock(&state.standing).sent();
 
             let mut request = Request::builder()
@@ -326,6 +332,10 @@ impl Client {
 
             let attempt_deadline = deadline.min(Instant::now() + ATTEMPT_TIMEOUT);
             let answer = tokio::time::timeout_at(attempt_deadline, self.send(request)).await;
+            match &answer {
+                Ok(Ok(answer)) => self.inner.stats.answered(answer.status),
+                _ => self.inner.stats.failed(),
+            }
             let answer = match answer {
                 Ok(Ok(answer)) => answer,
                 Ok(Err(SendError::TooLarge)) => {
@@ -366,6 +376,7 @@ impl Client {
                         .get(CONTENT_TYPE)
                         .and_then(|v| v.to_str().ok());
                     let limit = TooManyRequests::parse(&headers, content_type, &answer.body);
+                    self.inner.stats.too_many_requests(&limit);
                     permit.complete(Outcome::RateLimited { headers, limit });
                     lock(&state.standing).rate_limited(limit.shared, now);
                     if !limit.shared {
@@ -434,6 +445,14 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// The node-wide figures, for `/metrics`.
+    pub fn figures(&self) -> RestFigures {
+        let invalid = lock(&self.inner.node).invalid_requests(Instant::now());
+        self.inner
+            .stats
+            .figures(invalid, guard::NODE_INVALID_BUDGET)
     }
 
     /// Counters for `token` (all zero for a token never used).

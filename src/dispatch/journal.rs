@@ -68,6 +68,7 @@ impl Dispatcher {
         };
         if !within_budget {
             logs.clear();
+            super::counters(deployed).log_bytes_dropped(bytes);
         }
         let mut host_line = |level: Level, message: String| {
             logs.push(store::LogLine::new(level, interaction_id.clone(), message))

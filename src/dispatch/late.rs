@@ -29,12 +29,14 @@ impl Dispatcher {
     ) {
         let Some(token) = event.token.as_deref() else {
             warn!("the interaction carried no token; the late answer cannot be delivered");
+            super::counters(deployed).late("dropped");
             return;
         };
         let steps = match late_steps(event.kind, &initial, &answer, &event.application_id, token) {
             Ok(steps) => steps,
             Err(why) => {
                 warn!(%why, "late answer dropped");
+                super::counters(deployed).late("dropped");
                 self.owner_log(
                     deployed,
                     event.id.clone(),
@@ -72,6 +74,7 @@ impl Dispatcher {
                 Err(err) => err.to_string(),
             };
             warn!(method = %step.method, %failure, "failed to deliver the late answer");
+            super::counters(deployed).late("failed");
             self.owner_log(
                 deployed,
                 event.id.clone(),
@@ -83,6 +86,7 @@ impl Dispatcher {
             .await;
             return;
         }
+        super::counters(deployed).late("delivered");
         info!(
             latency_ms = event.received.elapsed().as_millis() as u64,
             "late answer delivered"

@@ -30,15 +30,14 @@ use tracing::{field, info_span, Instrument};
 use crate::discord;
 use crate::fleet::Deployed;
 use crate::health::Gate;
+use crate::metrics::{self, BotCounters};
 use crate::protocol::interaction::{deferred_response, kind, notice, Answer, Head};
 use crate::store::Db;
-use crate::telemetry::{BotCounters, Metrics};
 use notice::{BACKING_OFF_NOTICE, FAILED_NOTICE, QUARANTINED_NOTICE};
 
 #[derive(Debug, Clone)]
 pub struct Dispatcher {
     db: Db,
-    metrics: Arc<Metrics>,
     discord: Arc<discord::Client>,
     defer_after: Duration,
     /// Every task the dispatcher starts (bot runs, late deliveries, log
@@ -141,15 +140,9 @@ impl Drop for Worker {
 }
 
 impl Dispatcher {
-    pub fn new(
-        db: Db,
-        metrics: Arc<Metrics>,
-        discord: Arc<discord::Client>,
-        defer_after: Duration,
-    ) -> Dispatcher {
+    pub fn new(db: Db, discord: Arc<discord::Client>, defer_after: Duration) -> Dispatcher {
         Dispatcher {
             db,
-            metrics,
             discord,
             defer_after,
             tasks: TaskTracker::new(),
@@ -202,9 +195,13 @@ impl Dispatcher {
             application_id: deployed.record.app_id.clone(),
             received,
         };
-        self.run(deployed, event, body, deferral)
+        let counters = deployed.bot.env().counters.clone();
+        let answer = self
+            .run(deployed, event, body, deferral)
             .instrument(span)
-            .await
+            .await;
+        counters.latency.observe(received.elapsed());
+        answer
     }
 
     async fn run(
@@ -224,7 +221,7 @@ impl Dispatcher {
             Gate::Quarantined { .. } => Some(("quarantined", QUARANTINED_NOTICE)),
         };
         if let Some((outcome, text)) = refusal {
-            self.counters(&deployed).count(outcome);
+            counters(&deployed).count(metrics::kind_of(event.kind), outcome);
             span.record("outcome", outcome);
             return notice(event.kind, text).json;
         }
@@ -282,7 +279,7 @@ impl Dispatcher {
             }
             None => {
                 span.record("deferred", true);
-                self.counters(&deployed).count("deferred");
+                counters(&deployed).deferred();
                 deferred_response(kind)
             }
         };
@@ -306,14 +303,11 @@ impl Dispatcher {
         );
         answer.json
     }
+}
 
-    /// The bot's interaction counters; the node-wide map is consulted once
-    /// per deployed version, not per event.
-    fn counters<'a>(&self, deployed: &'a Deployed) -> &'a BotCounters {
-        deployed
-            .counters
-            .get_or_init(|| self.metrics.bot(&deployed.record.name))
-    }
+/// The bot's figures: held by the serving version, so no lookup per event.
+fn counters(deployed: &Deployed) -> &BotCounters {
+    &deployed.bot.env().counters
 }
 
 #[cfg(test)]

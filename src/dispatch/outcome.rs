@@ -8,9 +8,10 @@ use std::time::Instant;
 use bytes::Bytes;
 use tracing::{debug, warn, Instrument};
 
-use super::{notice_text, Dispatcher, Event};
+use super::{counters, notice_text, Dispatcher, Event};
 use crate::fleet::Deployed;
 use crate::health::Gate;
+use crate::metrics::{self, Kind};
 use crate::protocol::interaction::{notice, Answer};
 use crate::sandbox::{self, Invocation, InvokeError, Responder, Slot, LOG_LINE_MAX};
 use crate::text::clip;
@@ -48,12 +49,16 @@ impl Dispatcher {
             .invoke(&body, event.id.as_deref(), Some(responder))
             .await;
 
+        let elapsed = started.elapsed();
         let outcome = result.as_ref().map_or_else(|e| e.label(), |_| "ok");
-        self.counters(&deployed).count(outcome);
+        let counters = counters(&deployed);
+        counters.count(metrics::kind_of(event.kind), outcome);
+        counters.fuel_used(fuel_used);
+        counters.run_latency.observe(elapsed);
         let span = tracing::Span::current();
         span.record("outcome", outcome);
         span.record("fuel.used", fuel_used);
-        span.record("latency_us", started.elapsed().as_micros() as u64);
+        span.record("latency_us", elapsed.as_micros() as u64);
 
         let (answer, error) = match result {
             Ok(answer) => (answer, None),
@@ -105,7 +110,7 @@ impl Dispatcher {
         async move {
             let takes_events = deployed.bot.handles_events();
             if !takes_events || !matches!(deployed.health().gate(Instant::now()), Gate::Open) {
-                self.counters(&deployed).count("event_dropped");
+                counters(&deployed).count(Kind::EVENT, "event_dropped");
                 tracing::Span::current().record("outcome", "event_dropped");
                 if !takes_events {
                     // Nothing to run: the owner learns why, in the bot's logs.
@@ -122,14 +127,16 @@ impl Dispatcher {
                 result,
                 logs,
                 crash_detail,
+                fuel_used,
                 slot,
-                ..
             } = deployed.bot.invoke_event(&event).await;
             let outcome = match &result {
                 Ok(()) => "event_ok",
                 Err(_) => "event_failed",
             };
-            self.counters(&deployed).count(outcome);
+            let counters = counters(&deployed);
+            counters.count(Kind::EVENT, outcome);
+            counters.fuel_used(fuel_used);
             tracing::Span::current().record("outcome", outcome);
             let error = result.err();
             if let Some(err) = &error {
@@ -166,7 +173,10 @@ impl Dispatcher {
         slot: Slot,
     ) {
         let quarantine = match &error {
-            Some(err) if err.is_crash() => deployed.health().on_crash(Instant::now(), err.label()),
+            Some(err) if err.is_crash() => {
+                counters(deployed).crash(err.label());
+                deployed.health().on_crash(Instant::now(), err.label())
+            }
             // Busy, a host failure, or an event stopped from outside says
             // nothing about the bot's own health: neither a crash nor a
             // success (which would reset a crash loop).

@@ -23,6 +23,7 @@ use tracing::{debug, warn};
 
 use crate::edge::activity::{Activity, Tracked};
 use crate::edge::{ConnGuard, EdgeLimits};
+use crate::metrics::{Handshake, Metrics};
 use tls::Terminator;
 
 pub type Body = Full<Bytes>;
@@ -120,6 +121,8 @@ pub struct ListenerOptions {
     pub conns: Option<Arc<ConnGuard>>,
     /// Close connections that stay silent (the public listener).
     pub idle_watchdog: bool,
+    /// Where connections and TLS handshakes are counted (the public listener).
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 /// Accepts connections until `shutdown` fires, serving each with `handler`
@@ -164,18 +167,28 @@ pub async fn serve<H, F>(
                 Some(held) => Some(held),
                 None => {
                     debug!(%peer, "connection refused: this address holds its share of connections");
+                    if let Some(metrics) = &options.metrics {
+                        metrics.listener.refused();
+                    }
                     continue;
                 }
             },
             _ => None,
         };
         let _ = stream.set_nodelay(true);
+        let open = options.metrics.as_ref().map(Metrics::connection_opened);
         let handler = handler.clone();
         let options = options.clone();
         let builder = builder.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             let _held = held;
+            let _open = open;
+            let handshake_done = |result| {
+                if let Some(metrics) = &options.metrics {
+                    metrics.listener.handshake(result);
+                }
+            };
             let activity = Activity::new();
             let service = hyper::service::service_fn(move |request| {
                 let response = handler(request, peer);
@@ -187,6 +200,7 @@ pub async fn serve<H, F>(
                     let handshake = terminator.accept(stream);
                     match tokio::time::timeout(limits.tls_handshake_timeout(), handshake).await {
                         Ok(Ok(Some(tls_stream))) => {
+                            handshake_done(Handshake::Completed);
                             let io = TokioIo::new(Tracked::new(
                                 Either::Left(tls_stream),
                                 activity.clone(),
@@ -196,10 +210,12 @@ pub async fn serve<H, F>(
                         // An ACME challenge, answered during the handshake.
                         Ok(Ok(None)) => return,
                         Ok(Err(err)) => {
+                            handshake_done(Handshake::Failed);
                             debug!(%peer, error = %err, "TLS handshake failed");
                             return;
                         }
                         Err(_) => {
+                            handshake_done(Handshake::TimedOut);
                             debug!(%peer, "TLS handshake timed out");
                             return;
                         }

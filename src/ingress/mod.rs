@@ -29,7 +29,7 @@ use crate::protocol::event::WebhookEvent;
 use crate::protocol::interaction::Head;
 use crate::protocol::signature::SignatureHeaders;
 use crate::sandbox;
-use crate::telemetry::Metrics;
+use crate::metrics::Metrics;
 use ready::Readiness;
 use replay::{ReplayGuard, ReplayMemory};
 

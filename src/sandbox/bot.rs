@@ -84,6 +84,13 @@ pub(super) struct Instance {
     pub(super) last_used: Instant,
 }
 
+impl Instance {
+    /// The figures of the bot this instance belongs to.
+    pub(super) fn counters(&self) -> &crate::metrics::BotCounters {
+        &self.store.data().env.counters
+    }
+}
+
 /// One deployed version of a bot, with its pool of live instances.
 pub struct Bot {
     pre: bindings::BotPre<HostState>,
@@ -178,7 +185,17 @@ impl Bot {
         let mut pool = lock(&self.idle);
         let before = pool.len();
         pool.retain(|instance| now.duration_since(instance.last_used) < idle);
-        before - pool.len()
+        let evicted = before - pool.len();
+        if evicted > 0 {
+            self.env.counters.evicted("idle", evicted);
+        }
+        evicted
+    }
+
+        /// Events holding one of this bot's places (running, or waiting for
+    /// an instance).
+    pub fn busy_instances(&self) -> usize {
+        (self.env.limits.instances as usize).saturating_sub(self.permits.available_permits())
     }
 
     /// Runs one event: `interaction` is the interaction JSON, the result is the

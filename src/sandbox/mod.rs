@@ -136,6 +136,8 @@ pub struct BotEnv {
     /// bot, so events still running on a replaced version stop too: they
     /// stop waiting, stop running, and every host call they make is refused.
     pub retired: CancellationToken,
+    /// The bot's figures for `/metrics`, shared by its versions like `retired`.
+    pub counters: Arc<crate::metrics::BotCounters>,
 }
 
 impl std::fmt::Debug for BotEnv {

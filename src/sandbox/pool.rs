@@ -58,7 +58,11 @@ impl Parked {
             let index = (0..idle.len()).min_by_key(|&i| idle[i].last_used);
             index.map(|i| idle.swap_remove(i))
         };
-        // Dropped outside the lock: it returns the slot to the pool.
+        // Counted against the bot that lost its warm instance; dropped
+        // outside the lock: it returns the slot to the pool.
+        if let Some(instance) = &evicted {
+            instance.counters().evicted("pool_full", 1);
+        }
         evicted.is_some()
     }
 }

@@ -93,6 +93,7 @@ fn prepare(engine: &Engine, wasm: &[u8], limits: Limits) -> Bot {
         discord: Arc::new(crate::discord::Client::new("http://127.0.0.1:9/api/v10").unwrap()),
         token: None,
         retired: CancellationToken::new(),
+        counters: Default::default(),
         gateway: Arc::new(crate::sandbox::NoGateway),
     };
     engine.prepare(&compiled.component, env)
@@ -321,7 +322,7 @@ async fn the_answer_is_read_before_the_guest_frees_it() {
 
 #[test]
 fn every_failure_is_a_metrics_outcome() {
-    use crate::telemetry::OUTCOMES;
+    use crate::metrics::OUTCOMES;
     let failures = [
         InvokeError::OutOfFuel(1),
         InvokeError::Timeout(1),

@@ -24,6 +24,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::histogram::Histogram;
 use crate::sync::lock;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -78,8 +79,8 @@ struct Inner {
     writes: mpsc::Sender<Job>,
     readers: Mutex<Vec<Connection>>,
     reader_permits: Semaphore,
-    /// Commits the writer made (each one fsync), for benchmarks and tests.
-    commits: Arc<AtomicU64>,
+    /// The writer's figures, for `/metrics`, benchmarks and tests.
+    stats: Arc<WriteStats>,
     /// The database file, for snapshots (`appliance backup`).
     path: std::path::PathBuf,
     /// Free space KV writes must leave on the data dir's disk; none in tests.
@@ -110,8 +111,8 @@ impl Db {
             readers.push(reader);
         }
         let (writes, queue) = mpsc::channel(WRITE_QUEUE);
-        let commits = Arc::new(AtomicU64::new(0));
-        let counted = commits.clone();
+        let stats = Arc::new(WriteStats::default());
+        let counted = stats.clone();
         std::thread::Builder::new()
             .name("db-writer".into())
             .spawn(move || write_loop(writer, queue, counted))
@@ -121,7 +122,7 @@ impl Db {
                 writes,
                 readers: Mutex::new(readers),
                 reader_permits: Semaphore::new(READERS),
-                commits,
+                stats,
                 path: path.to_owned(),
                 disk_reserve: std::sync::OnceLock::new(),
                 #[cfg(test)]
@@ -190,7 +191,13 @@ impl Db {
 
     /// Commits the writer has made so far.
     pub fn commits(&self) -> u64 {
-        self.inner.commits.load(Ordering::Relaxed)
+        self.inner.stats.commits.load(Ordering::Relaxed)
+    }
+
+    /// The writer's figures: commits (each one fsync of the WAL), how long
+    /// a commit took, and how long writes waited for theirs.
+    pub fn write_stats(&self) -> &WriteStats {
+        &self.inner.stats
     }
 
     /// Runs `f` on the writer's connection, inside a transaction it may
@@ -201,6 +208,7 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, Error> + Send + 'static,
     {
+        let queued = std::time::Instant::now();
         let (done, result) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
             // A panic in one write must not take the writer (and every
@@ -219,9 +227,11 @@ impl Db {
             .send(job)
             .await
             .map_err(|_| Error::Worker("the database writer stopped".into()))?;
-        result
+        let outcome = result
             .await
-            .map_err(|_| Error::Worker("the database writer stopped".into()))?
+            .map_err(|_| Error::Worker("the database writer stopped".into()))?;
+        self.inner.stats.write_latency.observe(queued.elapsed());
+        outcome
     }
 
     /// Runs `f` on a read-only connection on the blocking pool.
@@ -249,10 +259,27 @@ impl Db {
     }
 }
 
+/// What the writer counts, with atomics only (every write passes here).
+#[derive(Debug, Default)]
+pub struct WriteStats {
+    commits: AtomicU64,
+    /// `COMMIT` alone: the WAL's fsync, under `synchronous=FULL`.
+    pub commit_latency: Histogram,
+    /// From a write's call to its acknowledgement: queueing behind other
+    /// writes, its own statements, and the group commit.
+    pub write_latency: Histogram,
+}
+
+impl WriteStats {
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+}
+
 /// The writer thread: takes every write waiting (up to [`MAX_BATCH`]), runs
 /// them in one transaction, commits, then tells each its result. Ends when
 /// every [`Db`] handle is gone.
-fn write_loop(mut conn: Connection, mut queue: mpsc::Receiver<Job>, commits: Arc<AtomicU64>) {
+fn write_loop(mut conn: Connection, mut queue: mpsc::Receiver<Job>, stats: Arc<WriteStats>) {
     while let Some(first) = queue.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -265,12 +292,14 @@ fn write_loop(mut conn: Connection, mut queue: mpsc::Receiver<Job>, commits: Arc
             Ok(()) => {
                 let deliveries: Vec<Delivery> =
                     batch.into_iter().map(|job| job(&mut conn)).collect();
+                let committing = std::time::Instant::now();
                 let committed = conn.execute_batch("COMMIT").map_err(|e| {
                     // Nothing of the batch was applied; tell every write.
                     let _ = conn.execute_batch("ROLLBACK");
                     format!("database commit failed: {e}")
                 });
-                commits.fetch_add(1, Ordering::Relaxed);
+                stats.commit_latency.observe(committing.elapsed());
+                stats.commits.fetch_add(1, Ordering::Relaxed);
                 for deliver in deliveries {
                     deliver(committed.clone());
                 }

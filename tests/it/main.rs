@@ -45,5 +45,7 @@ mod handover;
 mod backup;
 // Logs and diagnosis: logs filters, JSON node logs, doctor, config show.
 mod diagnosis;
+// `/metrics` read by a Prometheus parser: well-formed, and counters move with traffic.
+mod metrics;
 // Tidy: the layer order of src/lib.rs, and one owner per foreign engine.
 mod tidy;
