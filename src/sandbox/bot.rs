@@ -1,10 +1,11 @@
 //! One deployed bot version: its live instances and how an event runs in one
 //! (queueing for a place, fuel and deadline, the call, and what is kept after).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use wasmtime::{Store, UpdateDeadline};
 
@@ -106,6 +107,29 @@ pub struct Bot {
     /// Cancelled when the bot is quarantined: events still waiting for an
     /// instance are refused instead of running.
     halted: CancellationToken,
+    /// Calls of this bot holding an instance right now.
+    running: AtomicUsize,
+    /// Woken whenever one of those calls gives its instance back (parked or
+    /// dropped), for an event waiting on it (see `instance_for`).
+    returned: Notify,
+}
+
+/// One call holding an instance of the bot, until dropped (also when the
+/// call is cancelled), which wakes events waiting for that instance.
+struct Running<'a>(&'a Bot);
+
+impl<'a> Running<'a> {
+    fn start(bot: &'a Bot) -> Running<'a> {
+        bot.running.fetch_add(1, Ordering::Relaxed);
+        Running(bot)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::Relaxed);
+        self.0.returned.notify_waiters();
+    }
 }
 
 impl std::fmt::Debug for Bot {
@@ -137,6 +161,8 @@ impl Bot {
             handles_events,
             declares_commands,
             halted: CancellationToken::new(),
+            running: AtomicUsize::new(0),
+            returned: Notify::new(),
             idle,
             parked,
             engine,
@@ -192,7 +218,7 @@ impl Bot {
         evicted
     }
 
-        /// Events holding one of this bot's places (running, or waiting for
+    /// Events holding one of this bot's places (running, or waiting for
     /// an instance).
     pub fn busy_instances(&self) -> usize {
         (self.env.limits.instances as usize).saturating_sub(self.permits.available_permits())
@@ -309,29 +335,33 @@ impl Bot {
         // The bot's own time starts once it has an instance: time spent
         // queued behind its other events is bounded above (then `Busy`), and
         // must not turn into a timeout charged to this event as a crash.
-        let deadline = Instant::now() + wall_clock;
+        let mut deadline = Instant::now() + wall_clock;
 
-        let pooled = lock(&self.idle).pop();
-        let mut instance = match pooled {
-            Some(instance) => instance,
-            None => match self.instantiate_with_room().await {
-                Ok(instance) => instance,
-                Err(err) => {
-                    let error = if pool_is_full(&err) {
-                        InvokeError::NodeFull(format!("{err:#}"))
-                    } else {
-                        InvokeError::Host(format!("{err:#}"))
-                    };
-                    return Invocation {
-                        result: Err(error),
-                        logs: Vec::new(),
-                        crash_detail: Some(crash_detail(&err)),
-                        fuel_used: 0,
-                        slot,
-                    };
+        let is_event = matches!(call, Call::Event(_));
+        let mut instance = match self.instance_for(is_event, deadline).await {
+            Ok((instance, waited)) => {
+                if waited {
+                    // Its time starts now, not while it waited for its sibling.
+                    deadline = Instant::now() + wall_clock;
                 }
-            },
+                instance
+            }
+            Err(err) => {
+                let error = if pool_is_full(&err) {
+                    InvokeError::NodeFull(format!("{err:#}"))
+                } else {
+                    InvokeError::Host(format!("{err:#}"))
+                };
+                return Invocation {
+                    result: Err(error),
+                    logs: Vec::new(),
+                    crash_detail: Some(crash_detail(&err)),
+                    fuel_used: 0,
+                    slot,
+                };
+            }
         };
+        let running = Running::start(self);
 
         let store = &mut instance.store;
         store.data_mut().event = EventState::new(interaction_id.map(str::to_owned), deadline);
@@ -424,13 +454,56 @@ impl Bot {
         if keep && !declaring {
             instance.last_used = Instant::now();
             lock(&self.idle).push(instance);
+        } else {
+            // Its pool slots are free before a waiting sibling retries.
+            drop(instance);
         }
+        drop(running);
         Invocation {
             result,
             logs,
             crash_detail,
             fuel_used,
             slot,
+        }
+    }
+
+    /// An instance for one call: a parked one, else a new one. When the
+    /// node's pool is full and this is an event while another call of the
+    /// same bot holds an instance, the event waits (until `deadline`) for
+    /// that instance instead of evicting another bot's: events have no
+    /// Discord deadline, and with more bots than pool slots, a bot's
+    /// parallel events would otherwise evict other bots' warm instances at
+    /// every event (each then instantiates anew). Interactions evict (3 s).
+    /// The flag says whether it waited.
+    async fn instance_for(
+        &self,
+        is_event: bool,
+        deadline: Instant,
+    ) -> wasmtime::Result<(Instance, bool)> {
+        let mut waited = false;
+        loop {
+            let returned = self.returned.notified();
+            tokio::pin!(returned);
+            // Registered before looking, so a return in between still wakes it.
+            returned.as_mut().enable();
+            if let Some(instance) = lock(&self.idle).pop() {
+                return Ok((instance, waited));
+            }
+            let may_wait = is_event
+                && self.running.load(Ordering::Relaxed) > 0
+                && Instant::now() < deadline;
+            if !may_wait {
+                return self.instantiate_with_room().await.map(|i| (i, waited));
+            }
+            match self.instantiate().await {
+                Err(err) if pool_is_full(&err) => {
+                    let until = tokio::time::Instant::from_std(deadline);
+                    let _ = tokio::time::timeout_at(until, returned).await;
+                    waited = true;
+                }
+                result => return result.map(|i| (i, waited)),
+            }
         }
     }
 

@@ -344,3 +344,88 @@ fn every_failure_is_a_metrics_outcome() {
         assert!(OUTCOMES.contains(&failure.label()), "{failure:?}");
     }
 }
+
+/// [`bot_wat`] plus a `handle-event` export (world `event-bot`) that runs
+/// `body` and returns `ok`.
+fn event_bot_wat(body: &str) -> Vec<u8> {
+    let wat = format!(
+        r#"(component
+    (core module $m
+        (memory (export "memory") 1)
+        (global $heap (mut i32) (i32.const 4096))
+        (func (export "realloc") (param i32 i32 i32 i32) (result i32)
+            (local $at i32)
+            (local.set $at (global.get $heap))
+            (global.set $heap (i32.add (global.get $heap) (local.get 3)))
+            (local.get $at))
+        (func (export "handle") (param i32 i32) (result i32)
+            ;; err(""): never called by these tests
+            (i32.store8 (i32.const 16) (i32.const 1))
+            (i32.store (i32.const 20) (i32.const 0))
+            (i32.store (i32.const 24) (i32.const 0))
+            i32.const 16)
+        (func (export "handle-event") (param i32 i32 i32 i32 i32 i64) (result i32)
+            {body}
+            ;; result<_, string> at 16: ok
+            (i32.store8 (i32.const 16) (i32.const 0))
+            i32.const 16))
+    (core instance $i (instantiate $m))
+    (alias core export $i "memory" (core memory $memory))
+    (alias core export $i "realloc" (core func $realloc))
+    (alias core export $i "handle" (core func $handle))
+    (alias core export $i "handle-event" (core func $handle-event))
+    (type $event' (record (field "name" string) (field "data" (list u8)) (field "shard" u32) (field "sequence" u64)))
+    (export $event "event" (type $event'))
+    (func (export "handle-interaction")
+        (param "interaction" (list u8))
+        (result (result (list u8) (error string)))
+        (canon lift (core func $handle) (memory $memory) (realloc $realloc)))
+    (func (export "handle-event")
+        (param "event" $event)
+        (result (result (error string)))
+        (canon lift (core func $handle-event) (memory $memory) (realloc $realloc))))"#
+    );
+    wat::parse_str(&wat).unwrap_or_else(|err| panic!("bad test WAT: {err}\n{wat}"))
+}
+
+#[tokio::test]
+async fn with_the_pool_full_a_bots_second_event_waits_for_its_first_instead_of_failing() {
+    // Room for one instance on the whole node; the bot may run 3 events at once.
+    let engine = engine(1);
+    // Busy for a while (about 100 M iterations), then done.
+    let body = "(local $n i32) (local.set $n (i32.const 100000000)) \
+                (loop $l (local.set $n (i32.sub (local.get $n) (i32.const 1))) \
+                         (br_if $l (local.get $n)))";
+    let bot = Arc::new(prepare(
+        &engine,
+        &event_bot_wat(body),
+        limits(1_000_000_000_000_000, 2, 60_000, 4),
+    ));
+    assert!(bot.handles_events());
+    let event = |sequence| crate::sandbox::Event {
+        name: "MESSAGE_CREATE".into(),
+        data: b"{}".to_vec(),
+        shard: 0,
+        sequence,
+    };
+    let first = tokio::spawn({
+        let bot = bot.clone();
+        async move { bot.invoke_event(&event(1)).await.result }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let second = tokio::spawn({
+        let bot = bot.clone();
+        async move { bot.invoke_event(&event(2)).await.result }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(
+        !first.is_finished(),
+        "the first event ended too soon to test a wait"
+    );
+    // Before, the second event found the pool full and nothing parked to
+    // evict: `NodeFull`. It now takes the first's instance when it is back.
+    let second = second.await.unwrap();
+    assert!(second.is_ok(), "{second:?}");
+    assert!(first.await.unwrap().is_ok());
+    assert_eq!(bot.idle_instances(), 1, "one instance served both");
+}
