@@ -490,9 +490,8 @@ impl Bot {
             if let Some(instance) = lock(&self.idle).pop() {
                 return Ok((instance, waited));
             }
-            let may_wait = is_event
-                && self.running.load(Ordering::Relaxed) > 0
-                && Instant::now() < deadline;
+            let may_wait =
+                is_event && self.running.load(Ordering::Relaxed) > 0 && Instant::now() < deadline;
             if !may_wait {
                 return self.instantiate_with_room().await.map(|i| (i, waited));
             }
