@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::cli::doctor::Check;
 use crate::config::{Config, Tls};
 
 const NAME: &str = "certificate";
@@ -12,8 +13,7 @@ const WARN_LEFT: Duration = Duration::from_secs(30 * 86_400);
 /// Less than this is an outage waiting to happen.
 const FAIL_LEFT: Duration = Duration::from_secs(7 * 86_400);
 
-pub(crate) fn check(config: &Config) -> super::Check {
-    use super::Check;
+pub(crate) fn check(config: &Config) -> Check {
     match &config.tls {
         Tls::Plain => Check::ok(NAME, "plain HTTP: TLS ends at the proxy in front"),
         Tls::Acme { domains, .. } => Check::ok(
@@ -73,8 +73,7 @@ enum Left {
     Expired(Duration),
 }
 
-fn judge(path: &Path, left: Left) -> super::Check {
-    use super::Check;
+fn judge(path: &Path, left: Left) -> Check {
     let path = path.display();
     let renew = "renew it and replace the file (the node reloads it by itself, or on SIGHUP)";
     match left {
