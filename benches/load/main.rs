@@ -12,7 +12,8 @@
 //! Flags (after `--`): `--quick` (short runs, 200 bots), `--runs N`
 //! (default 2), `--secs S` (window per measurement, default 5),
 //! `--scenario warm,fleet,trap,rest,host,startup` (default: all), `--no-alt`,
-//! `--startup-bots 1000,10000`.
+//! `--startup-bots 1000,10000`; `--scenario backup` (not in the default
+//! list) with `--fill-mib N` (default 64).
 //! See BENCHMARKS.md for what each scenario measures.
 
 #[path = "../common/mod.rs"]
@@ -21,6 +22,7 @@ mod common;
 #[path = "../../tests/it/support/fake_discord.rs"]
 mod fake_discord;
 
+mod backup;
 mod bare;
 mod driver;
 mod hostpath;
@@ -43,6 +45,8 @@ pub struct Opts {
     pub startup_bots: Vec<usize>,
     pub alt: bool,
     pub scenarios: Vec<String>,
+    /// KV data (MiB) the `backup` scenario writes before it measures.
+    pub fill_mib: u64,
 }
 
 impl Opts {
@@ -79,6 +83,9 @@ impl Opts {
                 })
                 .collect(),
             alt: !args.iter().any(|a| a == "--no-alt"),
+            fill_mib: value("--fill-mib")
+                .map(|s| s.parse().expect("--fill-mib takes MiB"))
+                .unwrap_or(64),
             scenarios: value("--scenario")
                 .unwrap_or_else(|| "host,warm,fleet,trap,rest,startup".into())
                 .split(',')
@@ -95,7 +102,7 @@ fn main() {
         return;
     }
     let opts = Opts::parse(&args);
-    let guests = common::build_guests(&["ping-bot", "hostile-bot"]);
+    let guests = common::build_guests(&["ping-bot", "hostile-bot", "counter-bot"]);
     let ping = std::fs::read(guests.join("ping_bot.wasm")).unwrap();
     let hostile = std::fs::read(guests.join("hostile_bot.wasm")).unwrap();
     println!(
@@ -115,6 +122,10 @@ fn main() {
             "trap" => scenarios::trap(&opts, &ping, &hostile, &mut results),
             "rest" => scenarios::rest(&opts, &hostile, &mut results),
             "startup" => scenarios::startup(&opts, &ping),
+            "backup" => {
+                let counter = std::fs::read(guests.join("counter_bot.wasm")).unwrap();
+                backup::run(&opts, &counter, opts.fill_mib)
+            }
             other => panic!("unknown scenario {other:?}"),
         }
     }

@@ -49,6 +49,10 @@ impl Node {
         }
     }
 
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
