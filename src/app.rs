@@ -50,6 +50,13 @@ pub async fn run(config: Config, inherited: handover::systemd::Inherited) -> any
         Tls::Files { cert, key } => Some(Terminator::files(Arc::new(ReloadingCert::load(
             cert, key, false,
         )?))?),
+        Tls::Acme {
+            ca_root: Some(ca_root),
+            ..
+        } => {
+            tls::acme_client_config(ca_root)?;
+            None
+        }
         _ => None,
     };
     // Listeners and the data-dir lock come from the node serving the data
@@ -110,6 +117,8 @@ pub async fn run(config: Config, inherited: handover::systemd::Inherited) -> any
             "TLS certificate (reloaded on SIGHUP or when the files change)"
         );
         tokio::spawn(watch_certificate(cert.clone()));
+    } else {
+        tokio::spawn(ignore_hangup());
     }
     let tls_enabled = terminator.is_some();
     raise_open_files_limit(config.limits.max_connections);
@@ -556,15 +565,31 @@ fn tls_terminator(
             domains,
             contact,
             directory,
+            ca_root,
         } => {
             info!(domains = %domains.join(","), %directory, "TLS certificates by ACME (TLS-ALPN-01)");
             Ok(Some(Terminator::acme(tls::AcmeSettings {
                 domains: domains.clone(),
                 contact: contact.clone(),
                 directory: directory.clone(),
+                ca_root: ca_root.clone(),
                 cache_dir: data_dir.join("acme"),
             })?))
         }
+    }
+}
+
+/// SIGHUP (`systemctl reload`) when there are no certificate files to read
+/// again (ACME renews by itself; plain HTTP has none): logged, not fatal,
+/// as the signal's default action would be.
+async fn ignore_hangup() {
+    let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    else {
+        warn!("cannot listen for SIGHUP; a reload would stop the node");
+        return;
+    };
+    while hangup.recv().await.is_some() {
+        info!("SIGHUP: no certificate files to reload (ACME certificates renew by themselves)");
     }
 }
 

@@ -70,6 +70,12 @@ pub struct ServeArgs {
     /// Get certificates for this domain by ACME (Let's Encrypt; TLS-ALPN-01 on the public listener, which must be reachable on port 443); repeat for more names
     #[arg(long, value_name = "DOMAIN", conflicts_with_all = ["tls_cert", "plain_http"])]
     pub acme_domain: Vec<String>,
+    /// ACME directory URL of another CA (a private one, or pebble in tests) [default: Let's Encrypt production]
+    #[arg(long, env = "APPLIANCE_ACME_DIRECTORY", value_name = "URL")]
+    pub acme_directory: Option<String>,
+    /// PEM file of the root certificate(s) the ACME directory's HTTPS certificate must chain to, for a CA the public web roots do not cover; only these are trusted then [default: the public web roots]
+    #[arg(long, env = "APPLIANCE_ACME_CA_ROOT", value_name = "PEM")]
+    pub acme_ca_root: Option<PathBuf>,
     /// Discord API base URL [default: https://discord.com/api/v10]
     #[arg(long, env = "APPLIANCE_DISCORD_API", value_name = "URL")]
     pub discord_api: Option<String>,
@@ -101,6 +107,7 @@ pub struct FileConfig {
     pub acme_domains: Option<Vec<String>>,
     pub acme_contact: Option<String>,
     pub acme_directory: Option<String>,
+    pub acme_ca_root: Option<PathBuf>,
     pub discord_api: Option<String>,
     pub defer_after_ms: Option<u64>,
     pub max_instances: Option<u32>,
@@ -146,6 +153,8 @@ pub enum Tls {
         domains: Vec<String>,
         contact: Option<String>,
         directory: String,
+        /// Roots trusted for the directory's HTTPS instead of the public ones.
+        ca_root: Option<PathBuf>,
     },
 }
 
@@ -181,6 +190,12 @@ impl Config {
         } else {
             args.acme_domain.clone()
         };
+        let acme_directory = args.acme_directory.clone().or(file.acme_directory);
+        let acme_ca_root = args.acme_ca_root.clone().or(file.acme_ca_root);
+        anyhow::ensure!(
+            !acme_domains.is_empty() || (acme_directory.is_none() && acme_ca_root.is_none()),
+            "acme_directory and acme_ca_root need acme_domains (--acme-domain): without a domain the node does not use ACME"
+        );
         let tls = match (plain_http, cert, key) {
             (plain, cert, key) if !acme_domains.is_empty() => {
                 anyhow::ensure!(
@@ -196,9 +211,9 @@ impl Config {
                 Tls::Acme {
                     domains: acme_domains,
                     contact: file.acme_contact,
-                    directory: file
-                        .acme_directory
+                    directory: acme_directory
                         .unwrap_or_else(|| defaults::ACME_DIRECTORY.to_owned()),
+                    ca_root: acme_ca_root,
                 }
             }
             (true, None, None) => Tls::Plain,
@@ -289,6 +304,7 @@ impl Config {
             acme_domains: None,
             acme_contact: None,
             acme_directory: None,
+            acme_ca_root: None,
             discord_api: Some(discord_api),
             defer_after_ms: Some(defer_after.as_millis() as u64),
             max_instances: Some(max_instances),
@@ -307,10 +323,12 @@ impl Config {
                 domains,
                 contact,
                 directory,
+                ca_root,
             } => {
                 file.acme_domains = Some(domains);
                 file.acme_contact = contact;
                 file.acme_directory = Some(directory);
+                file.acme_ca_root = ca_root;
             }
         }
         file
@@ -406,8 +424,32 @@ mod tests {
                 domains: vec!["bots.example.com".into()],
                 contact: None,
                 directory: defaults::ACME_DIRECTORY.into(),
+                ca_root: None,
             }
         );
+        // Another CA: the flags win over the file; alone they are an error.
+        let args = ServeArgs {
+            acme_domain: vec!["bots.example.com".into()],
+            acme_directory: Some("https://127.0.0.1:14000/dir".into()),
+            acme_ca_root: Some("pebble.pem".into()),
+            ..ServeArgs::default()
+        };
+        let file: FileConfig =
+            toml::from_str("acme_directory = \"https://ca.example.com/dir\"").unwrap();
+        let Tls::Acme {
+            directory, ca_root, ..
+        } = Config::resolve(&args, file).unwrap().tls
+        else {
+            panic!("not ACME")
+        };
+        assert_eq!(directory, "https://127.0.0.1:14000/dir");
+        assert_eq!(ca_root, Some(PathBuf::from("pebble.pem")));
+        let args = ServeArgs {
+            acme_ca_root: Some("pebble.pem".into()),
+            ..ServeArgs::default()
+        };
+        let err = Config::resolve(&args, FileConfig::default()).unwrap_err();
+        assert!(err.to_string().contains("need acme_domains"), "{err}");
         for bad in ["localhost", "10.0.0.1", "-x.example.com", "a..b"] {
             let args = ServeArgs {
                 acme_domain: vec![bad.into()],

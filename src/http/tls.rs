@@ -39,6 +39,8 @@ pub enum CertError {
         key: PathBuf,
         reason: String,
     },
+    #[error("failed to read the ACME CA root {path} (--acme-ca-root): {reason}")]
+    AcmeRoot { path: PathBuf, reason: String },
 }
 
 /// Which certificate is served, for logs and `appliance status`.
@@ -214,7 +216,36 @@ pub struct AcmeSettings {
     pub contact: Option<String>,
     /// The ACME directory URL (Let's Encrypt production by default).
     pub directory: String,
+    /// Roots (PEM) the directory's HTTPS certificate must chain to, instead
+    /// of the public web roots: a private CA, or pebble in tests.
+    pub ca_root: Option<PathBuf>,
     pub cache_dir: PathBuf,
+}
+
+/// The TLS client settings for talking to an ACME directory whose
+/// certificate chains to the roots in `path` (and to nothing else). Also
+/// called before the data dir is made, so a bad file fails a first start early.
+pub fn acme_client_config(path: &Path) -> Result<Arc<rustls::ClientConfig>, CertError> {
+    let unreadable = |reason: String| CertError::AcmeRoot {
+        path: path.to_owned(),
+        reason,
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(path).map_err(|err| unreadable(err.to_string()))? {
+        let cert = cert.map_err(|err| unreadable(err.to_string()))?;
+        roots
+            .add(cert)
+            .map_err(|err| unreadable(format!("not a CA certificate: {err}")))?;
+    }
+    if roots.is_empty() {
+        return Err(unreadable("no PEM certificate in it".to_owned()));
+    }
+    let config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|err| unreadable(err.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
 }
 
 /// Terminates TLS on accepted connections.
@@ -259,13 +290,16 @@ impl Terminator {
                 settings.cache_dir.display()
             )
         })?;
-        let mut state = rustls_acme::AcmeConfig::new_with_provider(&settings.domains, provider())
+        let mut acme = rustls_acme::AcmeConfig::new_with_provider(&settings.domains, provider())
             .contact(settings.contact.iter().map(|c| format!("mailto:{c}")))
             .cache(rustls_acme::caches::DirCache::new(
                 settings.cache_dir.clone(),
             ))
-            .directory(&settings.directory)
-            .state();
+            .directory(&settings.directory);
+        if let Some(ca_root) = &settings.ca_root {
+            acme = acme.client_tls_config(acme_client_config(ca_root)?);
+        }
+        let mut state = acme.state();
         let default = Arc::new(server_config(state.resolver())?);
         let challenge = state.challenge_rustls_config_with_provider(provider());
         let domains = settings.domains.join(",");
@@ -306,5 +340,26 @@ impl Terminator {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_acme_ca_root_must_hold_a_pem_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let err = acme_client_config(&missing).unwrap_err().to_string();
+        assert!(err.contains("missing.pem (--acme-ca-root)"), "{err}");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not PEM\n").unwrap();
+        let err = acme_client_config(&empty).unwrap_err().to_string();
+        assert!(err.contains("no PEM certificate"), "{err}");
+        let root = dir.path().join("root.pem");
+        let ca = rcgen::generate_simple_self_signed(vec!["ca.example.com".to_owned()]).unwrap();
+        std::fs::write(&root, ca.cert.pem()).unwrap();
+        acme_client_config(&root).unwrap();
     }
 }

@@ -47,5 +47,9 @@ mod backup;
 mod diagnosis;
 // `/metrics` read by a Prometheus parser: well-formed, and counters move with traffic.
 mod metrics;
+// Packages: the .deb's contents, its systemd unit and maintainer scripts, the packaged binary.
+mod packaging;
+// ACME against a local pebble: TLS-ALPN-01 on the public listener, issuance and renewal.
+mod acme;
 // Tidy: the layer order of src/lib.rs, and one owner per foreign engine.
 mod tidy;

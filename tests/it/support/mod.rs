@@ -455,13 +455,21 @@ fn log_file(data_dir: &Path) -> std::fs::File {
 
 /// Starts `appliance serve` and waits (bounded) until it has written its
 /// addresses to `node.json`.
+/// The public listener is a free loopback port unless `extra` names one
+/// (a test whose peer must know the port first, like an ACME server's).
 async fn spawn(data_dir: &Path, extra: &[String]) -> (KillOnDrop, SocketAddr, SocketAddr) {
+    let listen: &[&str] = if extra.iter().any(|arg| arg == "--listen") {
+        &[]
+    } else {
+        &["--listen", "127.0.0.1:0"]
+    };
     let mut child = KillOnDrop(
         appliance()
             .arg("serve")
             .arg("--data-dir")
             .arg(data_dir)
-            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+            .args(listen)
+            .args(["--admin-listen", "127.0.0.1:0"])
             .args(extra)
             .env("RUST_LOG", "appliance=debug")
             .stdout(Stdio::null())
