@@ -23,8 +23,8 @@ use crate::http::tls::{self, ReloadingCert, Terminator};
 use crate::ingress::ready::Readiness;
 use crate::ingress::replay::{Entry, ReplayMemory};
 use crate::ingress::Ingress;
-use crate::store::Db;
 use crate::metrics::Metrics;
+use crate::store::Db;
 use crate::{fsutil, handover, http, sandbox};
 
 const DB_FILE: &str = "appliance.db";
@@ -142,11 +142,7 @@ pub async fn run(config: Config, inherited: handover::systemd::Inherited) -> any
 
     let limits = Arc::new(config.limits.clone());
     let metrics = Arc::new(Metrics::default());
-    let dispatcher = Dispatcher::new(
-        db.clone(),
-        discord.clone(),
-        config.defer_after,
-    );
+    let dispatcher = Dispatcher::new(db.clone(), discord.clone(), config.defer_after);
     let gateway = Gateway::new(db.clone(), fleet.clone(), dispatcher.clone(), discord);
     commands.set(&gateway);
     let readiness = Arc::new(Readiness::new(db.clone()));

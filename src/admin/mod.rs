@@ -21,10 +21,10 @@ use sha2::{Digest, Sha256};
 use crate::dispatch::{Deferral, Dispatcher};
 use crate::fleet::{self, ComponentSource, DeploySpec, Fleet};
 use crate::http::{self, Body, BodyError};
+use crate::metrics::Metrics;
 use crate::protocol::interaction::Head;
 use crate::registry;
 use crate::store::{self, Db};
-use crate::metrics::Metrics;
 use api::*;
 
 /// Largest deploy request: a component of up to ~48 MiB, base64-encoded.
@@ -61,7 +61,11 @@ impl Admin {
                 metrics: self.metrics.clone(),
                 gateway: self.gateway.clone(),
             };
-            return http::text(StatusCode::OK, metrics::CONTENT_TYPE, metrics::render(sources));
+            return http::text(
+                StatusCode::OK,
+                metrics::CONTENT_TYPE,
+                metrics::render(sources),
+            );
         }
         if !path.starts_with("/v1/") {
             return http::error(StatusCode::NOT_FOUND, "not found");
@@ -96,11 +100,12 @@ impl Admin {
             }
             (&Method::POST, ["backups"]) => self.start_backup().await,
             (&Method::GET, ["backups", id]) => self.read_backup(id, request.uri().query()).await,
-            (&Method::DELETE, ["backups", id]) => {
-                backup_answer(self.backups.finish(id).await.map(|()| {
-                    http::json(StatusCode::OK, &serde_json::json!({ "finished": id }))
-                }))
-            }
+            (&Method::DELETE, ["backups", id]) => backup_answer(
+                self.backups
+                    .finish(id)
+                    .await
+                    .map(|()| http::json(StatusCode::OK, &serde_json::json!({ "finished": id }))),
+            ),
             _ => http::error(StatusCode::NOT_FOUND, "no such admin route"),
         }
     }
@@ -164,9 +169,12 @@ impl Admin {
                 "the only query parameter is offset=BYTES",
             );
         };
-        backup_answer(self.backups.read(id, offset).await.map(|chunk| {
-            http::text(StatusCode::OK, "application/octet-stream", chunk)
-        }))
+        backup_answer(
+            self.backups
+                .read(id, offset)
+                .await
+                .map(|chunk| http::text(StatusCode::OK, "application/octet-stream", chunk)),
+        )
     }
 
     async fn list(&self) -> Response<Body> {
@@ -485,7 +493,9 @@ impl Admin {
 fn backup_answer(answer: Result<Response<Body>, backups::Error>) -> Response<Body> {
     match answer {
         Ok(response) => response,
-        Err(err @ backups::Error::Unknown(_)) => http::error(StatusCode::NOT_FOUND, &err.to_string()),
+        Err(err @ backups::Error::Unknown(_)) => {
+            http::error(StatusCode::NOT_FOUND, &err.to_string())
+        }
         Err(err @ backups::Error::Offset { .. }) => {
             http::error(StatusCode::RANGE_NOT_SATISFIABLE, &err.to_string())
         }

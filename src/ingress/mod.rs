@@ -25,11 +25,11 @@ use crate::dispatch::{Deferral, Dispatcher};
 use crate::edge::{EdgeLimits, Rejections};
 use crate::fleet::Fleet;
 use crate::http::{self, Body, BodyError};
+use crate::metrics::Metrics;
 use crate::protocol::event::WebhookEvent;
 use crate::protocol::interaction::Head;
 use crate::protocol::signature::SignatureHeaders;
 use crate::sandbox;
-use crate::metrics::Metrics;
 use ready::Readiness;
 use replay::{ReplayGuard, ReplayMemory};
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::new_bot::{bots_target_dir, command_with, new_bot, token_file};
-use crate::support::guests::GUEST_PROFILE;
 use crate::support::fake_discord::{FakeConfig, FakeDiscord};
+use crate::support::guests::GUEST_PROFILE;
 use crate::support::{appliance, eventually, holds, Node, Signer};
 
 const APP: &str = "1180000000000000000";
