@@ -39,17 +39,17 @@ mod fake_gateway_selftest;
 mod new_bot;
 // `appliance dev`: redeploys on save, keeps the last good version when a build fails.
 mod dev_loop;
-// Restarts and upgrades under load (`serve --takeover`), and /readyz.
-mod handover;
-// Backups of a serving node, restores and what they refuse; the disk reserve.
-mod backup;
-// Logs and diagnosis: logs filters, JSON node logs, doctor, config show.
-mod diagnosis;
-// `/metrics` read by a Prometheus parser: well-formed, and counters move with traffic.
-mod metrics;
 // Packages: the .deb's contents, its systemd unit and maintainer scripts, the packaged binary.
 mod packaging;
 // ACME against a local pebble: TLS-ALPN-01 on the public listener, issuance and renewal.
 mod acme;
+// `/metrics` read by a Prometheus parser: well-formed, and counters move with traffic.
+mod metrics;
+// Restarts and upgrades under load (`serve --takeover`), and /readyz.
+mod handover;
+// Logs and diagnosis: logs filters, JSON node logs, doctor, config show.
+mod diagnosis;
+// Backups of a serving node, restores and what they refuse; the disk reserve.
+mod backup;
 // Tidy: the layer order of src/lib.rs, and one owner per foreign engine.
 mod tidy;
