@@ -132,6 +132,7 @@ pub async fn run(config: Config, inherited: handover::systemd::Inherited) -> any
         replay,
         predecessor,
     } = origin.listeners().await?;
+    let replay = replay.or_else(|| take_saved_replay(data_dir));
     let public_addr = public.local_addr()?;
     let admin_addr = admin.local_addr()?;
     if !admin_addr.ip().is_loopback() {
@@ -292,6 +293,9 @@ pub async fn run(config: Config, inherited: handover::systemd::Inherited) -> any
             let _ = released.send(());
         }
         let _ = public_task.await;
+        if !handed_over {
+            save_replay(data_dir, &ingress.replay().snapshot());
+        }
         admin.stop().await;
         // The last handle on the replay memory: its forwarding ends with it.
         drop(ingress);
@@ -318,6 +322,44 @@ pub async fn run(config: Config, inherited: handover::systemd::Inherited) -> any
     leave();
     drop(lock);
     Ok(())
+}
+
+/// Where a clean stop leaves the replay memory for the next start.
+const REPLAY_FILE: &str = "replay.mem";
+
+/// The replay memory the last process left at a clean stop, taken (the
+/// file is deleted as it is read, so only the latest clean stop counts). A
+/// restart (systemd's included, where no `--takeover` hands it over) then
+/// still refuses what the last process accepted, and answers a request
+/// signed a moment before the restart. Without the file (first start,
+/// `kill -9`), the new guard refuses everything signed before it started.
+fn take_saved_replay(data_dir: &Path) -> Option<ReplayMemory> {
+    let path = data_dir.join(REPLAY_FILE);
+    let bytes = std::fs::read(&path).ok()?;
+    if let Err(err) = std::fs::remove_file(&path) {
+        // Kept, it could be read again at a later start: start afresh.
+        warn!(error = %err, "cannot remove the saved replay memory; starting without it");
+        return None;
+    }
+    match ReplayMemory::from_bytes(&bytes) {
+        Ok(memory) => {
+            info!(
+                ids = memory.entries.len(),
+                "replay memory of the last clean stop carried on"
+            );
+            Some(memory)
+        }
+        Err(err) => {
+            warn!(error = %err, "ignoring the saved replay memory");
+            None
+        }
+    }
+}
+
+fn save_replay(data_dir: &Path, memory: &ReplayMemory) {
+    if let Err(err) = fsutil::write_private(&data_dir.join(REPLAY_FILE), &memory.to_bytes()) {
+        warn!(error = %format!("{err:#}"), "cannot save the replay memory; the next start refuses requests signed before it");
+    }
 }
 
 /// Where a node's listeners come from.

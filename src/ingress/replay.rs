@@ -115,6 +115,16 @@ impl ReplayGuard {
         }
     }
 
+    /// The memory as it is now, for the next start after a clean stop.
+    pub fn snapshot(&self) -> ReplayMemory {
+        let inner = lock(&self.inner);
+        ReplayMemory {
+            floor: inner.floor,
+            salt: self.salt,
+            entries: inner.order.iter().copied().collect(),
+        }
+    }
+
     /// Adds entries another process accepted (the one handing over).
     pub fn absorb(&self, entries: &[Entry]) {
         let mut inner = lock(&self.inner);

@@ -325,6 +325,25 @@ async fn a_replayed_or_stale_request_is_refused_like_a_bad_signature() {
     assert_eq!(replay.0, 401);
     let fresh = send_signed(&mut sender, &signer, &ping_body(), unix_now()).await;
     assert_eq!(fresh.0, 200);
+
+    // A clean restart (SIGTERM, as systemd's restart sends) carries the
+    // memory on: what the old process accepted stays refused, and a request
+    // signed just before the restart but never sent is still answered.
+    let accepted = ping_body();
+    let accepted_at = unix_now();
+    let first = send_signed(&mut sender, &signer, &accepted, accepted_at).await;
+    assert_eq!(first.0, 200, "{first:?}");
+    let in_flight = ping_body();
+    let in_flight_at = unix_now();
+    // As above: the restart falls in a later second than the signatures.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    drop(sender);
+    node.restart().await;
+    let mut sender = h1_from("127.0.0.1", node.public).await;
+    let replay = send_signed(&mut sender, &signer, &accepted, accepted_at).await;
+    assert_eq!(replay.0, 401, "a clean restart forgot an accepted id");
+    let late = send_signed(&mut sender, &signer, &in_flight, in_flight_at).await;
+    assert_eq!(late.0, 200, "{late:?}");
 }
 
 #[tokio::test]
