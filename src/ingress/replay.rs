@@ -108,16 +108,15 @@ impl ReplayGuard {
     pub fn hand_over(&self, forward: UnboundedSender<Entry>) -> ReplayMemory {
         let mut inner = lock(&self.inner);
         inner.forward = Some(forward);
-        ReplayMemory {
-            floor: inner.floor,
-            salt: self.salt,
-            entries: inner.order.iter().copied().collect(),
-        }
+        self.memory(&inner)
     }
 
     /// The memory as it is now, for the next start after a clean stop.
     pub fn snapshot(&self) -> ReplayMemory {
-        let inner = lock(&self.inner);
+        self.memory(&lock(&self.inner))
+    }
+
+    fn memory(&self, inner: &Inner) -> ReplayMemory {
         ReplayMemory {
             floor: inner.floor,
             salt: self.salt,

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::new_bot::{bots_target_dir, command_with, new_bot, token_file};
+use crate::new_bot::{command_with, new_bot, token_file};
 use crate::support::fake_discord::{FakeConfig, FakeDiscord};
-use crate::support::guests::GUEST_PROFILE;
+use crate::support::guests::{guests_target_dir, GUEST_PROFILE};
 use crate::support::{appliance, eventually, holds, Node, Signer};
 
 const APP: &str = "1180000000000000000";
@@ -82,7 +82,7 @@ async fn dev_redeploys_on_save_and_keeps_the_last_good_version() {
         .arg(&node.data_dir)
         .env_remove("APPLIANCE_NODE")
         .env_remove("APPLIANCE_ADMIN_TOKEN")
-        .env("CARGO_TARGET_DIR", bots_target_dir())
+        .env("CARGO_TARGET_DIR", guests_target_dir())
         .envs(GUEST_PROFILE)
         .stdin(Stdio::null())
         .stdout(file.try_clone().unwrap())

@@ -15,13 +15,6 @@ use crate::support::{appliance, child_command, command, Node, Signer};
 const APP: &str = "1180000000000000000";
 const GUILD: &str = "1180000000000000003";
 
-/// The target dir of every bot crate these tests and `dev_loop` build: the
-/// test guests' (see `support::guests`), so the SDK's dependencies compile
-/// once per machine for wasm. Different crate names keep components apart.
-pub fn bots_target_dir() -> PathBuf {
-    guests_target_dir()
-}
-
 /// `appliance new NAME --template TEMPLATE --path DIR`, which must succeed.
 pub async fn new_bot(dir: &Path, name: &str, template: &str) -> String {
     let output = run(appliance()
@@ -36,7 +29,8 @@ pub async fn new_bot(dir: &Path, name: &str, template: &str) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
-/// `cargo ARGS` in the crate at `dir`, with the shared target dir; the
+/// `cargo ARGS` in the crate at `dir`, in the test guests' target dir (the SDK's
+/// dependencies compile once for wasm, see `support::guests`); the
 /// test fails with cargo's output if it does.
 pub async fn cargo(dir: &Path, args: &[&str]) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -44,7 +38,7 @@ pub async fn cargo(dir: &Path, args: &[&str]) {
     command
         .args(args)
         .current_dir(dir)
-        .env("CARGO_TARGET_DIR", bots_target_dir())
+        .env("CARGO_TARGET_DIR", guests_target_dir())
         // The template's own `opt-level = "s"` would make a second copy of
         // every dependency beside the test guests'.
         .envs(GUEST_PROFILE);
@@ -60,7 +54,7 @@ pub async fn cargo(dir: &Path, args: &[&str]) {
 /// The component `cargo build --release --target wasm32-wasip2` made of
 /// crate `name`.
 pub fn component(name: &str) -> PathBuf {
-    bots_target_dir()
+    guests_target_dir()
         .join("wasm32-wasip2")
         .join("release")
         .join(format!("{}.wasm", name.replace('-', "_")))
