@@ -18,7 +18,7 @@ use tracing::{info, warn};
 
 use crate::discord;
 use crate::health::CrashLoop;
-use crate::limits::{LimitOverrides, Limits};
+use crate::limits::{Language, LimitOverrides, Limits};
 use crate::protocol::commands::{self, Commands};
 use crate::protocol::signature::parse_public_key;
 use crate::registry;
@@ -478,6 +478,18 @@ impl Fleet {
         Ok((component, sha256))
     }
 
+    /// The language of the component a deploy names (its bytes, or those
+    /// the store holds under its hash); unknown bytes read as Rust.
+    async fn language(&self, source: &ComponentSource) -> Result<Language, Error> {
+        Ok(match source {
+            ComponentSource::Bytes(wasm) => Language::detect(wasm),
+            ComponentSource::Known(sha256) => {
+                let wasm = self.db.component_wasm(&sha256.to_ascii_lowercase()).await?;
+                wasm.map_or(Language::Rust, |wasm| Language::detect(&wasm))
+            }
+        })
+    }
+
     fn install(&self, deployed: Deployed) {
         let deployed = Arc::new(deployed);
         let mut live = sync::write(&self.live);
@@ -536,7 +548,11 @@ impl Fleet {
         }
         let _guard = self.changes.lock().await;
         let current = self.db.bot_by_name(&request.name).await?;
-        let base = current.as_ref().map(|bot| bot.limits).unwrap_or_default();
+        let base = match &current {
+            Some(bot) => bot.limits,
+            // A new bot's defaults fit the language it was written in.
+            None => Limits::for_language(self.language(&request.wasm).await?),
+        };
         let limits = base.with(request.limits);
         limits.validate().map_err(Error::Invalid)?;
 

@@ -5,6 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
+mod language;
+pub use language::Language;
+
 /// Fuel per event: roughly one unit per wasm instruction. 2 billion is about
 /// a second of pure computation on this class of machine, far beyond what an
 /// interaction handler needs, yet it stops a runaway loop well inside the
@@ -17,6 +20,15 @@ pub const DEFAULT_MEMORY_MIB: u32 = 64;
 pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 /// Concurrent instances (events handled at once) per bot.
 pub const DEFAULT_INSTANCES: u32 = 4;
+
+/// Fuel per event for a bot that carries its language's engine (JavaScript,
+/// Python): an interpreter runs tens of wasm instructions per line of the
+/// bot's code, so it gets twice a Rust bot's budget (about 2 s of pure
+/// computation), still well inside the wall-clock limit.
+pub const ENGINE_FUEL: u64 = 4_000_000_000;
+/// Linear memory per instance for an embedded engine: SpiderMonkey starts at
+/// about 9 MiB and CPython at more, and both keep a garbage-collected heap.
+pub const ENGINE_MEMORY_MIB: u32 = 128;
 
 /// Upper bounds an operator cannot exceed, so one deploy cannot reserve the node.
 /// Also the size of each memory slot in the engine's instance pool.
@@ -48,11 +60,11 @@ impl Default for Limits {
 /// the CLI's flags, the admin API's JSON fields, the fleet's input.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::Args)]
 pub struct LimitOverrides {
-    /// Fuel (CPU budget) per event [default: 2000000000, or the bot's current value]
+    /// Fuel (CPU budget) per event [default: 2000000000; 4000000000 for a JavaScript or Python component; or the bot's current value]
     #[arg(long, value_name = "N")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fuel: Option<u64>,
-    /// Linear memory per instance in MiB [default: 64]
+    /// Linear memory per instance in MiB [default: 64; 128 for a JavaScript or Python component]
     #[arg(long, value_name = "N")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_mib: Option<u32>,
@@ -67,6 +79,18 @@ pub struct LimitOverrides {
 }
 
 impl Limits {
+    /// The defaults of a new bot written in `language` (see [`Language::detect`]).
+    pub fn for_language(language: Language) -> Limits {
+        match language {
+            Language::Rust => Limits::default(),
+            Language::JavaScript | Language::Python => Limits {
+                fuel: ENGINE_FUEL,
+                memory_mib: ENGINE_MEMORY_MIB,
+                ..Limits::default()
+            },
+        }
+    }
+
     /// These limits with the operator's overrides applied (not yet validated).
     pub fn with(self, overrides: LimitOverrides) -> Limits {
         Limits {

@@ -325,6 +325,21 @@ impl Db {
         self.read(move |conn| Ok(bot_by_name(conn, &name)?)).await
     }
 
+    /// The bytes of a stored component, by their SHA-256 (hex, lowercase).
+    pub async fn component_wasm(&self, sha256: &str) -> Result<Option<Vec<u8>>, Error> {
+        let sha256 = sha256.to_owned();
+        self.read(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT wasm FROM components WHERE sha256 = ?1",
+                    params![sha256],
+                    |row| row.get(0),
+                )
+                .optional()?)
+        })
+        .await
+    }
+
     /// The component bytes of one version.
     pub async fn version_wasm(&self, bot_id: i64, version: i64) -> Result<Vec<u8>, Error> {
         self.read(move |conn| {
