@@ -9,7 +9,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use wasmtime::{Store, UpdateDeadline};
 
-use super::error::{classify, crash_detail};
+use super::error::{classify, crash_detail, crash_detail_after};
 use super::host::{self, EventState, HostState};
 use super::pool::{pool_is_full, IdlePool, Parked, MAX_EVICTIONS_PER_INSTANTIATION};
 use super::{bindings, BotEnv, Event, InvokeError, Responder, LOG_LINE_MAX, MAX_RESPONSE_BYTES};
@@ -414,7 +414,7 @@ impl Bot {
 
         let store = &mut instance.store;
         let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
-        store.data_mut().drain_output();
+        let stderr = store.data_mut().drain_output();
         let event = std::mem::replace(&mut store.data_mut().event, EventState::new(None, deadline));
         let mut logs = event.logs;
         if event.dropped_log_bytes > 0 {
@@ -446,7 +446,7 @@ impl Bot {
                 } else {
                     classify(&err, memory, limits)
                 };
-                (Err(error), Some(crash_detail(&err)), false)
+                (Err(error), Some(crash_detail_after(&stderr, &err)), false)
             }
         };
         // The deploy-time instance is not the version's: it ran with host

@@ -107,6 +107,39 @@ pub(super) fn crash_detail(err: &wasmtime::Error) -> String {
     detail
 }
 
+/// Most of the guest's stderr a crash record keeps: its end, where a
+/// runtime prints the exception that ended the event.
+const MAX_CRASH_STDERR_BYTES: usize = 8 * 1024;
+
+/// The crash detail of a trap that followed `stderr` (what the guest wrote
+/// there during the event): its last lines, each marked `stderr: ` so guest
+/// text can never pass for the host's lines, then [`crash_detail`]. A JS
+/// exception or a Python traceback thus shows its own stack above the wasm
+/// backtrace.
+pub(super) fn crash_detail_after(stderr: &str, err: &wasmtime::Error) -> String {
+    let stderr = stderr.trim_end();
+    if stderr.trim().is_empty() {
+        return crash_detail(err);
+    }
+    let mut start = stderr.len().saturating_sub(MAX_CRASH_STDERR_BYTES);
+    while !stderr.is_char_boundary(start) {
+        start += 1;
+    }
+    let tail = &stderr[start..];
+    let mut detail = String::with_capacity(tail.len() + 256);
+    if start > 0 {
+        detail.push_str("stderr: ... (earlier output omitted)\n");
+    }
+    // A partial first line of a clipped tail is still worth showing.
+    for line in tail.lines().filter(|line| !line.trim().is_empty()) {
+        detail.push_str("stderr: ");
+        detail.push_str(line);
+        detail.push('\n');
+    }
+    detail.push_str(&crash_detail(err));
+    detail
+}
+
 pub(super) fn classify(
     err: &wasmtime::Error,
     memory: Option<String>,

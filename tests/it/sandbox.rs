@@ -229,6 +229,29 @@ async fn a_panic_traps_and_its_message_is_on_record() {
         logs.contains("hostile bot panicked on purpose"),
         "panic message not logged:\n{logs}"
     );
+    // The crash record itself starts with what the guest wrote to stderr
+    // before it trapped (Rust's panic message here; a JS or Python
+    // runtime's own stack for those bots), each line marked as the guest's,
+    // then the host's lines with the wasm backtrace.
+    let record = crash_record(&logs, "trap");
+    let detail: Vec<&str> = record.lines().skip(1).map(str::trim_start).collect();
+    assert!(
+        detail
+            .first()
+            .is_some_and(|line| line.starts_with("stderr: ")),
+        "the record does not start with the guest's stderr:\n{record}"
+    );
+    assert!(
+        detail
+            .iter()
+            .any(|line| line.starts_with("stderr: ")
+                && line.contains("hostile bot panicked on purpose")),
+        "the panic message is not in the record's stderr lines:\n{record}"
+    );
+    assert!(
+        detail.iter().any(|line| line.contains("hostile_bot.wasm!")),
+        "the wasm backtrace is gone from the record:\n{record}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

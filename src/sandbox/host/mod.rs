@@ -113,8 +113,12 @@ impl HostState {
         }
     }
 
-    /// Moves captured stdout/stderr into the event's log, one line per line.
-    pub(crate) fn drain_output(&mut self) {
+    /// Moves captured stdout/stderr into the event's log, one line per line,
+    /// and returns what the guest wrote to stderr: a crash record starts with
+    /// it, since that is where a JS or Python runtime prints the exception's
+    /// own stack before it traps.
+    pub(crate) fn drain_output(&mut self) -> String {
+        let mut stderr = String::new();
         for (capture, level) in [(&self.stdout, Level::Info), (&self.stderr, Level::Warn)] {
             let (bytes, dropped) = capture.take();
             self.event.dropped_log_bytes += dropped;
@@ -122,7 +126,11 @@ impl HostState {
             for line in text.lines().filter(|line| !line.trim().is_empty()) {
                 self.event.push(level, line);
             }
+            if level == Level::Warn {
+                stderr = text.into_owned();
+            }
         }
+        stderr
     }
 }
 
