@@ -37,6 +37,9 @@ const IDLE_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(10)
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 /// How often certificate files are checked for changes.
 const CERT_POLL_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long a fleet member's start waits for the engine (a fresh
+/// cluster elects its JetStream leader in under a second).
+const FLEET_CONNECT_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// `inherited`: listeners systemd passed (socket activation), taken before
 /// the runtime started.
@@ -106,6 +109,14 @@ pub async fn run(config: Config, inherited: handover::systemd::Inherited) -> any
         Fleet::new(engine, db.clone(), artifacts, discord.clone()).with_gateway(commands.clone()),
     );
     let loaded = fleet.load_all().await?;
+    // In a fleet, the engine is reached before the node serves: a node
+    // that cannot reach it would only answer 503 on /readyz.
+    let cluster = match &config.fleet {
+        Some(settings) => Some(Arc::new(
+            crate::cluster::Cluster::connect(settings.clone(), FLEET_CONNECT_WITHIN).await?,
+        )),
+        None => None,
+    };
 
     let terminator = tls_terminator(&config, named_cert)?.map(Arc::new);
     if let Some(cert) = terminator.as_ref().and_then(|t| t.reloading()) {
@@ -146,7 +157,11 @@ pub async fn run(config: Config, inherited: handover::systemd::Inherited) -> any
     let dispatcher = Dispatcher::new(db.clone(), discord.clone(), config.defer_after);
     let gateway = Gateway::new(db.clone(), fleet.clone(), dispatcher.clone(), discord);
     commands.set(&gateway);
-    let readiness = Arc::new(Readiness::new(db.clone()));
+    let readiness = Readiness::new(db.clone());
+    let readiness = Arc::new(match &cluster {
+        Some(cluster) => readiness.with_engine(cluster.health.clone()),
+        None => readiness,
+    });
     // The listeners serve from here on, and every bot is loaded.
     readiness.loaded();
     let ingress = Arc::new(Ingress::new(
@@ -170,7 +185,28 @@ pub async fn run(config: Config, inherited: handover::systemd::Inherited) -> any
         admin_addr: admin_addr.to_string(),
         tls: tls_enabled,
         backups: crate::admin::backups::Backups::new(data_dir),
+        cluster: cluster.clone(),
     });
+    if let Some(cluster) = &cluster {
+        let fleet = admin_state.fleet.clone();
+        let member = crate::cluster::Member {
+            node: cluster.settings.node.clone(),
+            site: cluster.settings.site.clone(),
+            public_addr: public_addr.to_string(),
+            admin_addr: admin_addr.to_string(),
+            at_ms: 0,
+            started_ms: crate::clock::unix_ms(),
+            bots: 0,
+        };
+        let counted = fleet.clone();
+        cluster.start_heartbeat(move || crate::cluster::Member {
+            at_ms: crate::clock::unix_ms(),
+            bots: counted.all().len(),
+            ..member.clone()
+        });
+        cluster.start_following(fleet);
+        info!(node = %cluster.settings.node, site = %cluster.settings.site, "joined the fleet");
+    }
 
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     // Idle bots give their instances back: they then cost only their artifact.

@@ -91,6 +91,38 @@ pub struct ServeArgs {
     /// Take over from the node serving this data dir (an upgrade or restart): load every bot, then take its listeners; no connection is refused
     #[arg(long)]
     pub takeover: bool,
+    /// Join a fleet: NATS servers of the fleet engine, comma-separated, this node's own site's first (nats://host:port); without it the node is on its own
+    #[arg(
+        long,
+        env = "APPLIANCE_FLEET_SERVERS",
+        value_name = "URLS",
+        value_delimiter = ','
+    )]
+    pub fleet_servers: Vec<String>,
+    /// This node's name in the fleet, unique (letters, digits, '-', '_') [default: the host name]
+    #[arg(long, env = "APPLIANCE_FLEET_NODE", value_name = "NAME")]
+    pub fleet_node: Option<String>,
+    /// The site (datacenter) this node is in [default: default]
+    #[arg(long, env = "APPLIANCE_FLEET_SITE", value_name = "SITE")]
+    pub fleet_site: Option<String>,
+    /// NATS credentials file (.creds) for the fleet engine
+    #[arg(long, env = "APPLIANCE_FLEET_CREDS", value_name = "FILE")]
+    pub fleet_creds: Option<PathBuf>,
+    /// CA certificate(s) (PEM) of the fleet engine's TLS; turns TLS on
+    #[arg(long, env = "APPLIANCE_FLEET_TLS_CA", value_name = "PEM")]
+    pub fleet_tls_ca: Option<PathBuf>,
+    /// Client certificate (PEM) for the fleet engine, with --fleet-tls-key
+    #[arg(long, env = "APPLIANCE_FLEET_TLS_CERT", value_name = "PEM")]
+    pub fleet_tls_cert: Option<PathBuf>,
+    /// Client key (PEM) for --fleet-tls-cert
+    #[arg(long, env = "APPLIANCE_FLEET_TLS_KEY", value_name = "PEM")]
+    pub fleet_tls_key: Option<PathBuf>,
+    /// The fleet's shared key (64 hex digits; `appliance fleet init` writes one) that seals bot tokens before they reach the engine [default: DATA_DIR/fleet.key]
+    #[arg(long, env = "APPLIANCE_FLEET_KEY_FILE", value_name = "FILE")]
+    pub fleet_key_file: Option<PathBuf>,
+    /// Copies the engine keeps of each bucket: 3 for three voting servers [default: 3]
+    #[arg(long, env = "APPLIANCE_FLEET_REPLICAS", value_name = "N")]
+    pub fleet_replicas: Option<usize>,
 }
 
 /// The config file's keys; unknown keys are an error, not silently ignored.
@@ -117,6 +149,25 @@ pub struct FileConfig {
     /// The public listener's limits (`[limits]`).
     #[serde(default)]
     pub limits: EdgeLimits,
+    /// Fleet membership (`[fleet]`); absent: a single node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<FleetFile>,
+}
+
+/// `[fleet]` in the config file: the `--fleet-*` flags.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetFile {
+    #[serde(default)]
+    pub servers: Vec<String>,
+    pub node: Option<String>,
+    pub site: Option<String>,
+    pub creds: Option<PathBuf>,
+    pub tls_ca: Option<PathBuf>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    pub replicas: Option<usize>,
 }
 
 impl FileConfig {
@@ -177,6 +228,8 @@ pub struct Config {
     pub disk_reserve_mib: Option<u64>,
     /// Take the listeners from the node serving the data dir.
     pub takeover: bool,
+    /// Fleet membership; `None`: a single node, no engine.
+    pub fleet: Option<crate::cluster::Settings>,
 }
 
 impl Config {
@@ -251,12 +304,15 @@ impl Config {
             (1..=100_000).contains(&max_instances),
             "max_instances must be between 1 and 100000"
         );
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from(defaults::DATA_DIR));
+        let fleet = resolve_fleet(args, file.fleet, &data_dir)?;
         Ok(Config {
-            data_dir: args
-                .data_dir
-                .clone()
-                .or(file.data_dir)
-                .unwrap_or_else(|| PathBuf::from(defaults::DATA_DIR)),
+            fleet,
+            data_dir,
             listen: args.listen.or(file.listen).unwrap_or_else(defaults::listen),
             admin_listen: args
                 .admin_listen
@@ -293,6 +349,7 @@ impl Config {
             log_format,
             disk_reserve_mib,
             takeover: _,
+            fleet,
         } = self.clone();
         let mut file = FileConfig {
             data_dir: Some(data_dir),
@@ -312,6 +369,17 @@ impl Config {
             log_format: Some(log_format),
             disk_reserve_mib,
             limits,
+            fleet: fleet.map(|fleet| FleetFile {
+                servers: fleet.servers,
+                node: Some(fleet.node),
+                site: Some(fleet.site),
+                creds: fleet.creds,
+                tls_ca: fleet.tls_ca,
+                tls_cert: fleet.tls_cert,
+                tls_key: fleet.tls_key,
+                key_file: Some(fleet.key_file),
+                replicas: Some(fleet.replicas),
+            }),
         };
         match tls {
             Tls::SelfSigned | Tls::Plain => {}
@@ -333,6 +401,59 @@ impl Config {
         }
         file
     }
+}
+
+/// Fleet settings: flags over `[fleet]`; none when no server is named.
+fn resolve_fleet(
+    args: &ServeArgs,
+    file: Option<FleetFile>,
+    data_dir: &Path,
+) -> anyhow::Result<Option<crate::cluster::Settings>> {
+    let file = file.unwrap_or_default();
+    let servers = if args.fleet_servers.is_empty() {
+        file.servers
+    } else {
+        args.fleet_servers.clone()
+    };
+    let servers: Vec<String> = servers
+        .iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if servers.is_empty() {
+        anyhow::ensure!(
+            args.fleet_node.is_none() && args.fleet_site.is_none() && file.node.is_none(),
+            "--fleet-node and --fleet-site need --fleet-servers"
+        );
+        return Ok(None);
+    }
+    let node = match args.fleet_node.clone().or(file.node) {
+        Some(node) => node,
+        None => std::fs::read_to_string("/etc/hostname")
+            .map(|name| name.trim().replace('.', "-"))
+            .unwrap_or_default(),
+    };
+    let settings = crate::cluster::Settings {
+        servers,
+        node,
+        site: args
+            .fleet_site
+            .clone()
+            .or(file.site)
+            .unwrap_or_else(|| "default".into()),
+        creds: args.fleet_creds.clone().or(file.creds),
+        tls_ca: args.fleet_tls_ca.clone().or(file.tls_ca),
+        tls_cert: args.fleet_tls_cert.clone().or(file.tls_cert),
+        tls_key: args.fleet_tls_key.clone().or(file.tls_key),
+        key_file: args
+            .fleet_key_file
+            .clone()
+            .or(file.key_file)
+            .unwrap_or_else(|| data_dir.join("fleet.key")),
+        replicas: args.fleet_replicas.or(file.replicas).unwrap_or(3),
+    };
+    settings.validate().map_err(anyhow::Error::msg)?;
+    Ok(Some(settings))
 }
 
 /// Letters, digits, hyphens and dots, with at least one dot: a name ACME can validate.

@@ -38,6 +38,9 @@ pub mod dispatch;
 // and the gateway sessions that feed bots Discord's events.
 pub mod gateway;
 
+// In a fleet: the engine the nodes share (NATS JetStream).
+pub mod cluster;
+
 // The listeners: the edge's defences,
 pub mod edge;
 

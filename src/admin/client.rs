@@ -116,6 +116,11 @@ impl Client {
         serde_json::from_slice(&bytes).map_err(|e| Error::Decode(e.to_string()))
     }
 
+    /// `GET /v1/fleet`: members, engine health, each bot's versions per node.
+    pub async fn fleet(&self) -> Result<serde_json::Value, Error> {
+        self.call_json(Method::GET, "/v1/fleet", None).await
+    }
+
     pub async fn deploy(&self, request: &DeployRequest) -> Result<DeployResponse, Error> {
         let body = serde_json::to_vec(request).map_err(|e| Error::Decode(e.to_string()))?;
         self.call_json(Method::POST, "/v1/bots", Some(body.into()))

@@ -49,6 +49,8 @@ pub struct Admin {
     pub tls: bool,
     /// Backups taken while the node serves (`appliance backup`).
     pub backups: backups::Backups,
+    /// In a fleet: deploys, rollbacks and removals go to every node.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 impl Admin {
@@ -80,6 +82,7 @@ impl Admin {
         let method = request.method().clone();
         match (&method, segments.as_slice()) {
             (&Method::GET, ["status"]) => self.status(),
+            (&Method::GET, ["fleet"]) => self.fleet_status().await,
             (&Method::GET, ["bots"]) => self.list().await,
             (&Method::POST, ["bots"]) => self.deploy(request).await,
             (&Method::DELETE, ["bots", name]) => self.remove(name).await,
@@ -290,6 +293,17 @@ impl Admin {
             Ok(scope) => scope,
             Err(err) => return http::error(StatusCode::BAD_REQUEST, &err),
         };
+        if let Err(refused) = self.engine_reachable() {
+            return refused;
+        }
+        // What the fleet needs after the local deploy.
+        let for_fleet = self.cluster.as_ref().map(|_| {
+            let bytes = match &wasm {
+                ComponentSource::Bytes(bytes) => Some(bytes.clone()),
+                ComponentSource::Known(_) => None,
+            };
+            (bytes, request.token.clone(), request.guild.clone())
+        });
         let outcome = self
             .fleet
             .deploy(DeploySpec {
@@ -308,6 +322,17 @@ impl Admin {
                 let (commands, warning) =
                     api::RegisteredCommands::from_registration(&deployment.commands);
                 warnings.extend(warning);
+                if let Some((bytes, token, guild)) = for_fleet {
+                    if let Err(err) = self
+                        .publish(&deployment.name, bytes, token.as_deref(), guild)
+                        .await
+                    {
+                        return http::error(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            &format!("deployed on this node, but not to the fleet: {err}"),
+                        );
+                    }
+                }
                 http::json(
                     if deployment.created {
                         StatusCode::CREATED
@@ -346,8 +371,19 @@ impl Admin {
                 }
             }
         };
+        if let Err(refused) = self.engine_reachable() {
+            return refused;
+        }
         match self.fleet.rollback(name, request.version).await {
             Ok((version, registration)) => {
+                if self.cluster.is_some() {
+                    if let Err(err) = self.publish(name, None, None, None).await {
+                        return http::error(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            &format!("rolled back on this node, but not in the fleet: {err}"),
+                        );
+                    }
+                }
                 let (commands, warning) = api::RegisteredCommands::from_registration(&registration);
                 http::json(
                     StatusCode::OK,
@@ -399,10 +435,134 @@ impl Admin {
     }
 
     async fn remove(&self, name: &str) -> Response<Body> {
-        match self.fleet.remove(name).await {
+        if let Err(refused) = self.engine_reachable() {
+            return refused;
+        }
+        let removed = self.fleet.remove(name).await;
+        if let Some(cluster) = &self.cluster {
+            // The fleet may serve a bot this node lost track of.
+            let known =
+                matches!(removed, Ok(())) || matches!(cluster.record(name).await, Ok(Some(_)));
+            if known {
+                if let Err(err) = cluster.publish_remove(name).await {
+                    return http::error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        &format!("not removed from the fleet: {err}"),
+                    );
+                }
+                return http::json(StatusCode::OK, &serde_json::json!({ "removed": name }));
+            }
+        }
+        match removed {
             Ok(()) => http::json(StatusCode::OK, &serde_json::json!({ "removed": name })),
             Err(err) => fleet_error(err),
         }
+    }
+
+    /// In a fleet, a node cut off from the engine changes no bot: it could
+    /// not publish the change, and the fleet would never learn of it.
+    #[allow(clippy::result_large_err)]
+    fn engine_reachable(&self) -> Result<(), Response<Body>> {
+        match &self.cluster {
+            Some(cluster) => cluster
+                .health
+                .check()
+                .map_err(|why| http::error(StatusCode::SERVICE_UNAVAILABLE, &why)),
+            None => Ok(()),
+        }
+    }
+
+    /// Publishes the version this node now serves as `name` to the fleet.
+    /// `wasm`: the component's bytes if the caller has them at hand.
+    async fn publish(
+        &self,
+        name: &str,
+        wasm: Option<Vec<u8>>,
+        token: Option<&str>,
+        guild: Option<String>,
+    ) -> Result<(), String> {
+        let Some(cluster) = &self.cluster else {
+            return Ok(());
+        };
+        let deployed = self
+            .fleet
+            .by_name(name)
+            .ok_or_else(|| format!("{name} is not serving here"))?;
+        let wasm = match wasm {
+            Some(wasm) => wasm,
+            None => self
+                .db
+                .version_wasm(deployed.record.id, deployed.record.active_version)
+                .await
+                .map_err(|err| err.to_string())?,
+        };
+        // A rollback keeps the guild the last deploy registered in.
+        let guild = match guild {
+            Some(guild) => Some(guild),
+            None => cluster
+                .record(name)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|spec| spec.guild),
+        };
+        let spec = crate::cluster::deploy::BotSpec {
+            name: name.to_owned(),
+            app_id: deployed.record.app_id.clone(),
+            public_key: deployed.record.public_key.clone(),
+            sha256: deployed.sha256.clone(),
+            limits: deployed.record.limits,
+            gateway: deployed.record.gateway.map(|g| (g.intents, g.shards)),
+            guild,
+            origin: String::new(),
+            history: Vec::new(),
+        };
+        cluster
+            .publish_deploy(spec, &wasm, token)
+            .await
+            .map(|_| ())
+            .map_err(|err| err.to_string())
+    }
+
+    /// `GET /v1/fleet`: the members, this node's standing with the engine,
+    /// and which node runs which component of each bot.
+    async fn fleet_status(&self) -> Response<Body> {
+        let Some(cluster) = &self.cluster else {
+            return http::error(
+                StatusCode::NOT_FOUND,
+                "this node is not in a fleet (serve --fleet-servers)",
+            );
+        };
+        let members = match cluster.members().await {
+            Ok(members) => members,
+            Err(err) => return http::error(StatusCode::SERVICE_UNAVAILABLE, &err.to_string()),
+        };
+        let mut bots = Vec::new();
+        for deployed in self.fleet.all() {
+            let name = deployed.record.name.clone();
+            let record = cluster.record(&name).await.ok().flatten();
+            let nodes = cluster.statuses(&name).await.unwrap_or_default();
+            bots.push(serde_json::json!({
+                "name": name,
+                "sha256": record.as_ref().map(|r| r.sha256.clone()),
+                "origin": record.as_ref().map(|r| r.origin.clone()),
+                "nodes": nodes,
+            }));
+        }
+        http::json(
+            StatusCode::OK,
+            &serde_json::json!({
+                "node": cluster.settings.node,
+                "site": cluster.settings.site,
+                "engine": {
+                    "healthy": cluster.health.check().is_ok(),
+                    "reason": cluster.health.check().err(),
+                    "last_ack_ms_ago": cluster.health.ack_age_ms(),
+                },
+                "members": members,
+                "bots": bots,
+            }),
+        )
     }
 
     async fn logs(&self, name: &str, query: Option<&str>) -> Response<Body> {

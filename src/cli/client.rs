@@ -45,6 +45,9 @@ pub struct DeployArgs {
     /// of globally: Discord shows them there at once, for testing
     #[arg(long, value_name = "ID")]
     pub guild: Option<String>,
+    /// In a fleet: wait until every live node serves this version (at most SECS seconds)
+    #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "60")]
+    pub wait: Option<u64>,
     #[command(flatten)]
     pub node: NodeArgs,
 }
@@ -214,6 +217,9 @@ pub async fn deploy(client: Client, args: DeployArgs) -> anyhow::Result<()> {
     }
     if let Some(endpoint) = endpoint(&client, &args.app_id).await {
         println!("Discord interactions endpoint: {endpoint}");
+    }
+    if let Some(secs) = args.wait {
+        super::fleet::wait_for_version(&client, &deployed.name, &deployed.sha256, secs).await?;
     }
     Ok(())
 }

@@ -190,6 +190,7 @@ async fn round(
         limits: args.limits,
         gateway: args.gateway.clone(),
         guild: args.guild.clone(),
+        wait: None,
         node: args.node.clone(),
     };
     let deploying = Instant::now();

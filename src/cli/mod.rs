@@ -5,6 +5,7 @@ mod backup;
 mod client;
 mod dev;
 mod doctor;
+mod fleet;
 mod new;
 mod serve;
 mod show_config;
@@ -52,6 +53,9 @@ pub enum Command {
     Backup(backup::BackupArgs),
     /// Bring a node's data directory back from a backup (the node must not be running on it)
     Restore(backup::RestoreArgs),
+    /// Fleets of nodes on NATS JetStream: members and health, and the engine's configs
+    #[command(subcommand)]
+    Fleet(fleet::FleetCommand),
 }
 
 /// How a client command reaches its node.
@@ -100,6 +104,7 @@ impl Cli {
             Command::Dev(args) => dev::run(args),
             Command::Doctor(args) => doctor::run(args),
             Command::Config(command) => show_config::run(command),
+            Command::Fleet(command) => fleet::run(command),
         }
     }
 }

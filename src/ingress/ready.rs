@@ -28,6 +28,9 @@ pub enum NotReady {
     Draining,
     #[error("the store does not take writes: {0}")]
     Store(String),
+    /// In a fleet: cut off from the engine's majority (fail closed).
+    #[error("the fleet engine does not acknowledge this node: {0}")]
+    Engine(String),
 }
 
 #[derive(Debug)]
@@ -36,6 +39,8 @@ pub struct Readiness {
     phase: AtomicU8,
     /// The last probe's time and result; the lock makes one probe at a time.
     last_probe: tokio::sync::Mutex<Option<(Instant, Result<(), NotReady>)>>,
+    /// In a fleet, the engine's word on this node.
+    engine: Option<std::sync::Arc<crate::cluster::EngineHealth>>,
 }
 
 const LOADING: u8 = 0;
@@ -48,7 +53,17 @@ impl Readiness {
             db,
             phase: AtomicU8::new(LOADING),
             last_probe: tokio::sync::Mutex::new(None),
+            engine: None,
         }
+    }
+
+    /// A fleet member is ready only while the engine acknowledges it.
+    pub fn with_engine(
+        mut self,
+        engine: std::sync::Arc<crate::cluster::EngineHealth>,
+    ) -> Readiness {
+        self.engine = Some(engine);
+        self
     }
 
     /// Every bot is loaded: ready, if the store takes writes.
@@ -68,6 +83,9 @@ impl Readiness {
             LOADING => return Err(NotReady::Loading),
             DRAINING => return Err(NotReady::Draining),
             _ => {}
+        }
+        if let Some(engine) = &self.engine {
+            engine.check().map_err(NotReady::Engine)?;
         }
         let mut last = self.last_probe.lock().await;
         if let Some((at, result)) = &*last {

@@ -51,5 +51,7 @@ mod handover;
 mod diagnosis;
 // Backups of a serving node, restores and what they refuse; the disk reserve.
 mod backup;
+// A fleet of nodes on NATS JetStream: deploy once, fail closed when cut off.
+mod fleet;
 // Tidy: the layer order of src/lib.rs, and one owner per foreign engine.
 mod tidy;

@@ -118,6 +118,7 @@ fn wasmtime_stays_in_sandbox_and_rusqlite_in_store() {
         ("wasmtime_wasi", "sandbox"),
         ("rusqlite", "store"),
         ("twilight_gateway", "gateway"),
+        ("async_nats", "cluster"),
     ];
     let mut violations = Vec::new();
     for file in rust_files(Path::new(SRC)) {

@@ -6,6 +6,8 @@
 
 pub mod fake_discord;
 pub mod fake_gateway;
+pub mod fleet_harness;
+pub mod nats;
 
 use std::fmt::Display;
 use std::net::SocketAddr;

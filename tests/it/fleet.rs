@@ -1,0 +1,117 @@
+//! A fleet of three real nodes on three nats-servers (loopback, pinned
+//! nats-server): a deploy at one node reaches all, and a node cut off from
+//! the engine's majority fails closed (503 on /readyz, no deploy taken)
+//! and comes back when healed.
+
+use std::time::Duration;
+
+use crate::support::fleet_harness::{http_get, Engine};
+use crate::support::{eventually, guest_path, holds, Signer};
+
+const APP: &str = "1500000000000000001";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_at_one_node_reaches_all_and_a_cut_off_node_fails_closed() {
+    let engine = Engine::start().await;
+    let (a, b, c) = tokio::join!(
+        engine.node(0, "a"),
+        engine.node(1, "b"),
+        engine.node(2, "c")
+    );
+    let signer = Signer::new(15);
+    let wasm = guest_path("ping-bot").await;
+    let key = signer.public_hex();
+    let deploy = [
+        "deploy",
+        wasm.to_str().unwrap(),
+        "--name",
+        "ping",
+        "--app-id",
+        APP,
+        "--public-key",
+        &key,
+        "--wait",
+        "60",
+    ];
+    let out = b.cli_ok(&deploy).await;
+    assert!(out.contains("3/3 nodes serve ping"), "{out}");
+    for node in [&a, &b, &c] {
+        assert_eq!(node.ask(APP, &signer, "ping").await, "pong");
+    }
+    let status: serde_json::Value =
+        serde_json::from_str(&a.cli_ok(&["fleet", "status", "--json"]).await).unwrap();
+    let members: Vec<&str> = status["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["node"].as_str().unwrap())
+        .collect();
+    assert_eq!(members, ["a", "b", "c"], "{status}");
+    assert_eq!(status["engine"]["healthy"], true, "{status}");
+    let nodes = &status["bots"][0]["nodes"];
+    assert_eq!(nodes.as_array().unwrap().len(), 3, "{status}");
+    let shas: Vec<&serde_json::Value> = nodes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| &n["sha256"])
+        .collect();
+    assert!(
+        shas.iter().all(|s| *s == &status["bots"][0]["sha256"]),
+        "{status}"
+    );
+
+    // c's server loses its routes: c cannot reach the majority.
+    engine.isolate(2);
+    eventually(
+        Duration::from_secs(30),
+        "the cut-off node says not ready",
+        async || {
+            holds(http_get(c.public, "/readyz").await, |got| got.0 == 503)
+                .map_err(|got| format!("{got:?}"))
+        },
+    )
+    .await;
+    let refused = c.cli(&deploy).await;
+    assert!(!refused.status.success(), "a cut-off node took a deploy");
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(why.contains("fleet engine"), "{why}");
+    for node in [&a, &b] {
+        eventually(
+            Duration::from_secs(30),
+            "the majority side is ready",
+            async || {
+                holds(http_get(node.public, "/readyz").await, |got| got.0 == 200)
+                    .map_err(|got| format!("{got:?}"))
+            },
+        )
+        .await;
+    }
+
+    engine.heal();
+    eventually(
+        Duration::from_secs(40),
+        "the healed node is ready again",
+        async || {
+            holds(http_get(c.public, "/readyz").await, |got| got.0 == 200)
+                .map_err(|got| format!("{got:?}"))
+        },
+    )
+    .await;
+
+    // A removal at one node removes the bot everywhere.
+    c.cli_ok(&["remove", "ping"]).await;
+    for node in [&a, &b, &c] {
+        eventually(
+            Duration::from_secs(20),
+            "the bot is gone from every node",
+            async || {
+                node.interact(APP, &signer, &crate::support::command_bytes("ping", "7"))
+                    .await
+                    .0
+                    == 404
+            },
+        )
+        .await;
+    }
+}
