@@ -5,6 +5,7 @@
 //! the workspace's `Cargo.lock`, so a new bot starts on the dependency
 //! versions this appliance was built and tested with.
 
+mod js;
 mod sdk;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +24,18 @@ pub enum Template {
     Events,
 }
 
+/// The language a new bot is written in.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    /// Rust, with the appliance-sdk crate (built with cargo)
+    #[default]
+    Rust,
+    /// JavaScript, with guest-sdk/js (built with ComponentizeJS; needs Node.js 20+)
+    Js,
+    /// TypeScript, with guest-sdk/js (built with esbuild and ComponentizeJS; needs Node.js 20+)
+    Ts,
+}
+
 #[derive(clap::Args, Debug)]
 pub struct NewArgs {
     /// The bot's crate name (a letter, then letters, digits, `-` or `_`)
@@ -30,6 +43,9 @@ pub struct NewArgs {
     /// What the bot starts as
     #[arg(long, value_enum, default_value_t = Template::Command)]
     pub template: Template,
+    /// The language to write it in
+    #[arg(long, value_enum, default_value_t = Lang::Rust)]
+    pub lang: Lang,
     /// Where to write the crate [default: ./NAME]
     #[arg(long, value_name = "DIR")]
     pub path: Option<PathBuf>,
@@ -66,7 +82,10 @@ pub fn run(args: NewArgs) -> anyhow::Result<()> {
     let name = &args.name;
     check_name(name)?;
     let dir = args.path.clone().unwrap_or_else(|| PathBuf::from(name));
-    let files = files(name, args.template);
+    let files = match args.lang {
+        Lang::Rust => files(name, args.template),
+        Lang::Js | Lang::Ts => js::files(name, args.template, args.lang == Lang::Ts),
+    };
     write_all(&dir, &files)?;
     let shown = dir.display();
     println!(
@@ -78,6 +97,18 @@ pub fn run(args: NewArgs) -> anyhow::Result<()> {
         }
     );
     println!();
+    if matches!(args.lang, Lang::Js | Lang::Ts) {
+        println!("next:");
+        println!("  cd {shown}");
+        println!("  npm install                                  # the pinned build tools, once");
+        println!("  npm run build                                # writes {name}.wasm");
+        println!(
+            "  appliance deploy {name}.wasm --name {name} --app-id ID --public-key HEX --token-env DISCORD_TOKEN"
+        );
+        println!();
+        println!("README.md says more (the SDK's guide is appliance-sdk/README.md).");
+        return Ok(());
+    }
     println!("next:");
     println!("  cd {shown}");
     println!("  cargo test                                   # the bot's tests, no node needed");

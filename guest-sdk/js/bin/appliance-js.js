@@ -71,8 +71,11 @@ async function build(entry, out) {
     const code = bundled.outputFiles.find((f) => f.path.endsWith('.js')).text;
     const map = JSON.parse(bundled.outputFiles.find((f) => f.path.endsWith('.map')).text);
     // Sources relative to where the build runs (the bot's project).
-    const sources = map.sources.map((s) => relative(process.cwd(), resolve(work, s)));
-    const sourceMap = { file: `${name}.js`, sources, mappings: map.mappings };
+    const absolute = map.sources.map((s) => resolve(work, s));
+    const sources = absolute.map((s) => relative(process.cwd(), s));
+    // The SDK and the glue above: a crash's stack leaves their frames out.
+    const internal = absolute.flatMap((s, i) => (s === main || s.startsWith(join(SDK, 'src')) ? [i] : []));
+    const sourceMap = { file: `${name}.js`, sources, internal, mappings: map.mappings };
     // Appended after the code, so no line of the map moves.
     await writeFile(bundlePath, `${code}\nglobalThis.__applianceSourceMap = ${JSON.stringify(sourceMap)};\n`);
 

@@ -1112,8 +1112,11 @@ export function describe(error, depth = 0) {
     const frames = String(error.stack ?? '')
       .split('\n')
       .map(frame)
-      .filter((line) => line !== null);
-    if (frames.length) text += '\n' + frames.join('\n');
+      .filter((f) => f !== null);
+    // The SDK's frames below the bot's own (its dispatch, the exports) say
+    // nothing about the bot; an error raised inside the SDK keeps its own.
+    while (frames.length > 1 && frames[frames.length - 1].internal && frames.some((f) => !f.internal)) frames.pop();
+    text += frames.length ? '\n' + frames.map((f) => f.text).join('\n') : '';
     if (error.cause !== undefined && depth < 4) text += '\nCaused by: ' + describe(error.cause, depth + 1).replace(/^Uncaught /, '');
   } else {
     text = `Uncaught ${typeof error === 'string' ? JSON.stringify(error) : safeString(error)} (thrown, not an Error: no stack)`;
@@ -1121,20 +1124,23 @@ export function describe(error, depth = 0) {
   return text;
 }
 
-/** One SpiderMonkey stack line (`fn@file:line:col`) as `    at fn (file:line:col)`. */
+/** One SpiderMonkey stack line (`fn@file:line:col`) as `    at fn (file:line:col)`,
+ * and whether it is the SDK's own code (`internal`). */
 function frame(line) {
   const match = /^(.*)@(.*):(\d+):(\d+)$/.exec(line.trim());
-  if (!match) return line.trim() ? `    at ${line.trim()}` : null;
+  if (!match) return line.trim() ? { text: `    at ${line.trim()}`, internal: false } : null;
   const [, name, file, lineNo, column] = match;
   // The bindings' own glue says nothing about the bot.
   if (file.endsWith('initializer.js')) return null;
-  const place = original(file, Number(lineNo), Number(column)) ?? `${file}:${lineNo}:${column}`;
-  return `    at ${name || '<anonymous>'} (${place})`;
+  const mapped = original(file, Number(lineNo), Number(column));
+  const place = mapped?.place ?? `${file}:${lineNo}:${column}`;
+  return { text: `    at ${name || '<anonymous>'} (${place})`, internal: mapped?.internal ?? false };
 }
 
 let decoded = null;
 
-/** `file:line:col` in the bot's sources for a position in the bundle. */
+/** `file:line:col` in the bot's sources for a position in the bundle, and
+ * whether that source is the SDK or the build's glue. */
 function original(file, line, column) {
   const map = globalThis.__applianceSourceMap;
   if (!map || file !== map.file) return null;
@@ -1147,7 +1153,10 @@ function original(file, line, column) {
   }
   best ??= segments.find((segment) => segment.length >= 4);
   if (!best) return null;
-  return `${map.sources[best[1]]}:${best[2] + 1}:${best[3] + 1}`;
+  return {
+    place: `${map.sources[best[1]]}:${best[2] + 1}:${best[3] + 1}`,
+    internal: (map.internal ?? []).includes(best[1]),
+  };
 }
 
 const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
