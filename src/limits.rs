@@ -22,9 +22,9 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 pub const DEFAULT_INSTANCES: u32 = 4;
 
 /// Fuel per event for a bot that carries its language's engine (JavaScript,
-/// Python): an interpreter runs tens of wasm instructions per line of the
-/// bot's code, so it gets twice a Rust bot's budget (about 2 s of pure
-/// computation), still well inside the wall-clock limit.
+/// Python): an interpreter runs many wasm instructions per line of the
+/// bot's code, so it gets twice a Rust bot's budget. A JavaScript `for (;;)`
+/// burns it in about a second, well inside the wall-clock limit.
 pub const ENGINE_FUEL: u64 = 4_000_000_000;
 /// Linear memory per instance for an embedded engine: SpiderMonkey starts at
 /// about 9 MiB and CPython at more, and both keep a garbage-collected heap.

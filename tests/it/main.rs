@@ -53,5 +53,7 @@ mod diagnosis;
 mod backup;
 // A fleet of nodes on NATS JetStream: deploy once, fail closed when cut off.
 mod fleet;
+// Bots in JavaScript and TypeScript (guest-sdk/js): same answers as the Rust examples, crashes with their stack, limits.
+mod js_bots;
 // Tidy: the layer order of src/lib.rs, and one owner per foreign engine.
 mod tidy;

@@ -23,6 +23,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
 pub mod guests;
+pub mod js;
 mod interaction;
 
 pub use interaction::{command, command_bytes, unix_now, Signer};
