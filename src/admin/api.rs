@@ -331,6 +331,9 @@ pub struct StatusResponse {
     /// older nodes, or when the node cannot read it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk: Option<DiskStatus>,
+    /// Event counts over every bot's gateway (absent from older nodes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<crate::gateway::GatewayTotals>,
 }
 
 /// The data dir's disk, in `GET /v1/status`.

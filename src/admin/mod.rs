@@ -143,6 +143,7 @@ impl Admin {
                         reserve_bytes: standing.reserve_bytes,
                         kv_writes_refused: standing.low,
                     }),
+                gateway: self.gateway.as_ref().map(|gateway| gateway.totals()),
             },
         )
     }

@@ -647,6 +647,16 @@ pub async fn status(client: Client, _args: StatusArgs) -> anyhow::Result<()> {
             }
         );
     }
+    if let Some(gateway) = status.gateway.filter(|g| g.bots > 0) {
+        println!(
+            "events: {} bots on the gateway ({} shards): {} received, {} delivered, {} dropped",
+            gateway.bots,
+            gateway.shards,
+            gateway.events_received,
+            gateway.events_delivered,
+            gateway.events_dropped
+        );
+    }
     Ok(())
 }
 

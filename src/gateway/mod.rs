@@ -149,6 +149,10 @@ pub struct BotShared {
     fatal: Mutex<Option<String>>,
     /// Close code the shards use when stopped: 4000 keeps sessions resumable.
     close_code: AtomicU32,
+    /// The span every lane run of this bot's events is in. Made once per
+    /// bot: with 1,000 bots nearly every few events start a lane run, and
+    /// a new span each time meant formatting its fields each time.
+    events_span: tracing::Span,
 }
 
 impl BotShared {
@@ -265,6 +269,17 @@ impl sandbox::GatewayCommands for CommandRouter {
     }
 }
 
+/// Every gateway on the node together, for `appliance status`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct GatewayTotals {
+    /// Bots with their gateway running.
+    pub bots: u64,
+    pub shards: u64,
+    pub events_received: u64,
+    pub events_delivered: u64,
+    pub events_dropped: u64,
+}
+
 /// One bot's gateway, for `appliance list` and `/metrics`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct GatewayStanding {
@@ -335,6 +350,22 @@ impl Gateway {
     pub fn standings(&self) -> HashMap<i64, GatewayStanding> {
         let bots: Vec<_> = lock(&self.node.bots).values().cloned().collect();
         bots.iter().map(|bot| (bot.bot_id, standing(bot))).collect()
+    }
+
+    /// The node's event counts over every bot with its gateway on: a few
+    /// atomic reads per bot, no per-bot text, so `GET /v1/status` stays cheap
+    /// to poll with thousands of bots.
+    pub fn totals(&self) -> GatewayTotals {
+        let bots: Vec<_> = lock(&self.node.bots).values().cloned().collect();
+        let mut totals = GatewayTotals::default();
+        for bot in &bots {
+            totals.bots += 1;
+            totals.shards += bot.shards().len() as u64;
+            totals.events_received += bot.received.load(Ordering::Relaxed);
+            totals.events_delivered += bot.delivered.load(Ordering::Relaxed);
+            totals.events_dropped += bot.dropped.load(Ordering::Relaxed);
+        }
+        totals
     }
 
     /// Stops every session so that it can be resumed: the sockets close with
@@ -461,8 +492,10 @@ async fn reconcile(node: &Arc<NodeShared>) {
             if bots.contains_key(&id) {
                 continue;
             }
+            let events_span = tracing::info_span!(parent: None, "events", bot = %name);
             let bot = Arc::new(BotShared {
                 bot_id: id,
+                events_span,
                 name,
                 token,
                 settings,
@@ -729,9 +762,9 @@ fn missed_notice(bot: &BotShared, shard: u32) -> Option<Queued> {
 fn spawn_lane(node: &Arc<NodeShared>, bot: &Arc<BotShared>, lane: usize) {
     let node = node.clone();
     let bot = bot.clone();
-    // One span per lane run, not per event: a busy lane runs many events in
-    // one (see `Dispatcher::run_event`).
-    let span = tracing::info_span!("events", bot = %bot.name, lane);
+    // The bot's one events span, not one per event or lane run (see
+    // `Dispatcher::run_event` and `BotShared::events_span`).
+    let span = bot.events_span.clone();
     let tasks = node.tasks.clone();
     let lane_run = async move {
         while !node.lanes_stop.is_cancelled() {

@@ -68,33 +68,35 @@ impl Db {
         self.write(move |conn| {
             let tx = conn.savepoint()?;
             let now = crate::clock::unix_ms();
+            // Cached statements: with 1,000 busy bots this runs 1,000 times a
+            // second, and parsing the SQL each time showed in profiles.
             for save in &saves {
                 match save {
                     SessionSave::Keep { bot_id, session } => {
-                        tx.execute(
+                        tx.prepare_cached(
                             "INSERT INTO gateway_sessions (bot_id, shard_id, shard_count, intents, \
                              session_id, resume_url, seq, saved_at_ms) \
                              SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM bots WHERE id = ?1) \
                              ON CONFLICT (bot_id, shard_id) DO UPDATE SET shard_count = excluded.shard_count, \
                              intents = excluded.intents, session_id = excluded.session_id, \
                              resume_url = excluded.resume_url, seq = excluded.seq, saved_at_ms = excluded.saved_at_ms",
-                            params![
-                                bot_id,
-                                session.shard_id,
-                                session.shard_count,
-                                session.intents as i64,
-                                session.session_id,
-                                session.resume_url,
-                                session.seq as i64,
-                                now
-                            ],
-                        )?;
+                        )?
+                        .execute(params![
+                            bot_id,
+                            session.shard_id,
+                            session.shard_count,
+                            session.intents as i64,
+                            session.session_id,
+                            session.resume_url,
+                            session.seq as i64,
+                            now
+                        ])?;
                     }
                     SessionSave::Forget { bot_id, shard_id } => {
-                        tx.execute(
+                        tx.prepare_cached(
                             "DELETE FROM gateway_sessions WHERE bot_id = ?1 AND shard_id = ?2",
-                            params![bot_id, shard_id],
-                        )?;
+                        )?
+                        .execute(params![bot_id, shard_id])?;
                     }
                 }
             }

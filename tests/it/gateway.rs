@@ -546,6 +546,14 @@ async fn a_flood_for_a_slow_bot_keeps_heartbeats_and_interactions_on_time() {
     })
     .await;
     assert!(told.parse::<u64>().unwrap() > 0);
+    // `appliance status` sums every bot's gateway: here, the one bot's.
+    let standing = s.gateway_state().await;
+    let status = s.node.cli_ok(&["status"]).await;
+    let expected = format!(
+        "events: 1 bots on the gateway (1 shards): {} received, {} delivered, {} dropped",
+        standing["events_received"], standing["events_delivered"], standing["events_dropped"]
+    );
+    assert!(status.contains(&expected), "{expected:?} not in:\n{status}");
     // Heartbeats went on (the reader never waited on the guest): no zombie,
     // no reconnect, no identify.
     assert!(s.gateway.heartbeats().len() > heartbeats_before);
