@@ -53,6 +53,8 @@ mod diagnosis;
 mod backup;
 // A fleet of nodes on NATS JetStream: deploy once, fail closed when cut off.
 mod fleet;
+// Bots in Python (guest-sdk/python): the examples answer like the Rust ones; failures are contained.
+mod py_bots;
 // Bots in JavaScript and TypeScript (guest-sdk/js): same answers as the Rust examples, crashes with their stack, limits.
 mod js_bots;
 // Tidy: the layer order of src/lib.rs, and one owner per foreign engine.

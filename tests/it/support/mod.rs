@@ -24,6 +24,7 @@ use serde_json::Value;
 
 pub mod guests;
 pub mod js;
+pub mod py;
 mod interaction;
 
 pub use interaction::{command, command_bytes, unix_now, Signer};
