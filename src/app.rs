@@ -164,14 +164,18 @@ pub async fn run(config: Config, inherited: handover::systemd::Inherited) -> any
     });
     // The listeners serve from here on, and every bot is loaded.
     readiness.loaded();
-    let ingress = Arc::new(Ingress::new(
+    let ingress = Ingress::new(
         fleet.clone(),
         dispatcher.clone(),
         limits.clone(),
         metrics.clone(),
         readiness.clone(),
         replay,
-    ));
+    );
+    let ingress = Arc::new(match &cluster {
+        Some(cluster) => ingress.with_cluster(cluster.clone(), config.defer_after),
+        None => ingress,
+    });
     let drainer = dispatcher.clone();
     let admin_state = Arc::new(Admin {
         fleet,
@@ -204,6 +208,7 @@ pub async fn run(config: Config, inherited: handover::systemd::Inherited) -> any
             bots: counted.all().len(),
             ..member.clone()
         });
+        cluster.start_owning(fleet.clone(), admin_state.dispatcher.clone());
         cluster.start_following(fleet);
         info!(node = %cluster.settings.node, site = %cluster.settings.site, "joined the fleet");
     }

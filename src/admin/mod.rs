@@ -538,6 +538,15 @@ impl Admin {
             Ok(members) => members,
             Err(err) => return http::error(StatusCode::SERVICE_UNAVAILABLE, &err.to_string()),
         };
+        let owners: Vec<serde_json::Value> = cluster
+            .owners()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(app_id, lease)| {
+                serde_json::json!({ "app_id": app_id, "bot": lease.bot, "node": lease.node })
+            })
+            .collect();
         let mut bots = Vec::new();
         for deployed in self.fleet.all() {
             let name = deployed.record.name.clone();
@@ -562,6 +571,7 @@ impl Admin {
                 },
                 "members": members,
                 "bots": bots,
+                "owners": owners,
             }),
         )
     }

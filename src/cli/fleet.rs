@@ -87,6 +87,16 @@ async fn status(client: Client, json: bool) -> anyhow::Result<()> {
             for_terminal(member["public_addr"].as_str().unwrap_or("?")),
         );
     }
+    let owner_of = |bot: &str| {
+        fleet["owners"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|o| o["bot"] == bot)
+            .and_then(|o| o["node"].as_str())
+            .unwrap_or("none")
+            .to_owned()
+    };
     println!("bots:");
     for bot in fleet["bots"].as_array().into_iter().flatten() {
         let sha = bot["sha256"].as_str().unwrap_or("");
@@ -104,10 +114,12 @@ async fn status(client: Client, json: bool) -> anyhow::Result<()> {
                 )
             })
             .collect();
+        let name = bot["name"].as_str().unwrap_or("?");
         println!(
-            "  {:<16} sha256 {}  {}",
-            for_terminal(bot["name"].as_str().unwrap_or("?")),
+            "  {:<16} sha256 {}  owner {}  {}",
+            for_terminal(name),
             sha.get(..12).unwrap_or(sha),
+            for_terminal(&owner_of(name)),
             for_terminal(&nodes.join(", "))
         );
     }

@@ -20,6 +20,28 @@ use crate::fleet::{self, ComponentSource, DeploySpec, Fleet, GatewayRequest};
 use crate::limits::{LimitOverrides, Limits};
 use crate::registry;
 
+/// How long an operator's change is retried against a pausing engine.
+const RETRY_FOR: Duration = Duration::from_secs(12);
+
+/// `attempt` until it succeeds or [`RETRY_FOR`] has passed; the last error.
+async fn retrying<T, F, Fut>(mut attempt: F) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    let started = tokio::time::Instant::now();
+    loop {
+        match attempt().await {
+            Ok(done) => return Ok(done),
+            Err(err) if started.elapsed() < RETRY_FOR => {
+                tracing::debug!(error = %err, "fleet engine call failed; retrying");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
 /// Deploys kept in a record's history.
 const HISTORY: usize = 20;
 
@@ -55,8 +77,20 @@ pub struct NodeStatus {
 
 impl Cluster {
     /// Publishes a deploy made at this node. `wasm`: the component's bytes
-    /// (stored once per hash); `token`: a new token, sealed here.
+    /// (stored once per hash); `token`: a new token, sealed here. Retried
+    /// for a few seconds: a server that just rejoined its cluster refuses
+    /// stream calls until it has caught up, and a leader election pauses
+    /// writes for 4–9 s.
     pub async fn publish_deploy(
+        &self,
+        spec: BotSpec,
+        wasm: &[u8],
+        token: Option<&str>,
+    ) -> Result<u64, Error> {
+        retrying(|| self.try_publish_deploy(spec.clone(), wasm, token)).await
+    }
+
+    async fn try_publish_deploy(
         &self,
         mut spec: BotSpec,
         wasm: &[u8],
@@ -90,9 +124,11 @@ impl Cluster {
 
     /// Takes a bot out of the fleet: every node removes it.
     pub async fn publish_remove(&self, name: &str) -> Result<(), Error> {
-        self.bots.delete(name).await.map_err(Error::engine)?;
-        let _ = self.secrets.purge(name).await;
-        Ok(())
+        retrying(|| async {
+            self.bots.delete(name).await.map_err(Error::engine)?;
+            self.secrets.purge(name).await.map_err(Error::engine)
+        })
+        .await
     }
 
     /// Read, change, compare-and-swap; again on a lost race.

@@ -14,6 +14,7 @@ pub mod deploy;
 pub mod health;
 pub mod init;
 pub mod members;
+pub mod owner;
 pub mod seal;
 
 use std::path::PathBuf;
@@ -134,6 +135,8 @@ pub struct Cluster {
     pub components: object_store::ObjectStore,
     pub health: Arc<EngineHealth>,
     pub seal: Arc<seal::Sealer>,
+    /// The bots this node owns (holds the lease of).
+    pub ownership: Arc<owner::Ownership>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -219,6 +222,7 @@ impl Cluster {
             components,
             health: Arc::new(EngineHealth::default()),
             seal,
+            ownership: Arc::default(),
         })
     }
 }

@@ -43,7 +43,21 @@ pub struct Ingress {
     rejections: Rejections,
     metrics: Arc<Metrics>,
     readiness: Arc<Readiness>,
+    /// In a fleet: interactions go to their bot's owner node.
+    forward: Option<Forwarding>,
 }
+
+/// Where a fleet member sends the interactions of bots another node owns.
+#[derive(Debug)]
+struct Forwarding {
+    cluster: Arc<crate::cluster::Cluster>,
+    /// The node's deferral point: the owner must answer before it.
+    defer_after: std::time::Duration,
+}
+
+/// How long past the deferral point a forwarding node waits for the
+/// owner's answer (a deferral, at the latest) before serving the bot itself.
+const FORWARD_MARGIN: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// Why a request was turned away, for metrics and the per-client budget.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,7 +236,21 @@ impl Ingress {
             limits,
             metrics,
             readiness,
+            forward: None,
         }
+    }
+
+    /// A fleet member: a verified interaction goes to its bot's owner.
+    pub fn with_cluster(
+        mut self,
+        cluster: Arc<crate::cluster::Cluster>,
+        defer_after: std::time::Duration,
+    ) -> Ingress {
+        self.forward = Some(Forwarding {
+            cluster,
+            defer_after,
+        });
+        self
     }
 
     /// The replay memory, for a handover to another process.
@@ -385,6 +413,21 @@ impl Ingress {
             Ok(head) => head,
             Err(why) => return reject(why),
         };
+        if let Some(forward) = &self.forward {
+            if !forward.cluster.owns(app_id) {
+                // The owner answers before the deferral point too (it counts
+                // from this node's `arrived`); the margin is the answer's trip back.
+                let elapsed = arrived.elapsed();
+                let within = forward.defer_after.saturating_sub(elapsed) + FORWARD_MARGIN;
+                if let crate::cluster::owner::Forwarded::Answer(answer) = forward
+                    .cluster
+                    .forward(app_id, body.clone(), elapsed, within)
+                    .await
+                {
+                    return http::json_bytes(StatusCode::OK, answer);
+                }
+            }
+        }
         let answer = self
             .dispatcher
             .dispatch(deployed, head, body, Deferral::CountingFrom(arrived))

@@ -115,3 +115,81 @@ async fn a_deploy_at_one_node_reaches_all_and_a_cut_off_node_fails_closed() {
         .await;
     }
 }
+
+/// The owner of `bot` in `fleet status`, once there is one (not `except`).
+async fn owner_of(node: &crate::support::Node, bot: &str, except: Option<&str>) -> String {
+    eventually(
+        Duration::from_secs(45),
+        "the bot has an owner",
+        async || {
+            let output = node.cli(&["fleet", "status", "--json"]).await;
+            let status: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+            let owner = status["owners"]
+                .as_array()?
+                .iter()
+                .find(|o| o["bot"] == bot)?["node"]
+                .as_str()?
+                .to_owned();
+            (Some(owner.as_str()) != except).then_some(owner)
+        },
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_owner_answers_whichever_node_is_asked_and_another_takes_over_when_it_dies() {
+    const TALLY: &str = "1500000000000000002";
+    let engine = Engine::start().await;
+    let (a, b, c) = tokio::join!(
+        engine.node(0, "a"),
+        engine.node(1, "b"),
+        engine.node(2, "c")
+    );
+    let mut nodes = vec![Some(a), Some(b), Some(c)];
+    let names = ["a", "b", "c"];
+    let signer = Signer::new(16);
+    let wasm = guest_path("tally-bot").await;
+    let key = signer.public_hex();
+    let first = nodes[0].as_ref().unwrap();
+    first
+        .cli_ok(&[
+            "deploy",
+            wasm.to_str().unwrap(),
+            "--name",
+            "tally",
+            "--app-id",
+            TALLY,
+            "--public-key",
+            &key,
+            "--instances",
+            "1",
+            "--wait",
+            "60",
+        ])
+        .await;
+    let owner = owner_of(first, "tally", None).await;
+    // Round-robin over every node: one instance, the owner's, counts them all.
+    let mut answers = Vec::new();
+    for round in 0..9 {
+        let node = nodes[round % 3].as_ref().unwrap();
+        answers.push(node.ask(TALLY, &signer, "tally").await);
+    }
+    let expected: Vec<String> = (1..=9).map(|n| n.to_string()).collect();
+    assert_eq!(
+        answers, expected,
+        "served by more than one instance (owner {owner})"
+    );
+
+    // The owner dies (SIGKILL): another node takes the bot over.
+    let dead = names.iter().position(|n| *n == owner).unwrap();
+    drop(nodes[dead].take());
+    let alive: Vec<&crate::support::Node> = nodes.iter().flatten().collect();
+    let successor = owner_of(alive[0], "tally", Some(&owner)).await;
+    assert_ne!(successor, owner);
+    let mut answers = Vec::new();
+    for round in 0..6 {
+        answers.push(alive[round % 2].ask(TALLY, &signer, "tally").await);
+    }
+    let expected: Vec<String> = (1..=6).map(|n| n.to_string()).collect();
+    assert_eq!(answers, expected, "after the takeover by {successor}");
+}

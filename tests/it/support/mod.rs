@@ -48,6 +48,7 @@ pub fn guest(crate_name: &str) -> PathBuf {
             "commands-v1-bot",
             "commands-v2-bot",
             "commands-bad-bot",
+            "tally-bot",
         ])
     });
     let path = dir.join(format!("{}.wasm", crate_name.replace('-', "_")));
