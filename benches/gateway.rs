@@ -23,7 +23,8 @@
 //!
 //! Flags (after `--`): `--events N` (default 20000), `--bots N` (default
 //! 100), `--runs N` (throughput passes, alternating node and bare; default 3),
-//! `--scenario throughput,sessions` (default: both).
+//! `--scenario throughput,sessions` (default: both), `--wasm PATH` (the
+//! bot's component built another way; default: built here).
 
 #[path = "common/mod.rs"]
 mod common;
@@ -553,8 +554,14 @@ async fn sessions(opts: &Opts, wasm: &[u8]) {
 
 fn main() {
     let opts = Opts::parse();
-    let guests = common::build_guests(&["messages-bot"]);
-    let wasm = std::fs::read(guests.join("messages_bot.wasm")).unwrap();
+    // `--wasm PATH`: the same bot built another way (a profile to compare).
+    let wasm = match std::env::args().skip_while(|a| a != "--wasm").nth(1) {
+        Some(path) => std::fs::read(&path).unwrap_or_else(|err| panic!("--wasm {path}: {err}")),
+        None => {
+            let guests = common::build_guests_with(&["messages-bot"], &common::SPEED_PROFILE);
+            std::fs::read(guests.join("messages_bot.wasm")).unwrap()
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -10,7 +10,9 @@ mod guests;
 #[path = "../../tests/it/support/interaction.rs"]
 pub mod interaction;
 
-pub use guests::build_guests;
+// Each harness takes the builds it needs.
+#[allow(unused_imports)]
+pub use guests::{build_guests, build_guests_with, SPEED_PROFILE};
 
 /// RFC 8032's first test key: valid, and nobody's real application.
 pub const KEY: &str = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";

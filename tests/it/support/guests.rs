@@ -28,16 +28,47 @@ pub fn guests_target_dir() -> PathBuf {
         .join("guests")
 }
 
+/// Guests built with more of cargo's profile overrides than
+/// [`GUEST_PROFILE`], in a target dir of their own (in the shared one, the
+/// `.wasm` a test expects would be overwritten).
+pub struct ExtraProfile {
+    /// The target dir's name, beside `target/guests`.
+    pub target_dir: &'static str,
+    pub overrides: &'static [(&'static str, &'static str)],
+}
+
+/// For a bench that measures a guest's own speed: the whole program
+/// optimized at link time, in one codegen unit, as a bot built for
+/// production would be (the gateway bench's figures: BENCHMARKS.md). The
+/// tests do without, since each guest's link would take much longer.
+pub const SPEED_PROFILE: ExtraProfile = ExtraProfile {
+    target_dir: "guests-speed",
+    overrides: &[
+        ("CARGO_PROFILE_RELEASE_LTO", "true"),
+        ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1"),
+    ],
+};
+
 /// Builds `crates` and returns the directory holding their `.wasm` files.
 pub fn build_guests(crates: &[&str]) -> PathBuf {
+    build(crates, guests_target_dir(), &[])
+}
+
+/// [`build_guests`] with `profile`'s overrides, in its own target dir.
+pub fn build_guests_with(crates: &[&str], profile: &ExtraProfile) -> PathBuf {
+    let target_dir = guests_target_dir().with_file_name(profile.target_dir);
+    build(crates, target_dir, profile.overrides)
+}
+
+fn build(crates: &[&str], target_dir: PathBuf, overrides: &[(&str, &str)]) -> PathBuf {
     let root = env!("CARGO_MANIFEST_DIR");
-    let target_dir = guests_target_dir();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
     command
         .current_dir(root)
         .args(["build", "--release", "--target", "wasm32-wasip2"])
-        .envs(GUEST_PROFILE);
+        .envs(GUEST_PROFILE)
+        .envs(overrides.iter().copied());
     for name in crates {
         command.args(["-p", name]);
     }
