@@ -145,7 +145,7 @@ async fn one_owner_answers_whichever_node_is_asked_and_another_takes_over_when_i
         engine.node(1, "b"),
         engine.node(2, "c")
     );
-    let mut nodes = vec![Some(a), Some(b), Some(c)];
+    let mut nodes = [Some(a), Some(b), Some(c)];
     let names = ["a", "b", "c"];
     let signer = Signer::new(16);
     let wasm = guest_path("tally-bot").await;

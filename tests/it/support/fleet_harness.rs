@@ -143,11 +143,11 @@ impl Engine {
         let route_ports: Vec<u16> = (0..N).map(|_| free_port()).collect();
         let mut proxies = Vec::new();
         let mut proxy_ports = vec![vec![0u16; N]; N];
-        for from in 0..N {
-            for to in 0..N {
+        for (from, ports) in proxy_ports.iter_mut().enumerate() {
+            for (to, &route_port) in route_ports.iter().enumerate() {
                 if from != to {
-                    let (proxy, port) = Proxy::start(from, to, route_ports[to]).await;
-                    proxy_ports[from][to] = port;
+                    let (proxy, port) = Proxy::start(from, to, route_port).await;
+                    ports[to] = port;
                     proxies.push(proxy);
                 }
             }
