@@ -14,7 +14,7 @@
 //!    requests failed meanwhile (goal: none: a node with no owner to
 //!    forward to serves the bot itself).
 
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 #[path = "../tests/it/support/mod.rs"]
 mod support;
 
