@@ -314,6 +314,7 @@ fn appliance_new_writes_js_and_ts_projects_that_build() {
     let sdk_modules =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("guest-sdk/js/node_modules");
     let temp = tempfile::tempdir().unwrap();
+    // One JavaScript and one TypeScript template (each build costs 15+ s of CPU).
     let projects = [("hello-js", "js", "command"), ("tally-ts", "ts", "counter")];
     std::thread::scope(|scope| {
         for (name, lang, template) in projects {

@@ -126,9 +126,9 @@ mod tests {
 
     #[test]
     fn the_project_pins_the_sdks_tools_and_builds_its_own_bot() {
-        let files = files("My-Bot", Template::Counter, true);
+        let project = files("My-Bot", Template::Counter, true);
         let package: serde_json::Value =
-            serde_json::from_str(&files.iter().find(|(p, _)| p == "package.json").unwrap().1)
+            serde_json::from_str(&project.iter().find(|(p, _)| p == "package.json").unwrap().1)
                 .unwrap();
         assert_eq!(package["name"], "my-bot");
         assert_eq!(
@@ -140,7 +140,7 @@ mod tests {
             "node appliance-sdk/bin/appliance-js.js build src/bot.ts -o My-Bot.wasm"
         );
         for path in ["src/bot.ts", "tsconfig.json", "appliance-sdk/wit/world.wit"] {
-            assert!(files.iter().any(|(p, _)| p == path), "{path}");
+            assert!(project.iter().any(|(p, _)| p == path), "{path}");
         }
         let js = files("b", Template::Events, false);
         assert!(js.iter().any(|(p, _)| p == "src/bot.js"));
