@@ -6,6 +6,7 @@
 //! versions this appliance was built and tested with.
 
 mod js;
+mod py;
 mod sdk;
 
 use std::path::{Path, PathBuf};
@@ -34,6 +35,8 @@ pub enum Lang {
     Js,
     /// TypeScript, with guest-sdk/js (built with esbuild and ComponentizeJS; needs Node.js 20+)
     Ts,
+    /// Python, with guest-sdk/python (built with componentize-py; needs Python 3.10+)
+    Py,
 }
 
 #[derive(clap::Args, Debug)]
@@ -85,6 +88,7 @@ pub fn run(args: NewArgs) -> anyhow::Result<()> {
     let files = match args.lang {
         Lang::Rust => files(name, args.template),
         Lang::Js | Lang::Ts => js::files(name, args.template, args.lang == Lang::Ts),
+        Lang::Py => py::files(name, args.template),
     };
     write_all(&dir, &files)?;
     let shown = dir.display();
@@ -97,6 +101,19 @@ pub fn run(args: NewArgs) -> anyhow::Result<()> {
         }
     );
     println!();
+    if args.lang == Lang::Py {
+        println!("next:");
+        println!("  cd {shown}");
+        println!("  python3 -m venv ~/.venvs/appliance && ~/.venvs/appliance/bin/pip install --require-hashes -r appliance-sdk/requirements.txt");
+        println!("  PYTHONPATH=appliance-sdk ~/.venvs/appliance/bin/python -m unittest   # the bot's tests");
+        println!("  PYTHONPATH=appliance-sdk ~/.venvs/appliance/bin/python -m appliance_bot.build app.py -o {name}.wasm");
+        println!(
+            "  appliance deploy {name}.wasm --name {name} --app-id ID --public-key HEX --token-env DISCORD_TOKEN"
+        );
+        println!();
+        println!("README.md says more (the SDK's guide is appliance-sdk/README.md).");
+        return Ok(());
+    }
     if matches!(args.lang, Lang::Js | Lang::Ts) {
         println!("next:");
         println!("  cd {shown}");

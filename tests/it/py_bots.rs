@@ -407,3 +407,57 @@ fn the_python_sdk_and_examples_pass_their_unit_tests() {
         assert!(!report.contains("Ran 0 tests"), "{dir}: {report}");
     }
 }
+
+/// `appliance new --lang py`: each template's project passes its own tests;
+/// one builds into a component with the SDK and WIT it carries.
+#[test]
+fn appliance_new_lang_py_writes_projects_that_test_and_build() {
+    let python = py::python();
+    let temp = tempfile::tempdir().unwrap();
+    for template in ["command", "counter", "events"] {
+        let dir = temp.path().join(template);
+        let status = crate::support::appliance()
+            .args([
+                "new",
+                "greeter",
+                "--lang",
+                "py",
+                "--template",
+                template,
+                "--path",
+            ])
+            .arg(&dir)
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "appliance new --lang py --template {template}"
+        );
+        let sdk = dir.join("appliance-sdk");
+        let output = std::process::Command::new(&python)
+            .current_dir(&dir)
+            .args(["-m", "unittest"])
+            .env("PYTHONPATH", &sdk)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .output()
+            .unwrap();
+        let report = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success() && report.contains("\nOK"),
+            "{template}: {report}"
+        );
+        assert!(!report.contains("Ran 0 tests"), "{template}: {report}");
+    }
+    let dir = temp.path().join("counter");
+    let status = std::process::Command::new(&python)
+        .current_dir(&dir)
+        .args(["-m", "appliance_bot.build", "app.py", "-o", "greeter.wasm"])
+        .env("PYTHONPATH", dir.join("appliance-sdk"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "building the new project");
+    let wasm = std::fs::read(dir.join("greeter.wasm")).unwrap();
+    // A component (layer 1), not a core module.
+    assert_eq!(&wasm[..4], b"\0asm");
+    assert_ne!(&wasm[4..8], &[1, 0, 0, 0]);
+}

@@ -43,9 +43,10 @@ class BuildError(Exception):
 
 
 def find_wit(explicit: str | None) -> Path:
-    """The WIT directory: --wit, else the SDK's copy (a bot made by
-    `appliance new`), else the repository's guest-sdk/wit."""
-    candidates = [Path(explicit)] if explicit else [SDK_ROOT / "appliance_bot" / "wit", SDK_ROOT.parent / "wit"]
+    """The WIT directory: --wit, else the SDK's copy (`appliance-sdk/wit`
+    in a bot made by `appliance new --lang py`), else the repository's
+    guest-sdk/wit."""
+    candidates = [Path(explicit)] if explicit else [SDK_ROOT / "wit", SDK_ROOT.parent / "wit"]
     for candidate in candidates:
         if (candidate / "world.wit").is_file():
             return candidate
