@@ -193,3 +193,55 @@ async fn one_owner_answers_whichever_node_is_asked_and_another_takes_over_when_i
     let expected: Vec<String> = (1..=6).map(|n| n.to_string()).collect();
     assert_eq!(answers, expected, "after the takeover by {successor}");
 }
+
+#[tokio::test]
+async fn fleet_init_writes_configs_the_pinned_server_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fleet");
+    let output = crate::support::appliance()
+        .args(["fleet", "init", "--out"])
+        .arg(&out)
+        .args([
+            "--server",
+            "n1,10.0.0.1,dc-a",
+            "--server",
+            "n2,10.0.0.2,dc-b",
+        ])
+        .args(["--server", "n3,10.0.0.3,tie"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let binary = tokio::task::spawn_blocking(crate::support::nats::server_binary)
+        .await
+        .unwrap();
+    for name in ["n1", "n2", "n3"] {
+        let conf = out.join(format!("{name}.conf"));
+        let text = std::fs::read_to_string(&conf).unwrap();
+        assert!(text.contains("sync_interval: always"), "{text}");
+        // `-t`: parse the configuration and exit.
+        let check = std::process::Command::new(&binary)
+            .arg("-t")
+            .arg("-c")
+            .arg(&conf)
+            .output()
+            .unwrap();
+        assert!(check.status.success(), "{name}: {check:?}");
+    }
+    let key = std::fs::read_to_string(out.join("fleet.key")).unwrap();
+    assert_eq!(key.trim().len(), 64);
+    // A second run does not overwrite the key.
+    let again = crate::support::appliance()
+        .args(["fleet", "init", "--out"])
+        .arg(&out)
+        .args([
+            "--server", "n1,a,s1", "--server", "n2,b,s2", "--server", "n3,c,s3",
+        ])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not overwriting"));
+}
