@@ -145,6 +145,16 @@ mod tests {
         let js = files("b", Template::Events, false);
         assert!(js.iter().any(|(p, _)| p == "src/bot.js"));
         assert!(!js.iter().any(|(p, _)| p == "tsconfig.json"));
+        for template in [Template::Command, Template::Counter, Template::Events] {
+            for typescript in [false, true] {
+                for (path, text) in files("my-bot", template, typescript) {
+                    assert!(
+                        path.starts_with("appliance-sdk/") || !text.contains("{{"),
+                        "{template:?} (ts: {typescript}): {path} has a placeholder left"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
