@@ -16,6 +16,9 @@ mod common;
 #[path = "../tests/it/support/js.rs"]
 #[allow(dead_code)]
 mod js;
+#[path = "../tests/it/support/py.rs"]
+#[allow(dead_code)]
+mod py;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,6 +36,7 @@ type Build = fn() -> PathBuf;
 const LANGS: &[(&str, Build)] = &[
     ("Rust", || build_guests(&["ping-bot"]).join("ping_bot.wasm")),
     ("JavaScript", || js::bot("ping-js")),
+    ("Python", || py::bot("ping-py")),
 ];
 
 fn interaction(command: &str) -> Vec<u8> {
