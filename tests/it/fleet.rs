@@ -12,7 +12,7 @@ const APP: &str = "1500000000000000001";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deploy_at_one_node_reaches_all_and_a_cut_off_node_fails_closed() {
-    let engine = Engine::start().await;
+    let mut engine = Engine::start().await;
     let (a, b, c) = tokio::join!(
         engine.node(0, "a"),
         engine.node(1, "b"),
@@ -98,6 +98,31 @@ async fn a_deploy_at_one_node_reaches_all_and_a_cut_off_node_fails_closed() {
         },
     )
     .await;
+
+    // Full fleet restart: every server SIGKILLed and started again on its
+    // store, every node restarted; the fleet's record and every node are back.
+    for i in 0..3 {
+        engine.kill(i);
+    }
+    engine.restart(&[0, 1, 2]).await;
+    let (mut a, mut b, mut c) = (a, b, c);
+    tokio::join!(a.restart(), b.restart(), c.restart());
+    for node in [&a, &b, &c] {
+        assert_eq!(node.ask(APP, &signer, "ping").await, "pong");
+    }
+    let status = eventually(
+        Duration::from_secs(30),
+        "every node reports ping again",
+        async || {
+            let output = a.cli(&["fleet", "status", "--json"]).await;
+            let status: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+            let back = status["members"].as_array()?.len() == 3
+                && status["bots"][0]["nodes"].as_array()?.len() == 3;
+            back.then_some(status)
+        },
+    )
+    .await;
+    assert_eq!(status["bots"][0]["sha256"], shas[0].clone(), "{status}");
 
     // A removal at one node removes the bot everywhere.
     c.cli_ok(&["remove", "ping"]).await;

@@ -222,11 +222,16 @@ impl Engine {
         self.servers[i].process = None;
     }
 
-    /// Starts server `i` again on its store.
-    pub async fn restart(&mut self, i: usize) {
+    /// Starts servers `which` again on their stores, all before waiting:
+    /// a restarted server is healthy only once a majority is back.
+    pub async fn restart(&mut self, which: &[usize]) {
         let binary = nats::server_binary();
-        self.spawn(i, &binary);
-        self.wait_healthy(i).await;
+        for &i in which {
+            self.spawn(i, &binary);
+        }
+        for &i in which {
+            self.wait_healthy(i).await;
+        }
     }
 
     pub async fn wait_healthy(&self, i: usize) {
