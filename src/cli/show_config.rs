@@ -100,6 +100,16 @@ fn given_by_clap(matches: &ArgMatches) -> BTreeMap<String, Source> {
 fn file_key(arg_id: &str) -> &str {
     match arg_id {
         "acme_domain" => "acme_domains",
+        // The fleet's flags are keys of the `[fleet]` table.
+        "fleet_servers" => "fleet.servers",
+        "fleet_node" => "fleet.node",
+        "fleet_site" => "fleet.site",
+        "fleet_creds" => "fleet.creds",
+        "fleet_tls_ca" => "fleet.tls_ca",
+        "fleet_tls_cert" => "fleet.tls_cert",
+        "fleet_tls_key" => "fleet.tls_key",
+        "fleet_key_file" => "fleet.key_file",
+        "fleet_replicas" => "fleet.replicas",
         other => other,
     }
 }
