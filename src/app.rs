@@ -96,8 +96,18 @@ pub async fn run(config: Config, inherited: handover::systemd::Inherited) -> any
         max_instances: config.max_instances,
         max_memory_mib: crate::limits::MAX_MEMORY_MIB,
     };
-    let engine =
-        Arc::new(sandbox::Engine::new(pool).context("failed to start the WebAssembly engine")?);
+    // Compiled functions outlive a bot: the next deploy of a bot carrying
+    // the same code (a JS or Python engine, an unchanged library) reuses them.
+    let cache_dir = config
+        .compile_cache
+        .clone()
+        .unwrap_or_else(|| data_dir.join("compile-cache"));
+    let cache = sandbox::DiskCache::open(&cache_dir)
+        .with_context(|| format!("failed to open the compile cache {}", cache_dir.display()))?;
+    let engine = Arc::new(
+        sandbox::Engine::with_compile_cache(pool, Some(Arc::new(cache)))
+            .context("failed to start the WebAssembly engine")?,
+    );
     let artifacts = data_dir.join("artifacts");
     create_private_dir(&artifacts)?;
     let discord = Arc::new(

@@ -88,6 +88,9 @@ pub struct ServeArgs {
     /// Free space (MiB) on the data dir's disk that bots' KV writes may not take, kept for deploys, logs and the database's own work; 0 turns it off [default: 256, at most 5% of the disk]
     #[arg(long, env = "APPLIANCE_DISK_RESERVE_MIB", value_name = "MIB")]
     pub disk_reserve_mib: Option<u64>,
+    /// Where compiled machine code is kept per function, so a deploy skips what was compiled before (another JavaScript or Python bot carries the same engine); several nodes on one machine may share it [default: DATA_DIR/compile-cache]
+    #[arg(long, env = "APPLIANCE_COMPILE_CACHE", value_name = "DIR")]
+    pub compile_cache: Option<PathBuf>,
     /// Take over from the node serving this data dir (an upgrade or restart): load every bot, then take its listeners; no connection is refused
     #[arg(long)]
     pub takeover: bool,
@@ -146,6 +149,7 @@ pub struct FileConfig {
     pub log_filter: Option<String>,
     pub log_format: Option<LogFormat>,
     pub disk_reserve_mib: Option<u64>,
+    pub compile_cache: Option<PathBuf>,
     /// The public listener's limits (`[limits]`).
     #[serde(default)]
     pub limits: EdgeLimits,
@@ -226,6 +230,8 @@ pub struct Config {
     /// Free space KV writes leave on the data dir's disk; `None`: 256 MiB,
     /// at most 5% of the disk (`store::DiskReserve`).
     pub disk_reserve_mib: Option<u64>,
+    /// Cranelift's per-function cache; `None`: `DATA_DIR/compile-cache`.
+    pub compile_cache: Option<PathBuf>,
     /// Take the listeners from the node serving the data dir.
     pub takeover: bool,
     /// Fleet membership; `None`: a single node, no engine.
@@ -326,6 +332,7 @@ impl Config {
             log_filter: file.log_filter,
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             disk_reserve_mib: args.disk_reserve_mib.or(file.disk_reserve_mib),
+            compile_cache: args.compile_cache.clone().or(file.compile_cache),
             takeover: args.takeover,
         })
     }
@@ -348,6 +355,7 @@ impl Config {
             log_filter,
             log_format,
             disk_reserve_mib,
+            compile_cache,
             takeover: _,
             fleet,
         } = self.clone();
@@ -368,6 +376,7 @@ impl Config {
             log_filter,
             log_format: Some(log_format),
             disk_reserve_mib,
+            compile_cache,
             limits,
             fleet: fleet.map(|fleet| FleetFile {
                 servers: fleet.servers,

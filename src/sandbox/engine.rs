@@ -125,14 +125,29 @@ impl Default for PoolConfig {
 
 impl Engine {
     pub fn new(pool: PoolConfig) -> anyhow::Result<Engine> {
-        let config = engine_config(Some(pool));
-        let engine = match wasmtime::Engine::new(&config) {
+        Engine::with_compile_cache(pool, None)
+    }
+
+    /// An engine whose compiles keep each function's machine code in `cache`
+    /// and take what is there (see [`DiskCache`](super::DiskCache)).
+    pub fn with_compile_cache(
+        pool: PoolConfig,
+        cache: Option<Arc<super::DiskCache>>,
+    ) -> anyhow::Result<Engine> {
+        let configure = |pool| -> anyhow::Result<wasmtime::Config> {
+            let mut config = engine_config(pool);
+            if let Some(cache) = &cache {
+                config.enable_incremental_compilation(cache.clone())?;
+            }
+            Ok(config)
+        };
+        let engine = match wasmtime::Engine::new(&configure(Some(pool))?) {
             Ok(engine) => engine,
             Err(err) => {
                 // The pool reserves address space up front; where that is not
                 // allowed (tight ulimit -v), serve anyway with on-demand allocation.
                 tracing::warn!(error = %format!("{err:#}"), "instance pool unavailable; allocating instances on demand");
-                wasmtime::Engine::new(&engine_config(None))?
+                wasmtime::Engine::new(&configure(None)?)?
             }
         };
 

@@ -12,6 +12,7 @@
 //! component instance cannot be entered again.
 
 mod bot;
+mod compile_cache;
 mod engine;
 mod error;
 mod host;
@@ -20,6 +21,7 @@ mod pool;
 mod tests;
 
 pub use bot::{Bot, Invocation, Slot};
+pub use compile_cache::DiskCache;
 pub use engine::{Compiled, Component, Engine, PoolConfig};
 pub use error::{CompileError, InvokeError};
 pub use host::LOG_LINE_MAX;

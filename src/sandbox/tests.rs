@@ -429,3 +429,35 @@ async fn with_the_pool_full_a_bots_second_event_waits_for_its_first_instead_of_f
     assert!(first.await.unwrap().is_ok());
     assert_eq!(bot.idle_instances(), 1, "one instance served both");
 }
+
+#[tokio::test]
+async fn a_second_engine_compiles_from_the_shared_compile_cache_and_the_bot_still_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = PoolConfig {
+        max_instances: 2,
+        max_memory_mib: 64,
+    };
+    let wasm = bot_wat(COUNT, "", 1);
+    let first = Arc::new(crate::sandbox::DiskCache::open(dir.path()).unwrap());
+    Engine::with_compile_cache(pool, Some(first.clone()))
+        .unwrap()
+        .compile(&wasm)
+        .unwrap();
+    let (hits, compiled) = first.counts();
+    assert_eq!(hits, 0, "an empty cache has nothing to give");
+    assert!(compiled > 0);
+
+    // Another node (another engine) on the same directory: the functions
+    // come from the cache, and the component answers as compiled afresh.
+    let second = Arc::new(crate::sandbox::DiskCache::open(dir.path()).unwrap());
+    let cached = Engine::with_compile_cache(pool, Some(second.clone())).unwrap();
+    let bot = prepare(&cached, &wasm, default_limits());
+    // (A function may vary between compiles, as the one that missed here
+    // does: most must come from the cache.)
+    let (hits, misses) = second.counts();
+    assert!(
+        hits > 0 && misses < hits,
+        "{hits} from the cache, {misses} compiled again, of {compiled}"
+    );
+    assert_eq!(answer(&bot).await.unwrap(), "1");
+}

@@ -23,9 +23,9 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
 pub mod guests;
+mod interaction;
 pub mod js;
 pub mod py;
-mod interaction;
 
 pub use interaction::{command, command_bytes, unix_now, Signer};
 
@@ -166,9 +166,19 @@ pub fn child_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
     command
 }
 
-/// `appliance` as a [`child_command`].
+/// `appliance` as a [`child_command`]. Every node the tests start shares
+/// one compile cache (`target/test-compile-cache`): a JavaScript or Python
+/// bot deployed to a second node, or a second such bot, then compiles in
+/// seconds instead of most of a minute. No test depends on a cold compile.
 pub fn appliance() -> Command {
-    child_command(BIN)
+    let mut command = child_command(BIN);
+    command.env(
+        "APPLIANCE_COMPILE_CACHE",
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target")
+            .join("test-compile-cache"),
+    );
+    command
 }
 
 /// A running `appliance serve` with its own data dir; killed (by its pid)
