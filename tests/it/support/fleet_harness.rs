@@ -134,10 +134,64 @@ fn free_port() -> u16 {
 }
 
 impl Engine {
+    /// Three servers, healthy. A port chosen free may be taken by another
+    /// test before its server binds it: then the whole engine starts again
+    /// on new ports (at most three times).
     pub async fn start() -> Engine {
         let binary = tokio::task::spawn_blocking(nats::server_binary)
             .await
             .unwrap();
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            let mut engine = Engine::configure().await;
+            for i in 0..engine.servers.len() {
+                engine.spawn(i, &binary);
+            }
+            let mut lost_port = None;
+            for i in 0..engine.servers.len() {
+                if let Err(log) = engine.healthy_unless_port_taken(i).await {
+                    lost_port = Some(log);
+                    break;
+                }
+            }
+            match lost_port {
+                None => return engine,
+                // Dropping the engine stops its servers (by pid).
+                Some(log) => failures.push(log),
+            }
+        }
+        panic!(
+            "nats-servers lost their ports three times:\n{}",
+            failures.join("\n---\n")
+        );
+    }
+
+    /// Waits until server `i` is healthy, as [`Engine::wait_healthy`], but
+    /// returns its log instead when it could not bind a port.
+    async fn healthy_unless_port_taken(&self, i: usize) -> Result<(), String> {
+        let port = self.servers[i].http_port;
+        let log = self.servers[i].log.clone();
+        eventually(
+            Duration::from_secs(30),
+            &format!("nats-server {} is healthy", self.servers[i].name),
+            async || {
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                if text.contains("address already in use") {
+                    return Ok(Err(text));
+                }
+                super::holds(
+                    http_get(SocketAddr::from(([127, 0, 0, 1], port)), "/healthz").await,
+                    |got| got.0 == 200,
+                )
+                .map(|_| Ok(()))
+                .map_err(|got| format!("{got:?}; log: {text}"))
+            },
+        )
+        .await
+    }
+
+    /// Ports, proxies and configs for three servers, none started.
+    async fn configure() -> Engine {
         let dir = tempfile::tempdir().unwrap();
         const N: usize = 3;
         let route_ports: Vec<u16> = (0..N).map(|_| free_port()).collect();
@@ -185,19 +239,12 @@ impl Engine {
         }
         let key_file = dir.path().join("fleet.key");
         std::fs::write(&key_file, "11".repeat(32)).unwrap();
-        let mut engine = Engine {
+        Engine {
             servers,
             proxies,
             dir,
             key_file,
-        };
-        for i in 0..N {
-            engine.spawn(i, &binary);
         }
-        for i in 0..N {
-            engine.wait_healthy(i).await;
-        }
-        engine
     }
 
     fn spawn(&mut self, i: usize, binary: &std::path::Path) {
