@@ -22,30 +22,6 @@ fn fresh_id() -> Value {
     crate::support::command("x", "1")["id"].clone()
 }
 
-/// Deploys the component at `wasm` as `name` for application `app_id`.
-async fn deploy(
-    node: &Node,
-    wasm: &std::path::Path,
-    name: &str,
-    app_id: &str,
-    signer: &Signer,
-    extra: &[&str],
-) {
-    let key = signer.public_hex();
-    let mut args = vec![
-        "deploy",
-        wasm.to_str().unwrap(),
-        "--name",
-        name,
-        "--app-id",
-        app_id,
-        "--public-key",
-        &key,
-    ];
-    args.extend_from_slice(extra);
-    node.cli_ok(&args).await;
-}
-
 /// A slash command from `user` (id, name), with `options`.
 fn command(name: &str, user: (&str, &str), options: Value) -> Vec<u8> {
     let mut body = crate::support::command(name, user.0);
@@ -93,8 +69,10 @@ async fn js_and_ts_examples_answer_like_the_rust_ones_and_keep_their_counts_acro
         .await;
     node.deploy("counter-bot", RUST_COUNTER.0, RUST_COUNTER.1, &signer)
         .await;
-    deploy(&node, &ping_js, JS_PING.0, JS_PING.1, &signer, &[]).await;
-    deploy(&node, &counter_ts, TS_COUNTER.0, TS_COUNTER.1, &signer, &[]).await;
+    node.deploy_wasm(&ping_js, JS_PING.0, JS_PING.1, &signer, &[])
+        .await;
+    node.deploy_wasm(&counter_ts, TS_COUNTER.0, TS_COUNTER.1, &signer, &[])
+        .await;
 
     // Deployed without limits, an engine's bots get the engine's defaults.
     let limits = &node.bot(JS_PING.0).await["limits"];
@@ -235,7 +213,7 @@ async fn a_js_exception_is_a_crash_with_its_stack_and_the_limits_stop_loops_and_
     let signer = Signer::new(42);
     let app = ("hostile-js", "201");
     // The engine's default limits: 4e9 fuel (about a second of a JavaScript loop), 128 MiB.
-    deploy(&node, &hostile, app.0, app.1, &signer, &[]).await;
+    node.deploy_wasm(&hostile, app.0, app.1, &signer, &[]).await;
     let user = ("42", "alice");
     let ask =
         async |name: &str| answer(&node, &signer, app, &command(name, user, Value::Null)).await;

@@ -13,30 +13,6 @@ use crate::support::{command, eventually, guest_path, py, Node, Signer};
 
 const TOKEN: &str = "token-a";
 
-/// `path` deployed as `name` for app `app`, with `extra` flags.
-async fn deploy(
-    node: &Node,
-    path: &std::path::Path,
-    name: &str,
-    app: &str,
-    signer: &Signer,
-    extra: &[&str],
-) {
-    let key = signer.public_hex();
-    let mut args = vec![
-        "deploy",
-        path.to_str().unwrap(),
-        "--name",
-        name,
-        "--app-id",
-        app,
-        "--public-key",
-        &key,
-    ];
-    args.extend_from_slice(extra);
-    node.cli_ok(&args).await;
-}
-
 /// A slash command by `user` (id, global name) with `options`.
 fn slash(name: &str, user: (&str, &str), options: Value) -> Vec<u8> {
     let mut body = command(name, user.0);
@@ -127,26 +103,14 @@ async fn python_examples_answer_like_the_rust_ones_and_keep_their_counts() {
         py::bot_path("ping-py").await,
         py::bot_path("counter-py").await,
     );
-    deploy(&node, &ping_rs, "ping-rs", "6101", &signer, &with_token).await;
-    deploy(
-        &node,
-        &counter_rs,
-        "counter-rs",
-        "6102",
-        &signer,
-        &with_token,
-    )
-    .await;
-    deploy(&node, &ping_py, "ping-py", "6103", &signer, &with_token).await;
-    deploy(
-        &node,
-        &counter_py,
-        "counter-py",
-        "6104",
-        &signer,
-        &with_token,
-    )
-    .await;
+    node.deploy_wasm(&ping_rs, "ping-rs", "6101", &signer, &with_token)
+        .await;
+    node.deploy_wasm(&counter_rs, "counter-rs", "6102", &signer, &with_token)
+        .await;
+    node.deploy_wasm(&ping_py, "ping-py", "6103", &signer, &with_token)
+        .await;
+    node.deploy_wasm(&counter_py, "counter-py", "6104", &signer, &with_token)
+        .await;
 
     // The same command declarations, registered by the node at deploy.
     assert!(!declared(&discord, "6101").is_empty());
@@ -247,17 +211,12 @@ async fn a_python_bots_failures_are_contained_and_explained() {
     let hostile = py::bot_path("hostile-py").await;
     // One component, three bots: the first deploy compiles it, the others
     // take the node's artifact. Each bot crashes once (no crash-loop back-off).
-    deploy(&node, &hostile, "py-crash", "6201", &signer, &[]).await;
-    deploy(&node, &hostile, "py-spin", "6202", &signer, &[]).await;
-    deploy(
-        &node,
-        &hostile,
-        "py-hog",
-        "6203",
-        &signer,
-        &["--memory-mib", "48"],
-    )
-    .await;
+    node.deploy_wasm(&hostile, "py-crash", "6201", &signer, &[])
+        .await;
+    node.deploy_wasm(&hostile, "py-spin", "6202", &signer, &[])
+        .await;
+    node.deploy_wasm(&hostile, "py-hog", "6203", &signer, &["--memory-mib", "48"])
+        .await;
     let user = ("42", "alice");
     let ask = async |app: &str, name: &str| {
         answer(&node, &signer, app, &slash(name, user, Value::Null)).await

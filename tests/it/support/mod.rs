@@ -336,6 +336,19 @@ impl Node {
         extra: &[&str],
     ) {
         let wasm = guest_path(crate_name).await;
+        self.deploy_wasm(&wasm, name, app_id, signer, extra).await;
+    }
+
+    /// Deploys the component at `wasm` (any language's) under `name` for
+    /// the app `app_id` signed by `signer`, with `extra` flags.
+    pub async fn deploy_wasm(
+        &self,
+        wasm: &Path,
+        name: &str,
+        app_id: &str,
+        signer: &Signer,
+        extra: &[&str],
+    ) {
         let key = signer.public_hex();
         let mut args = vec![
             "deploy",
