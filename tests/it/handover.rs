@@ -34,6 +34,9 @@ async fn restart_and_binary_replacement_under_load_drop_nothing() {
     std::fs::copy(BIN, &old_binary).unwrap();
 
     let mut old = Serving::start(&old_binary, &data_dir, false).await;
+    // The old process refuses anything signed before it started (it serves
+    // by now): a request "signed before the upgrade" must be signed after.
+    let old_serving = unix_now();
     let signer = Signer::new(7);
     deploy_ping(&data_dir, &signer, "ping", APP).await;
     deploy_more(&data_dir, &signer, setting("APPLIANCE_HANDOVER_BOTS", 0)).await;
@@ -44,6 +47,9 @@ async fn restart_and_binary_replacement_under_load_drop_nothing() {
     load.wait_answers(25).await;
 
     // (b) Upgrade: the original binary takes over from the copy.
+    while unix_now() - 3 < old_serving {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let before_upgrade = signed_ping(&signer, unix_now() - 3);
     let accepted_by_old = signed_ping(&signer, unix_now());
     assert_eq!(send(old.public, accepted_by_old.clone()).await.0, 200);
