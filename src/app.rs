@@ -62,6 +62,11 @@ pub async fn run(config: Config, inherited: handover::systemd::Inherited) -> any
         }
         _ => None,
     };
+    let named_cache = config
+        .compile_cache
+        .as_deref()
+        .map(open_compile_cache)
+        .transpose()?;
     // Listeners and the data-dir lock come from the node serving the data
     // dir (a takeover, once this one has loaded every bot), or are bound here.
     let origin = if config.takeover {
@@ -98,12 +103,10 @@ pub async fn run(config: Config, inherited: handover::systemd::Inherited) -> any
     };
     // Compiled functions outlive a bot: the next deploy of a bot carrying
     // the same code (a JS or Python engine, an unchanged library) reuses them.
-    let cache_dir = config
-        .compile_cache
-        .clone()
-        .unwrap_or_else(|| data_dir.join("compile-cache"));
-    let cache = sandbox::DiskCache::open(&cache_dir)
-        .with_context(|| format!("failed to open the compile cache {}", cache_dir.display()))?;
+    let cache = match named_cache {
+        Some(cache) => cache,
+        None => open_compile_cache(&data_dir.join("compile-cache"))?,
+    };
     let engine = Arc::new(
         sandbox::Engine::with_compile_cache(pool, Some(Arc::new(cache)))
             .context("failed to start the WebAssembly engine")?,
@@ -377,6 +380,11 @@ pub async fn run(config: Config, inherited: handover::systemd::Inherited) -> any
 
 /// Where a clean stop leaves the replay memory for the next start.
 const REPLAY_FILE: &str = "replay.mem";
+
+fn open_compile_cache(dir: &Path) -> anyhow::Result<sandbox::DiskCache> {
+    sandbox::DiskCache::open(dir)
+        .with_context(|| format!("failed to open the compile cache {}", dir.display()))
+}
 
 /// The replay memory the last process left at a clean stop, taken (the
 /// file is deleted as it is read, so only the latest clean stop counts). A

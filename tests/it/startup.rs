@@ -47,3 +47,19 @@ fn a_port_in_use_leaves_no_data_dir() {
     assert!(stderr.contains("--listen"), "{stderr}");
     assert!(!created, "a failed start created the data dir");
 }
+
+#[test]
+fn a_compile_cache_that_cannot_be_made_leaves_no_data_dir() {
+    let (stderr, created) = failed_first_start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--plain-http",
+        "--compile-cache",
+        "/proc/no-such-dir",
+    ]);
+    assert!(
+        stderr.contains("compile cache /proc/no-such-dir"),
+        "{stderr}"
+    );
+    assert!(!created, "a failed start created the data dir");
+}
