@@ -77,6 +77,7 @@ fn env(db: &Db, name: &str, limits: Limits) -> BotEnv {
         version: 1,
         limits,
         kv_quota: KvQuota::default(),
+        kv: std::sync::Arc::new(appliance::sandbox::LocalKv(db.clone())),
         db: db.clone(),
         discord: Arc::new(appliance::discord::Client::new("http://127.0.0.1:9/api/v10").unwrap()),
         token: None,

@@ -117,19 +117,23 @@ pub async fn run(config: Config, inherited: handover::systemd::Inherited) -> any
         crate::discord::Client::new(&config.discord_api)
             .with_context(|| format!("invalid --discord-api {}", config.discord_api))?,
     );
-    let commands = Arc::new(crate::gateway::CommandRouter::default());
-    let fleet = Arc::new(
-        Fleet::new(engine, db.clone(), artifacts, discord.clone()).with_gateway(commands.clone()),
-    );
-    let loaded = fleet.load_all().await?;
-    // In a fleet, the engine is reached before the node serves: a node
-    // that cannot reach it would only answer 503 on /readyz.
+    // In a fleet, the engine is reached before the node serves (a node
+    // that cannot reach it would only answer 503 on /readyz), and before
+    // the bots load: their key-value data lives there.
     let cluster = match &config.fleet {
         Some(settings) => Some(Arc::new(
             crate::cluster::Cluster::connect(settings.clone(), FLEET_CONNECT_WITHIN).await?,
         )),
         None => None,
     };
+    let commands = Arc::new(crate::gateway::CommandRouter::default());
+    let mut fleet =
+        Fleet::new(engine, db.clone(), artifacts, discord.clone()).with_gateway(commands.clone());
+    if let Some(cluster) = &cluster {
+        fleet = fleet.with_kv(cluster.botkv.clone());
+    }
+    let fleet = Arc::new(fleet);
+    let loaded = fleet.load_all().await?;
 
     let terminator = tls_terminator(&config, named_cert)?.map(Arc::new);
     if let Some(cert) = terminator.as_ref().and_then(|t| t.reloading()) {

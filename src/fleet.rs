@@ -191,6 +191,8 @@ pub struct Fleet {
     generation: tokio::sync::watch::Sender<u64>,
     /// Where bots' gateway commands go.
     gateway: Arc<dyn sandbox::GatewayCommands>,
+    /// Where bots' key-value data lives: the store, or the fleet's engine.
+    kv: Arc<dyn sandbox::KvBackend>,
 }
 
 impl std::fmt::Debug for Fleet {
@@ -251,7 +253,6 @@ impl Fleet {
         Fleet {
             discord,
             engine,
-            db,
             artifacts,
             kv_quota: KvQuota::default(),
             live: RwLock::new(Live::default()),
@@ -259,12 +260,21 @@ impl Fleet {
             changes: tokio::sync::Mutex::new(()),
             generation: tokio::sync::watch::Sender::new(0),
             gateway: Arc::new(sandbox::NoGateway),
+            kv: Arc::new(sandbox::LocalKv(db.clone())),
+            db,
         }
     }
 
     /// Sends bots' gateway commands to `gateway` (the node's sessions).
     pub fn with_gateway(mut self, gateway: Arc<dyn sandbox::GatewayCommands>) -> Fleet {
         self.gateway = gateway;
+        self
+    }
+
+    /// Keeps bots' key-value data in `kv` instead of the node's store (in a
+    /// fleet: the engine, so it outlives the node).
+    pub fn with_kv(mut self, kv: Arc<dyn sandbox::KvBackend>) -> Fleet {
+        self.kv = kv;
         self
     }
 
@@ -428,6 +438,7 @@ impl Fleet {
             version: record.active_version,
             limits: record.limits,
             kv_quota: self.kv_quota,
+            kv: self.kv.clone(),
             db: self.db.clone(),
             discord: self.discord.clone(),
             token,
@@ -736,6 +747,7 @@ impl Fleet {
             version: 0,
             limits,
             kv_quota: self.kv_quota,
+            kv: self.kv.clone(),
             db: self.db.clone(),
             discord: self.discord.clone(),
             token: None,

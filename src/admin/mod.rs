@@ -517,6 +517,7 @@ impl Admin {
             guild,
             origin: String::new(),
             history: Vec::new(),
+            kv_space: String::new(),
         };
         cluster
             .publish_deploy(spec, &wasm, token)
@@ -556,6 +557,11 @@ impl Admin {
                 "name": name,
                 "sha256": record.as_ref().map(|r| r.sha256.clone()),
                 "origin": record.as_ref().map(|r| r.origin.clone()),
+                // Where its key-value data is (to find that stream's leader).
+                "kv_bucket": record.as_ref().map(|r| {
+                    let space = if r.kv_space.is_empty() { &r.name } else { &r.kv_space };
+                    crate::cluster::botkv::partition_name(crate::cluster::botkv::partition_of(space))
+                }),
                 "nodes": nodes,
             }));
         }

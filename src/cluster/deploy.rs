@@ -61,6 +61,11 @@ pub struct BotSpec {
     /// Component hashes of earlier deploys, newest last.
     #[serde(default)]
     pub history: Vec<String>,
+    /// Where the bot's key-value data lives (`botkv`): made at the first
+    /// deploy, kept by redeploys and rollbacks; empty in a record written
+    /// before it existed (the bot's name is its space then).
+    #[serde(default)]
+    pub kv_space: String,
 }
 
 /// `status.<node>.<bot>`: what a node runs.
@@ -114,6 +119,10 @@ impl Cluster {
         self.swap_record(&spec.name, |current| {
             let mut next = spec.clone();
             next.history = current.map(|c| c.history.clone()).unwrap_or_default();
+            next.kv_space = match current {
+                Some(current) => current.kv_space.clone(),
+                None => super::botkv::new_space(),
+            };
             next.history.push(spec.sha256.clone());
             let excess = next.history.len().saturating_sub(HISTORY);
             next.history.drain(..excess);
@@ -123,12 +132,20 @@ impl Cluster {
     }
 
     /// Takes a bot out of the fleet: every node removes it.
+    /// Its key-value data goes too.
     pub async fn publish_remove(&self, name: &str) -> Result<(), Error> {
+        let space = retrying(|| self.record(name))
+            .await?
+            .map(|spec| spec.kv_space)
+            .filter(|space| !space.is_empty())
+            .unwrap_or_else(|| name.to_owned());
         retrying(|| async {
             self.bots.delete(name).await.map_err(Error::engine)?;
             self.secrets.purge(name).await.map_err(Error::engine)
         })
-        .await
+        .await?;
+        self.botkv.forget(name);
+        retrying(|| self.botkv.purge_space(&space)).await
     }
 
     /// Read, change, compare-and-swap; again on a lost race.
@@ -223,12 +240,16 @@ impl Cluster {
             let entry = entry.map_err(Error::engine)?;
             match entry.operation {
                 kv::Operation::Put => match serde_json::from_slice::<BotSpec>(&entry.value) {
-                    Ok(spec) => self.apply(fleet, spec).await,
+                    Ok(spec) => {
+                        self.botkv.learn(&spec.name, &spec.kv_space);
+                        self.apply(fleet, spec).await
+                    }
                     Err(err) => {
                         tracing::warn!(bot = %entry.key, error = %err, "unreadable fleet record")
                     }
                 },
                 kv::Operation::Delete | kv::Operation::Purge => {
+                    self.botkv.forget(&entry.key);
                     match fleet.remove(&entry.key).await {
                         Ok(()) | Err(fleet::Error::NotFound(_)) => {}
                         Err(err) => {

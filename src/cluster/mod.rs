@@ -5,11 +5,13 @@
 //!
 //! What lives in the engine: membership (`nodes`, one heartbeat a second
 //! with a TTL), the bot records (`bots`, CAS-updated), sealed tokens
-//! (`secrets`), which node runs which version (`status`), and the
-//! components' bytes (object store `components`, named by SHA-256). Every
+//! (`secrets`), which node runs which version (`status`), the components'
+//! bytes (object store `components`, named by SHA-256), and the bots'
+//! key-value data (`botkv`). Every
 //! KV bucket is a stream made here with `allow_direct: false`, so reads go
 //! to the stream leader rather than a possibly stale follower.
 
+pub mod botkv;
 pub mod deploy;
 pub mod health;
 pub mod init;
@@ -109,7 +111,7 @@ impl Error {
     }
 }
 
-/// Bucket names; `botkv_*` come with per-bot KV.
+/// Bucket names; bots' key-value data is in `botkv::partition_name(i)`.
 pub const NODES: &str = "nodes";
 pub const BOTS: &str = "bots";
 pub const SECRETS: &str = "secrets";
@@ -137,6 +139,8 @@ pub struct Cluster {
     pub seal: Arc<seal::Sealer>,
     /// The bots this node owns (holds the lease of).
     pub ownership: Arc<owner::Ownership>,
+    /// Bots' key-value data (`botkv_p00`..`botkv_p15`).
+    pub botkv: Arc<botkv::EngineKv>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -211,6 +215,19 @@ impl Cluster {
             }
         };
         let (nodes, bots, secrets, status, components) = buckets;
+        let health = Arc::new(EngineHealth::default());
+        let botkv = loop {
+            match botkv::EngineKv::open(client.clone(), &js, replicas, bots.clone(), health.clone())
+                .await
+            {
+                Ok(botkv) => break Arc::new(botkv),
+                Err(err) if started.elapsed() < within => {
+                    tracing::debug!(error = %err, "fleet engine not ready yet; retrying");
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(err) => return Err(err),
+            }
+        };
         Ok(Cluster {
             settings,
             client,
@@ -220,9 +237,10 @@ impl Cluster {
             secrets,
             status,
             components,
-            health: Arc::new(EngineHealth::default()),
+            health,
             seal,
             ownership: Arc::default(),
+            botkv,
         })
     }
 }

@@ -192,6 +192,7 @@ impl Cluster {
                     let value = lease_value(me, &deployed.record.name);
                     match leases.create(&key, value).await {
                         Ok(revision) => {
+                            self.botkv.recount(&deployed.record.name);
                             let serving = self
                                 .serve_invocations(&app_id, fleet.clone(), dispatcher.clone())
                                 .await?;

@@ -16,6 +16,7 @@ mod compile_cache;
 mod engine;
 mod error;
 mod host;
+mod kv_backend;
 mod pool;
 #[cfg(test)]
 mod tests;
@@ -25,6 +26,7 @@ pub use compile_cache::DiskCache;
 pub use engine::{Compiled, Component, Engine, PoolConfig};
 pub use error::{CompileError, InvokeError};
 pub use host::LOG_LINE_MAX;
+pub use kv_backend::{KvBackend, KvCall, KvResult, LocalKv};
 
 use std::sync::Arc;
 
@@ -127,6 +129,8 @@ pub struct BotEnv {
     pub version: i64,
     pub limits: Limits,
     pub kv_quota: KvQuota,
+    /// Where the `kv` import reads and writes: the store, or the fleet's engine.
+    pub kv: Arc<dyn KvBackend>,
     pub db: Db,
     /// The REST client the `discord` import goes through.
     pub discord: Arc<crate::discord::Client>,

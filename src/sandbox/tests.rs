@@ -89,6 +89,7 @@ fn prepare(engine: &Engine, wasm: &[u8], limits: Limits) -> Bot {
         version: 1,
         limits,
         kv_quota: KvQuota::default(),
+        kv: Arc::new(crate::sandbox::LocalKv(Db::open_in_memory())),
         db: Db::open_in_memory(),
         discord: Arc::new(crate::discord::Client::new("http://127.0.0.1:9/api/v10").unwrap()),
         token: None,

@@ -47,7 +47,8 @@ impl From<Error> for KvError {
 /// At most this many keys come back from one `list-keys` call.
 pub const LIST_LIMIT: usize = 1000;
 
-fn check_key(key: &str, quota: &KvQuota) -> Result<(), KvError> {
+/// A key the guest may use: not empty, within the quota's length.
+pub fn check_key(key: &str, quota: &KvQuota) -> Result<(), KvError> {
     if key.is_empty() {
         return Err(KvError::InvalidKey("key must not be empty".into()));
     }
@@ -56,6 +57,18 @@ fn check_key(key: &str, quota: &KvQuota) -> Result<(), KvError> {
             "key is {} bytes; the limit is {}",
             key.len(),
             quota.max_key_bytes
+        )));
+    }
+    Ok(())
+}
+
+/// A value within the quota's size.
+pub fn check_value(value: &[u8], quota: &KvQuota) -> Result<(), KvError> {
+    if value.len() > quota.max_value_bytes {
+        return Err(KvError::QuotaExceeded(format!(
+            "value is {} bytes; the limit is {}",
+            value.len(),
+            quota.max_value_bytes
         )));
     }
     Ok(())
@@ -130,13 +143,7 @@ impl Db {
         quota: KvQuota,
     ) -> Result<(), KvError> {
         check_key(&key, &quota)?;
-        if value.len() > quota.max_value_bytes {
-            return Err(KvError::QuotaExceeded(format!(
-                "value is {} bytes; the limit is {}",
-                value.len(),
-                quota.max_value_bytes
-            )));
-        }
+        check_value(&value, &quota)?;
         // Deletes stay allowed below the reserve: they are how space comes back.
         if let Some(reserve) = self.disk_reserve() {
             reserve.check_kv_write()?;

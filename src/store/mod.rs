@@ -33,7 +33,7 @@ pub use bots::{
     BotRecord, Deploy, DeployOutcome, GatewayChange, GatewaySettings, StoredBot, VersionRecord,
 };
 pub use gateway::{SavedSession, SessionSave};
-pub use kv::{KvError, KvQuota};
+pub use kv::{check_key, check_value, KvError, KvQuota, LIST_LIMIT};
 pub use logs::{CrashRecord, Level, LogBudget, LogFilter, LogLine, LOG_BYTES_PER_MINUTE};
 pub use reserve::{DiskReserve, ReserveStanding};
 pub use snapshot::check_database;

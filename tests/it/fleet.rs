@@ -10,6 +10,56 @@ use crate::support::{eventually, guest_path, holds, Signer};
 
 const APP: &str = "1500000000000000001";
 
+/// `/store` at `node`: the stored total when the write was acknowledged
+/// (the tally guest answered `"<n> <total>"`), else what it answered.
+async fn store(node: &crate::support::Node, app: &str, signer: &Signer) -> Result<u64, String> {
+    let (status, answer) = node
+        .interact(app, signer, &crate::support::command_bytes("store", "7"))
+        .await;
+    let content = answer["data"]["content"].as_str().unwrap_or_default();
+    let mut words = content.split(' ');
+    match (status, words.next(), words.next(), words.next()) {
+        (200, Some(n), Some(total), None) if n.parse::<u64>().is_ok() => {
+            total.parse().map_err(|_| format!("{status} {answer}"))
+        }
+        _ => Err(format!("{status} {answer}")),
+    }
+}
+
+/// `/audit` at `node`: (keys, total, missing) of the tally guest's data.
+async fn audit(node: &crate::support::Node, app: &str, signer: &Signer) -> (u64, u64, String) {
+    let content = node.ask(app, signer, "audit").await;
+    let words: Vec<&str> = content.split(' ').collect();
+    match words[..] {
+        [keys, total, missing] => match (keys.parse(), total.parse()) {
+            (Ok(keys), Ok(total)) => (keys, total, missing.to_owned()),
+            _ => panic!("audit answered {content:?}"),
+        },
+        _ => panic!("audit answered {content:?}"),
+    }
+}
+
+/// Deploys the tally guest as `name` with one instance, on every node.
+async fn deploy_tally(node: &crate::support::Node, name: &str, app: &str, signer: &Signer) {
+    let wasm = guest_path("tally-bot").await;
+    let key = signer.public_hex();
+    node.cli_ok(&[
+        "deploy",
+        wasm.to_str().unwrap(),
+        "--name",
+        name,
+        "--app-id",
+        app,
+        "--public-key",
+        &key,
+        "--instances",
+        "1",
+        "--wait",
+        "60",
+    ])
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deploy_at_one_node_reaches_all_and_a_cut_off_node_fails_closed() {
     let mut engine = Engine::start().await;
@@ -38,6 +88,9 @@ async fn a_deploy_at_one_node_reaches_all_and_a_cut_off_node_fails_closed() {
     for node in [&a, &b, &c] {
         assert_eq!(node.ask(APP, &signer, "ping").await, "pong");
     }
+    const TALLY: &str = "1500000000000000003";
+    deploy_tally(&a, "tally", TALLY, &signer).await;
+    assert_eq!(store(&a, TALLY, &signer).await, Ok(1));
     let status: serde_json::Value =
         serde_json::from_str(&a.cli_ok(&["fleet", "status", "--json"]).await).unwrap();
     let members: Vec<&str> = status["members"]
@@ -48,7 +101,13 @@ async fn a_deploy_at_one_node_reaches_all_and_a_cut_off_node_fails_closed() {
         .collect();
     assert_eq!(members, ["a", "b", "c"], "{status}");
     assert_eq!(status["engine"]["healthy"], true, "{status}");
-    let nodes = &status["bots"][0]["nodes"];
+    let ping_status = status["bots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|bot| bot["name"] == "ping")
+        .unwrap();
+    let nodes = &ping_status["nodes"];
     assert_eq!(nodes.as_array().unwrap().len(), 3, "{status}");
     let shas: Vec<&serde_json::Value> = nodes
         .as_array()
@@ -57,7 +116,7 @@ async fn a_deploy_at_one_node_reaches_all_and_a_cut_off_node_fails_closed() {
         .map(|n| &n["sha256"])
         .collect();
     assert!(
-        shas.iter().all(|s| *s == &status["bots"][0]["sha256"]),
+        shas.iter().all(|s| *s == &ping_status["sha256"]),
         "{status}"
     );
 
@@ -76,6 +135,9 @@ async fn a_deploy_at_one_node_reaches_all_and_a_cut_off_node_fails_closed() {
     assert!(!refused.status.success(), "a cut-off node took a deploy");
     let why = String::from_utf8_lossy(&refused.stderr);
     assert!(why.contains("fleet engine"), "{why}");
+    // Nor does it acknowledge a bot's write.
+    let cut_off = store(&c, TALLY, &signer).await;
+    assert!(cut_off.is_err(), "a cut-off node acknowledged {cut_off:?}");
     for node in [&a, &b] {
         eventually(
             Duration::from_secs(30),
@@ -84,6 +146,16 @@ async fn a_deploy_at_one_node_reaches_all_and_a_cut_off_node_fails_closed() {
                 holds(http_get(node.public, "/readyz").await, |got| got.0 == 200)
                     .map_err(|got| format!("{got:?}"))
             },
+        )
+        .await;
+    }
+    // The majority side serves the bot, whoever owned it, and writes.
+    let mut last = 0;
+    for node in [&a, &b] {
+        last = eventually(
+            Duration::from_secs(30),
+            "the majority side serves the bot and keeps its writes",
+            async || store(node, TALLY, &signer).await,
         )
         .await;
     }
@@ -98,6 +170,17 @@ async fn a_deploy_at_one_node_reaches_all_and_a_cut_off_node_fails_closed() {
         },
     )
     .await;
+    // Back in, it sees every acknowledged write and writes after them.
+    let healed = eventually(
+        Duration::from_secs(30),
+        "the healed node writes again",
+        async || store(&c, TALLY, &signer).await,
+    )
+    .await;
+    assert!(healed > last, "{healed} after {last}");
+    let before_restart = audit(&c, TALLY, &signer).await;
+    assert_eq!(before_restart.2, "-", "{before_restart:?}");
+    assert!(before_restart.1 >= healed, "{before_restart:?}");
 
     // Full fleet restart: every server SIGKILLed and started again on its
     // store, every node restarted; the fleet's record and every node are back.
@@ -110,19 +193,27 @@ async fn a_deploy_at_one_node_reaches_all_and_a_cut_off_node_fails_closed() {
     for node in [&a, &b, &c] {
         assert_eq!(node.ask(APP, &signer, "ping").await, "pong");
     }
-    let status = eventually(
+    let ping_sha = eventually(
         Duration::from_secs(30),
         "every node reports ping again",
         async || {
             let output = a.cli(&["fleet", "status", "--json"]).await;
             let status: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
-            let back = status["members"].as_array()?.len() == 3
-                && status["bots"][0]["nodes"].as_array()?.len() == 3;
-            back.then_some(status)
+            let ping = status["bots"]
+                .as_array()?
+                .iter()
+                .find(|b| b["name"] == "ping")?;
+            let back =
+                status["members"].as_array()?.len() == 3 && ping["nodes"].as_array()?.len() == 3;
+            back.then(|| ping["sha256"].clone())
         },
     )
     .await;
-    assert_eq!(status["bots"][0]["sha256"], shas[0].clone(), "{status}");
+    assert_eq!(&ping_sha, shas[0]);
+    // The bot's data came through the restart whole.
+    for node in [&a, &b, &c] {
+        assert_eq!(audit(node, TALLY, &signer).await, before_restart);
+    }
 
     // A removal at one node removes the bot everywhere.
     c.cli_ok(&["remove", "ping"]).await;
@@ -204,6 +295,10 @@ async fn one_owner_answers_whichever_node_is_asked_and_another_takes_over_when_i
         answers, expected,
         "served by more than one instance (owner {owner})"
     );
+    // Three writes to the bot's data, through three nodes, on the owner.
+    for (round, node) in nodes.iter().flatten().enumerate() {
+        assert_eq!(store(node, TALLY, &signer).await, Ok(round as u64 + 1));
+    }
 
     // The owner dies (SIGKILL): another node takes the bot over.
     let dead = names.iter().position(|n| *n == owner).unwrap();
@@ -217,6 +312,12 @@ async fn one_owner_answers_whichever_node_is_asked_and_another_takes_over_when_i
     }
     let expected: Vec<String> = (1..=6).map(|n| n.to_string()).collect();
     assert_eq!(answers, expected, "after the takeover by {successor}");
+    // The data the dead owner wrote is all there on the new one.
+    assert_eq!(store(alive[0], TALLY, &signer).await, Ok(4));
+    assert_eq!(
+        audit(alive[1], TALLY, &signer).await,
+        (4, 4, "-".to_owned())
+    );
 }
 
 #[tokio::test]
@@ -269,4 +370,108 @@ async fn fleet_init_writes_configs_the_pinned_server_accepts() {
         .unwrap();
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("not overwriting"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_acknowledged_write_is_lost_when_the_engine_leader_is_killed_or_the_fleet_restarts() {
+    const TALLY: &str = "1500000000000000004";
+    const WRITES: usize = 500;
+    let mut engine = Engine::start().await;
+    let (a, b, c) = tokio::join!(
+        engine.node(0, "a"),
+        engine.node(1, "b"),
+        engine.node(2, "c")
+    );
+    let signer = Signer::new(17);
+    deploy_tally(&a, "tally", TALLY, &signer).await;
+    let status: serde_json::Value =
+        serde_json::from_str(&a.cli_ok(&["fleet", "status", "--json"]).await).unwrap();
+    let bucket = status["bots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|bot| bot["name"] == "tally")
+        .and_then(|bot| bot["kv_bucket"].as_str())
+        .unwrap_or_else(|| panic!("no kv_bucket in {status}"))
+        .to_owned();
+    let stream = format!("KV_{bucket}");
+
+    // Writes one after another through every node; a third of the way in,
+    // the server leading the bot's data is SIGKILLed.
+    let nodes = [&a, &b, &c];
+    let mut acknowledged = Vec::new();
+    let mut refused = 0;
+    let mut killed = None;
+    let mut longest_gap = Duration::ZERO;
+    let mut last_ack = std::time::Instant::now();
+    for i in 0..WRITES {
+        if i == WRITES * 2 / 5 {
+            let leader = eventually(
+                Duration::from_secs(10),
+                "the servers name the leader of the bot's data",
+                async || engine.stream_leader(&stream).await,
+            )
+            .await;
+            engine.kill(leader);
+            killed = Some(leader);
+        }
+        match store(nodes[i % 3], TALLY, &signer).await {
+            Ok(total) => {
+                acknowledged.push(total);
+                longest_gap = longest_gap.max(last_ack.elapsed());
+                last_ack = std::time::Instant::now();
+            }
+            Err(_) => refused += 1,
+        }
+    }
+    eprintln!(
+        "{} of {WRITES} writes acknowledged, {refused} not; longest pause between two \
+         acknowledged writes {longest_gap:?} (leader {killed:?} killed)",
+        acknowledged.len()
+    );
+    assert!(
+        acknowledged.len() >= WRITES / 2,
+        "only {} of {WRITES} writes were acknowledged",
+        acknowledged.len()
+    );
+    let check = |(keys, total, missing): (u64, u64, String)| {
+        let max = *acknowledged.iter().max().unwrap();
+        assert!(total >= max, "total {total} below an acknowledged {max}");
+        let missing: Vec<u64> = missing
+            .split(',')
+            .filter(|m| *m != "-")
+            .map(|m| m.parse().unwrap())
+            .collect();
+        let lost: Vec<&u64> = acknowledged
+            .iter()
+            .filter(|t| missing.contains(t))
+            .collect();
+        assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
+        assert_eq!(keys + missing.len() as u64, total);
+    };
+    engine.restart(&[killed.unwrap()]).await;
+    let after_kill = audit(&b, TALLY, &signer).await;
+    check(after_kill.clone());
+
+    // Every server and every node restarted: the same data.
+    for i in 0..3 {
+        engine.kill(i);
+    }
+    engine.restart(&[0, 1, 2]).await;
+    let (mut a, mut b, mut c) = (a, b, c);
+    tokio::join!(a.restart(), b.restart(), c.restart());
+    let after_restart = eventually(
+        Duration::from_secs(30),
+        "the restarted fleet answers the audit",
+        async || {
+            let (status, answer) = c
+                .interact(TALLY, &signer, &crate::support::command_bytes("audit", "7"))
+                .await;
+            let content = answer["data"]["content"].as_str()?.to_owned();
+            (status == 200 && !content.starts_with("error")).then_some(content)
+        },
+    )
+    .await;
+    let expected = format!("{} {} {}", after_kill.0, after_kill.1, after_kill.2);
+    assert_eq!(after_restart, expected);
 }

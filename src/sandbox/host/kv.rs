@@ -1,10 +1,11 @@
-//! The `kv` import: the bot's own key-value data in the store.
+//! The `kv` import: the bot's own key-value data, wherever its backend
+//! keeps it (the node's store, or the fleet's engine).
 
 use std::sync::Arc;
 
 use super::HostState;
 use crate::sandbox::bindings::appliance::bot::kv;
-use crate::sandbox::BotEnv;
+use crate::sandbox::{BotEnv, KvCall};
 use crate::store;
 
 impl HostState {
@@ -12,12 +13,21 @@ impl HostState {
         self.live_env()
             .map_err(|why| kv::KvError::Unavailable(why.into()))
     }
+
+    fn kv_call<'a>(&self, env: &'a BotEnv) -> KvCall<'a> {
+        KvCall {
+            bot_id: env.bot_id,
+            bot: &env.name,
+            quota: env.kv_quota,
+            deadline: self.event.deadline,
+        }
+    }
 }
 
 impl kv::Host for HostState {
     async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, kv::KvError> {
         let env = self.kv_env()?;
-        let value = env.db.kv_get(env.bot_id, key).await.map_err(to_wit)?;
+        let value = env.kv.get(self.kv_call(&env), key).await.map_err(to_wit)?;
         env.counters
             .kv("get", value.as_ref().map_or(0, Vec::len), 0);
         Ok(value)
@@ -26,8 +36,8 @@ impl kv::Host for HostState {
     async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), kv::KvError> {
         let env = self.kv_env()?;
         let written = value.len();
-        env.db
-            .kv_set(env.bot_id, key, value, env.kv_quota)
+        env.kv
+            .set(self.kv_call(&env), key, value)
             .await
             .map_err(to_wit)?;
         env.counters.kv("set", 0, written);
@@ -36,7 +46,10 @@ impl kv::Host for HostState {
 
     async fn delete(&mut self, key: String) -> Result<(), kv::KvError> {
         let env = self.kv_env()?;
-        env.db.kv_delete(env.bot_id, key).await.map_err(to_wit)?;
+        env.kv
+            .delete(self.kv_call(&env), key)
+            .await
+            .map_err(to_wit)?;
         env.counters.kv("delete", 0, 0);
         Ok(())
     }
@@ -44,8 +57,8 @@ impl kv::Host for HostState {
     async fn list_keys(&mut self, prefix: String) -> Result<Vec<String>, kv::KvError> {
         let env = self.kv_env()?;
         let keys = env
-            .db
-            .kv_list_keys(env.bot_id, prefix)
+            .kv
+            .list_keys(self.kv_call(&env), prefix)
             .await
             .map_err(to_wit)?;
         env.counters.kv("list_keys", 0, 0);

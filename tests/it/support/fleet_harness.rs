@@ -303,6 +303,33 @@ impl Engine {
         .await;
     }
 
+    /// The running server that leads stream `stream`, as the servers'
+    /// monitoring (`/jsz`) reports it.
+    pub async fn stream_leader(&self, stream: &str) -> Option<usize> {
+        for server in self.servers.iter().filter(|s| s.process.is_some()) {
+            let addr = SocketAddr::from(([127, 0, 0, 1], server.http_port));
+            let (status, body) = http_get(addr, "/jsz?accounts=true&streams=true").await;
+            if status != 200 {
+                continue;
+            }
+            let Ok(jsz) = serde_json::from_str::<serde_json::Value>(&body) else {
+                continue;
+            };
+            let leader = jsz["account_details"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|account| account["stream_detail"].as_array())
+                .flatten()
+                .find(|detail| detail["name"] == stream)
+                .and_then(|detail| detail["cluster"]["leader"].as_str());
+            if let Some(leader) = leader {
+                return self.servers.iter().position(|s| s.name == leader);
+            }
+        }
+        None
+    }
+
     /// Cuts server `i`'s routes to and from every other server.
     pub fn isolate(&self, i: usize) {
         for proxy in &self.proxies {
