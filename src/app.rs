@@ -174,6 +174,10 @@ pub async fn run(config: Config, inherited: handover::systemd::Inherited) -> any
     let dispatcher = Dispatcher::new(db.clone(), discord.clone(), config.defer_after);
     let gateway = Gateway::new(db.clone(), fleet.clone(), dispatcher.clone(), discord);
     commands.set(&gateway);
+    if let Some(cluster) = &cluster {
+        // Only a bot's owner holds its sessions, resuming its predecessor's.
+        gateway.hold_only(cluster.session_holding().await?);
+    }
     let readiness = Readiness::new(db.clone());
     let readiness = Arc::new(match &cluster {
         Some(cluster) => readiness.with_engine(cluster.health.clone()),

@@ -18,6 +18,7 @@ pub mod init;
 pub mod members;
 pub mod owner;
 pub mod seal;
+pub mod shards;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -46,6 +46,8 @@ pub struct Lease {
 
 /// A lease this node holds.
 struct Held {
+    /// The bot's name.
+    bot: String,
     revision: u64,
     refreshed: Instant,
     serving: tokio::task::JoinHandle<()>,
@@ -62,6 +64,8 @@ impl Drop for Held {
 #[derive(Default)]
 pub struct Ownership {
     held: Mutex<HashMap<String, Held>>,
+    /// Bumped whenever the set of leases changes (the gateway follows it).
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Ownership {
@@ -70,9 +74,32 @@ impl std::fmt::Debug for Ownership {
     }
 }
 
+/// A lease's holder keeps the bot's gateway sessions open at most this
+/// long after it sent its last successful refresh: 5 s before the lease
+/// can expire in the engine and another node take the sessions over.
+pub const FENCE_AFTER: Duration = Duration::from_secs(10);
+
 impl Ownership {
     pub fn owns(&self, app_id: &str) -> bool {
         lock(&self.held).contains_key(app_id)
+    }
+
+    /// Until when this node surely still holds bot `name`'s lease.
+    pub fn held_until(&self, name: &str) -> Option<Instant> {
+        lock(&self.held)
+            .values()
+            .find(|held| held.bot == name)
+            .map(|held| held.refreshed + FENCE_AFTER)
+    }
+
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    fn held_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = lock(&self.held).keys().cloned().collect();
+        ids.sort_unstable();
+        ids
     }
 }
 
@@ -119,8 +146,12 @@ impl Cluster {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
+                let before = cluster.ownership.held_ids();
                 if let Err(err) = cluster.place(&leases, &fleet, &dispatcher).await {
                     tracing::debug!(error = %err, "placement round failed");
+                }
+                if cluster.ownership.held_ids() != before {
+                    cluster.ownership.changes.send_modify(|n| *n += 1);
                 }
             }
         });
@@ -200,6 +231,7 @@ impl Cluster {
                             lock(&self.ownership.held).insert(
                                 app_id,
                                 Held {
+                                    bot: deployed.record.name.clone(),
                                     revision,
                                     refreshed: sent,
                                     serving,

@@ -208,6 +208,8 @@ impl BotShared {
 /// What the node's gateway shares with every session task.
 pub struct NodeShared {
     db: Db,
+    /// In a fleet: which bots' sessions this node may hold, and until when.
+    holding: std::sync::OnceLock<Arc<dyn Holding>>,
     fleet: Arc<Fleet>,
     dispatcher: Dispatcher,
     discord: Arc<discord::Client>,
@@ -218,9 +220,39 @@ pub struct NodeShared {
     /// Lane workers stop taking events once set (end of a shutdown's drain).
     lanes_stop: CancellationToken,
     save_now: tokio::sync::Notify,
+    /// Asks for a reconcile (a fenced bot starts again once held again).
+    recheck: tokio::sync::Notify,
 }
 
 impl NodeShared {
+    /// `bot`'s hold lapsed: its sessions are gone; it starts again (and
+    /// resumes) if this node holds it again.
+    fn fenced(&self, bot: &Arc<BotShared>) {
+        bot.stop.cancel();
+        {
+            let mut bots = lock(&self.bots);
+            if bots.get(&bot.bot_id).is_some_and(|b| Arc::ptr_eq(b, bot)) {
+                bots.remove(&bot.bot_id);
+            }
+        }
+        self.recheck.notify_one();
+    }
+
+    /// Whether this node may hold bot `name`'s sessions now.
+    fn holds(&self, name: &str) -> bool {
+        self.held_until(name) != HeldUntil::Never
+    }
+
+    fn held_until(&self, name: &str) -> HeldUntil {
+        match self.holding.get() {
+            None => HeldUntil::Always,
+            Some(holding) => match holding.held_until(name) {
+                Some(until) if until > std::time::Instant::now() => HeldUntil::Until(until),
+                _ => HeldUntil::Never,
+            },
+        }
+    }
+
     async fn owner_log(&self, bot: &BotShared, message: String) {
         if let Some(deployed) = self
             .fleet
@@ -230,6 +262,33 @@ impl NodeShared {
             self.dispatcher.owner_log(&deployed, None, message).await;
         }
     }
+}
+
+/// Which bots' sessions this node may hold. A single node holds all of
+/// its bots'; in a fleet only a bot's owner holds them, so each (bot,
+/// shard) session is open on one node at most, and only while its lease
+/// surely has not lapsed (`cluster::owner`).
+pub trait Holding: Send + Sync {
+    /// Until when this node may keep bot `name`'s sessions open; `None`
+    /// when it must not hold them (now).
+    fn held_until(&self, name: &str) -> Option<std::time::Instant>;
+    /// Changes whenever the set of bots this node holds changes.
+    fn changes(&self) -> tokio::sync::watch::Receiver<u64>;
+    /// The sessions the bot's last holder shared, for the next to resume.
+    fn shared_sessions<'a>(
+        &'a self,
+        bot: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<SavedSession>> + Send + 'a>>;
+    /// Shares the bot's current sessions (replacing what was shared).
+    fn share_sessions(&self, bot: &str, sessions: Vec<SavedSession>);
+}
+
+/// How long this node may keep a bot's sessions open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HeldUntil {
+    Always,
+    Until(std::time::Instant),
+    Never,
 }
 
 /// The node's gateway: starts and stops bots' sessions as the fleet changes.
@@ -306,6 +365,7 @@ impl Gateway {
         Gateway {
             node: Arc::new(NodeShared {
                 db,
+                holding: std::sync::OnceLock::new(),
                 fleet,
                 dispatcher,
                 discord,
@@ -314,21 +374,38 @@ impl Gateway {
                 tasks: TaskTracker::new(),
                 lanes_stop: CancellationToken::new(),
                 save_now: tokio::sync::Notify::new(),
+                recheck: tokio::sync::Notify::new(),
             }),
         }
     }
 
+    /// In a fleet: hold only the sessions `holding` allows. Set before
+    /// [`Gateway::start`].
+    pub fn hold_only(&self, holding: Arc<dyn Holding>) {
+        let _ = self.node.holding.set(holding);
+    }
+
     /// Starts the sessions of every bot that has its gateway on, and keeps
-    /// them matching the fleet; saves sessions once a second.
+    /// them matching the fleet (and, in a fleet, what this node owns);
+    /// saves sessions once a second.
     pub fn start(&self) {
         // twilight's TLS connector takes the process's default provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let node = self.node.clone();
         let mut changes = node.fleet.watch();
+        let mut held = node.holding.get().map(|holding| holding.changes());
         tokio::spawn(async move {
             loop {
                 reconcile(&node).await;
-                if changes.changed().await.is_err() {
+                let changed = match &mut held {
+                    Some(held) => tokio::select! {
+                        changed = changes.changed() => changed.is_ok(),
+                        changed = held.changed() => changed.is_ok(),
+                        () = node.recheck.notified() => true,
+                    },
+                    None => changes.changed().await.is_ok(),
+                };
+                if !changed {
                     return;
                 }
             }
@@ -446,11 +523,18 @@ pub fn starting_standing(settings: &GatewaySettings) -> GatewayStanding {
 
 /// Starts gateways the fleet wants and stops those it no longer does.
 async fn reconcile(node: &Arc<NodeShared>) {
-    let wanted: HashMap<i64, (String, GatewaySettings, Secret, i64)> = node
-        .fleet
-        .all()
+    let deployed = node.fleet.all();
+    // In a fleet, bots whose sessions another node is to hold: theirs are
+    // closed resumably (4000), for that node to resume.
+    let handed_over: Vec<i64> = deployed
+        .iter()
+        .filter(|d| d.record.gateway.is_some() && !node.holds(&d.record.name))
+        .map(|d| d.record.id)
+        .collect();
+    let wanted: HashMap<i64, (String, GatewaySettings, Secret, i64)> = deployed
         .into_iter()
         .filter(|d| d.record.gateway_stopped.is_none())
+        .filter(|d| node.holds(&d.record.name))
         .filter_map(|d| {
             let settings = d.record.gateway?;
             let token = d.bot.env().token.clone()?;
@@ -477,8 +561,10 @@ async fn reconcile(node: &Arc<NodeShared>) {
                     && (!bot.stop.is_cancelled() || *at == bot.deployed_at_ms)
             });
             if !keep {
-                // Removed or changed: its sessions end (a removed bot shows offline).
-                bot.close_code.store(1000, Ordering::Relaxed);
+                // Removed or changed: its sessions end (a removed bot shows
+                // offline); handed over: they stay resumable.
+                let code = if handed_over.contains(id) { 4000 } else { 1000 };
+                bot.close_code.store(code, Ordering::Relaxed);
                 bot.stop.cancel();
                 for dropped in bot.queue.clear() {
                     if let Some((shard, epoch)) = dropped.origin {
@@ -583,11 +669,19 @@ async fn fetch_gateway_bot(node: &NodeShared, bot: &BotShared) -> Result<Gateway
 /// Starts a bot's shards: resumes saved sessions that match its settings,
 /// asks Discord for what it does not know.
 async fn start_bot(node: Arc<NodeShared>, bot: Arc<BotShared>) {
-    let saved = node
+    let mut saved = node
         .db
         .gateway_sessions(bot.bot_id)
         .await
         .unwrap_or_default();
+    // In a fleet, the last holder's sessions (this node's, or another's
+    // that died or handed the bot over) are the ones to resume.
+    if let Some(holding) = node.holding.get() {
+        let shared = holding.shared_sessions(&bot.name).await;
+        if !shared.is_empty() {
+            saved = shared;
+        }
+    }
     let matching: Vec<SavedSession> = saved
         .iter()
         .filter(|s| s.intents == bot.settings.intents)
@@ -841,9 +935,35 @@ async fn save_bots(node: &NodeShared, bots: &[Arc<BotShared>]) {
             });
         }
     }
+    let changed: Vec<i64> = saves.iter().map(SessionSave::bot_id).collect();
     if let Err(err) = node.db.save_gateway_sessions(saves).await {
         warn!(error = %err, "cannot save gateway sessions");
     }
+    if let Some(holding) = node.holding.get() {
+        for bot in bots.iter().filter(|b| changed.contains(&b.bot_id)) {
+            holding.share_sessions(&bot.name, current_sessions(bot));
+        }
+    }
+}
+
+/// A bot's sessions as they stand, for the fleet's next holder.
+fn current_sessions(bot: &BotShared) -> Vec<SavedSession> {
+    let count = bot.shard_count.load(Ordering::Relaxed);
+    bot.shards()
+        .iter()
+        .filter_map(|shard| {
+            let progress = lock(&shard.progress);
+            let session = progress.session.as_ref()?;
+            Some(SavedSession {
+                shard_id: shard.id,
+                shard_count: count,
+                intents: bot.settings.intents,
+                session_id: session.id.clone(),
+                resume_url: session.resume_url.clone(),
+                seq: progress.watermark(),
+            })
+        })
+        .collect()
 }
 
 impl sandbox::GatewayCommands for Gateway {

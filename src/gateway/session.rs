@@ -18,7 +18,9 @@ use twilight_model::gateway::payload::outgoing::identify::IdentifyProperties;
 
 use super::identify::IdentifyGate;
 use super::progress;
-use super::{enqueue, stop_for_good, BotShared, NodeShared, Phase, ShardShared, CLOSE_WAIT};
+use super::{
+    enqueue, stop_for_good, BotShared, HeldUntil, NodeShared, Phase, ShardShared, CLOSE_WAIT,
+};
 use crate::protocol::gateway::{fatal_reason, op, Frame};
 use crate::sync::lock;
 
@@ -34,6 +36,10 @@ enum Exit {
     Fatal(Option<u16>),
     /// The identify budget is spent until this time (unix ms).
     Paused(i64),
+    /// In a fleet, this node's hold on the bot may have lapsed (its lease
+    /// was not refreshed in time: the node was cut off, or paused): another
+    /// node may hold the session now, so not one more frame is sent.
+    Fenced,
 }
 
 pub(super) async fn run(node: Arc<NodeShared>, bot: Arc<BotShared>, shard: Arc<ShardShared>) {
@@ -69,14 +75,33 @@ pub(super) async fn run(node: Arc<NodeShared>, bot: Arc<BotShared>, shard: Arc<S
                 .session(Session::new(seq, session.id))
                 .resume_url(session.resume_url);
         }
+        if node.held_until(&bot.name) == HeldUntil::Never {
+            shard.set_phase(Phase::Stopped);
+            return;
+        }
         let mut gateway = Shard::with_config(ShardId::new(shard.id, count), config.build());
         *lock(&shard.sender) = Some(gateway.sender());
         let exit = drive(&node, &bot, &shard, &mut gateway, &mut pause).await;
         *lock(&shard.sender) = None;
         match exit {
+            Exit::Fenced => {
+                // Dropped, not closed: a close frame is a frame too.
+                drop(gateway);
+                warn!(
+                    shard = shard.id,
+                    "no longer sure to hold the bot; dropped the gateway connection"
+                );
+                shard.set_phase(Phase::Stopped);
+                node.fenced(&bot);
+                return;
+            }
             Exit::Stopped => {
-                let code = bot.close_code.load(Ordering::Relaxed) as u16;
-                close(&mut gateway, code).await;
+                // A node no longer sure to hold the bot sends nothing, not
+                // even a close frame; the session stays resumable for the next.
+                if node.held_until(&bot.name) != HeldUntil::Never {
+                    let code = bot.close_code.load(Ordering::Relaxed) as u16;
+                    close(&mut gateway, code).await;
+                }
                 shard.set_phase(Phase::Stopped);
                 return;
             }
@@ -134,9 +159,27 @@ async fn drive(
                 return Exit::Paused(until);
             }
         }
+        // Checked before the socket is polled (polling is what sends
+        // heartbeats): a node waking from a pause past its hold sends nothing.
+        let held_until = node.held_until(&bot.name);
+        let fence = async {
+            match held_until {
+                HeldUntil::Always => std::future::pending().await,
+                HeldUntil::Until(until) => {
+                    tokio::time::sleep_until(tokio::time::Instant::from_std(until)).await
+                }
+                HeldUntil::Never => {}
+            }
+        };
         tokio::select! {
             biased;
             _ = bot.stop.cancelled() => return Exit::Stopped,
+            () = fence => {
+                if node.held_until(&bot.name) == HeldUntil::Never {
+                    return Exit::Fenced;
+                }
+                continue;
+            }
             _ = pause.changed() => continue,
             item = gateway.next() => match item {
                 None => return Exit::Fatal(last_close),

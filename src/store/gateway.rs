@@ -7,7 +7,7 @@ use rusqlite::params;
 use crate::store::{Db, Error};
 
 /// A shard's session as the last save left it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SavedSession {
     pub shard_id: u32,
     pub shard_count: u32,
@@ -30,6 +30,14 @@ pub enum SessionSave {
         bot_id: i64,
         shard_id: u32,
     },
+}
+
+impl SessionSave {
+    pub fn bot_id(&self) -> i64 {
+        match self {
+            SessionSave::Keep { bot_id, .. } | SessionSave::Forget { bot_id, .. } => *bot_id,
+        }
+    }
 }
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;

@@ -475,3 +475,146 @@ async fn no_acknowledged_write_is_lost_when_the_engine_leader_is_killed_or_the_f
     let expected = format!("{} {} {}", after_kill.0, after_kill.1, after_kill.2);
     assert_eq!(after_restart, expected);
 }
+
+/// `kill -<signal> <pid>`.
+fn signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_node_holds_a_shard_and_a_paused_holder_wakes_without_sending_a_frame() {
+    use crate::support::fake_discord::{FakeConfig, FakeDiscord};
+    use crate::support::fake_gateway::{
+        FakeGateway, GatewayConfig, IdentifyOutcome, ResumeOutcome,
+    };
+    const GW: &str = "1500000000000000005";
+    const TOKEN: &str = "token-a";
+    let gateway = FakeGateway::start(GatewayConfig {
+        heartbeat_interval: Duration::from_millis(500),
+        rate_limit_heartbeats: false,
+        ..GatewayConfig::default()
+    })
+    .await;
+    let discord = FakeDiscord::start(FakeConfig::default()).await;
+    discord.set_gateway_bot(gateway.gateway_bot(1));
+    let engine = Engine::start().await;
+    let start = |i: usize, name: &'static str| {
+        let mut flags = engine.node_flags(i, name);
+        flags.extend(["--discord-api".to_owned(), discord.base_url()]);
+        async move {
+            let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+            crate::support::Node::start_with(&flags).await
+        }
+    };
+    let (a, b, c) = tokio::join!(start(0, "a"), start(1, "b"), start(2, "c"));
+    let token_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(token_file.path(), TOKEN).unwrap();
+    let signer = Signer::new(18);
+    let wasm = guest_path("gateway-bot").await;
+    let key = signer.public_hex();
+    a.cli_ok(&[
+        "deploy",
+        wasm.to_str().unwrap(),
+        "--name",
+        "gw",
+        "--app-id",
+        GW,
+        "--public-key",
+        &key,
+        "--token-file",
+        token_file.path().to_str().unwrap(),
+        "--intents",
+        "GUILDS",
+        "--wait",
+        "60",
+    ])
+    .await;
+    let ready = |identifies: &[crate::support::fake_gateway::Identify]| {
+        identifies
+            .iter()
+            .filter(|i| matches!(i.outcome, IdentifyOutcome::Ready { .. }))
+            .count()
+    };
+    eventually(Duration::from_secs(30), "one node identified", async || {
+        ready(&gateway.identifies()) == 1
+    })
+    .await;
+    // Three nodes run the bot; only its owner holds the session.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        ready(&gateway.identifies()),
+        1,
+        "{:?}",
+        gateway.identifies()
+    );
+    assert_eq!(gateway.live_connections(), 1);
+    let owner = owner_of(&a, "gw", None).await;
+    let nodes = [("a", &a), ("b", &b), ("c", &c)];
+    let holder = nodes.iter().find(|(name, _)| *name == owner).unwrap().1;
+    let old_conn = gateway.connects().last().unwrap().conn;
+
+    // The holder freezes past its lease; another node resumes the session.
+    let paused_at = tokio::time::Instant::now();
+    signal(holder.pid(), "STOP");
+    let resume = eventually(
+        Duration::from_secs(30),
+        "another node resumes the session",
+        async || {
+            gateway
+                .resumes()
+                .into_iter()
+                .find(|r| r.conn != old_conn && r.at > paused_at)
+        },
+    )
+    .await;
+    assert!(
+        matches!(resume.outcome, ResumeOutcome::Resumed { .. }),
+        "{resume:?}"
+    );
+    let took_over = resume.at.duration_since(paused_at);
+    // Frozen a while longer, then woken: it must not send a single frame.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let woken_at = tokio::time::Instant::now();
+    signal(holder.pid(), "CONT");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let late: Vec<String> = gateway
+        .heartbeats()
+        .iter()
+        .filter(|h| h.conn == old_conn && h.at > woken_at)
+        .map(|h| format!("heartbeat {h:?}"))
+        .chain(
+            gateway
+                .client_closes()
+                .iter()
+                .filter(|c| c.conn == old_conn && c.at > woken_at)
+                .map(|c| format!("close {c:?}")),
+        )
+        .chain(
+            gateway
+                .commands()
+                .iter()
+                .filter(|c| c.conn == old_conn && c.at > woken_at)
+                .map(|c| format!("command {c:?}")),
+        )
+        .collect();
+    assert!(late.is_empty(), "the woken holder sent: {late:?}");
+    // Still one session, and it was never identified again.
+    assert_eq!(
+        ready(&gateway.identifies()),
+        1,
+        "{:?}",
+        gateway.identifies()
+    );
+    let new_conn = resume.conn;
+    let beating = gateway
+        .heartbeats()
+        .iter()
+        .any(|h| h.conn == new_conn && h.at > woken_at);
+    assert!(beating, "the new holder stopped heartbeating");
+    eprintln!("the session moved {took_over:?} after its holder froze");
+}

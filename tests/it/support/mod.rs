@@ -240,6 +240,11 @@ impl Node {
         }
     }
 
+    /// The node's process id (for signals a test sends it).
+    pub fn pid(&self) -> u32 {
+        self.child.0.id()
+    }
+
     /// `kill -9` and start again on the same data dir.
     pub async fn crash_and_restart(&mut self) {
         self.child.0.kill().unwrap();
