@@ -176,7 +176,7 @@ pub async fn run(config: Config, inherited: handover::systemd::Inherited) -> any
     commands.set(&gateway);
     if let Some(cluster) = &cluster {
         // Only a bot's owner holds its sessions, resuming its predecessor's.
-        gateway.hold_only(cluster.session_holding().await?);
+        gateway.hold_only(cluster.session_holding());
     }
     let readiness = Readiness::new(db.clone());
     let readiness = Arc::new(match &cluster {

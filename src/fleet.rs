@@ -66,6 +66,9 @@ pub struct DeploySpec {
     pub gateway: GatewayRequest,
     /// Where the bot's declared commands are registered (`--guild`).
     pub commands_scope: registry::Scope,
+    /// False when a fleet node applies a deploy another node made: that
+    /// node registered the commands with Discord once, for the whole fleet.
+    pub register_commands: bool,
 }
 
 /// What a deploy asks of the bot's gateway (`--intents`, `--shards`, `--no-gateway`).
@@ -117,6 +120,8 @@ pub enum Registration {
     },
     /// Declared and checked, but the bot has no token to register them with.
     NoToken { count: usize },
+    /// Registered by the fleet node the deploy was made at.
+    ByOrigin,
 }
 
 impl Registration {
@@ -659,6 +664,9 @@ impl Fleet {
             let declared = self
                 .declared_commands(&component, &request.name, &request.app_id, limits)
                 .await?;
+            if !request.register_commands {
+                return Ok((declared, Registration::ByOrigin));
+            }
             let token = match (&request.token, &current) {
                 (Some(token), _) => Some(token.clone()),
                 (None, Some(bot)) => self.db.bot_token(bot.id).await?,

@@ -316,6 +316,7 @@ impl Admin {
                 wasm,
                 gateway,
                 commands_scope,
+                register_commands: true,
             })
             .await;
         match outcome {

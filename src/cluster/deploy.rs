@@ -347,6 +347,8 @@ impl Cluster {
             },
             commands_scope: registry::Scope::new(spec.guild.as_deref())
                 .unwrap_or(registry::Scope::Global),
+            // The node the deploy was made at registered them.
+            register_commands: false,
         };
         match fleet
             .deploy(request(ComponentSource::Known(spec.sha256.clone())))

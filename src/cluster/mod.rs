@@ -142,6 +142,8 @@ pub struct Cluster {
     pub ownership: Arc<owner::Ownership>,
     /// Bots' key-value data (`botkv_p00`..`botkv_p15`).
     pub botkv: Arc<botkv::EngineKv>,
+    /// Gateway sessions shared for the next owner (`shards`).
+    pub gwstate: kv::Store,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -217,11 +219,21 @@ impl Cluster {
         };
         let (nodes, bots, secrets, status, components) = buckets;
         let health = Arc::new(EngineHealth::default());
-        let botkv = loop {
-            match botkv::EngineKv::open(client.clone(), &js, replicas, bots.clone(), health.clone())
-                .await
-            {
-                Ok(botkv) => break Arc::new(botkv),
+        let (botkv, gwstate) = loop {
+            let opened = async {
+                let botkv = botkv::EngineKv::open(
+                    client.clone(),
+                    &js,
+                    replicas,
+                    bots.clone(),
+                    health.clone(),
+                )
+                .await?;
+                let gwstate = bucket(&js, shards::GWSTATE, replicas, Duration::ZERO).await?;
+                Ok::<_, Error>((Arc::new(botkv), gwstate))
+            };
+            match opened.await {
+                Ok(opened) => break opened,
                 Err(err) if started.elapsed() < within => {
                     tracing::debug!(error = %err, "fleet engine not ready yet; retrying");
                     tokio::time::sleep(Duration::from_millis(250)).await;
@@ -242,6 +254,7 @@ impl Cluster {
             seal,
             ownership: Arc::default(),
             botkv,
+            gwstate,
         })
     }
 }

@@ -11,12 +11,12 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use async_nats::jetstream::kv;
 
 use super::owner::{self, Ownership};
-use super::{bucket, Cluster, Error};
+use super::Cluster;
 use crate::gateway::Holding;
 use crate::store::SavedSession;
 
@@ -29,12 +29,11 @@ pub struct SessionHolding {
 
 impl Cluster {
     /// What the gateway may hold on this node, and where sessions are shared.
-    pub async fn session_holding(&self) -> Result<Arc<SessionHolding>, Error> {
-        let sessions = bucket(&self.js, GWSTATE, self.settings.replicas, Duration::ZERO).await?;
-        Ok(Arc::new(SessionHolding {
+    pub fn session_holding(&self) -> Arc<SessionHolding> {
+        Arc::new(SessionHolding {
             ownership: self.ownership.clone(),
-            sessions,
-        }))
+            sessions: self.gwstate.clone(),
+        })
     }
 }
 

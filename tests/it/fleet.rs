@@ -135,7 +135,9 @@ async fn a_deploy_at_one_node_reaches_all_and_a_cut_off_node_fails_closed() {
     assert!(!refused.status.success(), "a cut-off node took a deploy");
     let why = String::from_utf8_lossy(&refused.stderr);
     assert!(why.contains("fleet engine"), "{why}");
-    // Nor does it acknowledge a bot's write.
+    // Nor does it acknowledge a bot's write. (Deferred, that event goes on
+    // until its deadline, 10 s: its write may still land once c is back.)
+    let cut_off_deadline = tokio::time::Instant::now() + Duration::from_secs(11);
     let cut_off = store(&c, TALLY, &signer).await;
     assert!(cut_off.is_err(), "a cut-off node acknowledged {cut_off:?}");
     for node in [&a, &b] {
@@ -178,6 +180,7 @@ async fn a_deploy_at_one_node_reaches_all_and_a_cut_off_node_fails_closed() {
     )
     .await;
     assert!(healed > last, "{healed} after {last}");
+    tokio::time::sleep_until(cut_off_deadline).await;
     let before_restart = audit(&c, TALLY, &signer).await;
     assert_eq!(before_restart.2, "-", "{before_restart:?}");
     assert!(before_restart.1 >= healed, "{before_restart:?}");
@@ -487,7 +490,7 @@ fn signal(pid: u32, signal: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_node_holds_a_shard_and_a_paused_holder_wakes_without_sending_a_frame() {
+async fn commands_are_registered_once_one_node_holds_a_shard_and_a_paused_holder_wakes_silent() {
     use crate::support::fake_discord::{FakeConfig, FakeDiscord};
     use crate::support::fake_gateway::{
         FakeGateway, GatewayConfig, IdentifyOutcome, ResumeOutcome,
@@ -534,6 +537,36 @@ async fn one_node_holds_a_shard_and_a_paused_holder_wakes_without_sending_a_fram
         "60",
     ])
     .await;
+    // A bot declaring commands: the node it was deployed at registers them
+    // once for the fleet; the others only load it.
+    const COUNTER: &str = "1500000000000000006";
+    let counter = guest_path("counter-bot").await;
+    b.cli_ok(&[
+        "deploy",
+        counter.to_str().unwrap(),
+        "--name",
+        "counter",
+        "--app-id",
+        COUNTER,
+        "--public-key",
+        &key,
+        "--token-file",
+        token_file.path().to_str().unwrap(),
+        "--wait",
+        "60",
+    ])
+    .await;
+    let overwrites = discord
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.method == "PUT"
+                && r.path
+                    .starts_with(&format!("/applications/{COUNTER}/commands"))
+        })
+        .count();
+    assert_eq!(overwrites, 1, "{:?}", discord.requests());
+    assert_eq!(discord.commands(COUNTER, None).len(), 2);
     let ready = |identifies: &[crate::support::fake_gateway::Identify]| {
         identifies
             .iter()

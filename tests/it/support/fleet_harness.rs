@@ -74,6 +74,10 @@ impl Proxy {
                     let Ok(outbound) = TcpStream::connect(("127.0.0.1", target)).await else {
                         return;
                     };
+                    // As nats-server's own sockets: without it, small route
+                    // messages wait on delayed ACKs (40 ms stalls).
+                    let _ = inbound.set_nodelay(true);
+                    let _ = outbound.set_nodelay(true);
                     let (mut a, mut b) = (inbound, outbound);
                     let _ = tokio::io::copy_bidirectional(&mut a, &mut b).await;
                 });
