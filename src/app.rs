@@ -230,6 +230,11 @@ pub async fn run(config: Config, inherited: handover::systemd::Inherited) -> any
             ..member.clone()
         });
         cluster.start_owning(fleet.clone(), admin_state.dispatcher.clone());
+        let admin = admin_state.clone();
+        cluster.answer_logs(Arc::new(move |bot: String, query: String| {
+            let admin = admin.clone();
+            Box::pin(async move { admin.logs_for_fleet(&bot, &query).await })
+        }));
         cluster.start_following(fleet);
         info!(node = %cluster.settings.node, site = %cluster.settings.site, "joined the fleet");
     }

@@ -222,7 +222,11 @@ pub struct RestStanding {
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct LogEntry {
+    /// The id on the node that stored the line (`after` counts these).
     pub id: i64,
+    /// In a fleet: the node that stored the line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     pub at_ms: i64,
     pub level: String,
     pub interaction_id: Option<String>,
@@ -231,6 +235,9 @@ pub struct LogEntry {
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct CrashEntry {
+    /// In a fleet: the node the bot crashed on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     pub at_ms: i64,
     pub version: i64,
     pub reason: String,
@@ -253,6 +260,9 @@ pub struct LogQuery {
     pub level: Option<Level>,
     /// Crash records only, up to `lines` of them, and no lines (`crashes=only`).
     pub crashes_only: bool,
+    /// In a fleet: from every node, merged by time (`nodes=all`); without
+    /// it, the answering node's only (what `after` positions refer to).
+    pub all_nodes: bool,
 }
 
 impl Default for LogQuery {
@@ -263,6 +273,7 @@ impl Default for LogQuery {
             since_ms: None,
             level: None,
             crashes_only: false,
+            all_nodes: false,
         }
     }
 }
@@ -279,6 +290,9 @@ impl LogQuery {
         }
         if self.crashes_only {
             query.push_str("&crashes=only");
+        }
+        if self.all_nodes {
+            query.push_str("&nodes=all");
         }
         query
     }
@@ -304,6 +318,8 @@ impl LogQuery {
                 }
                 "crashes" if value == "only" => parsed.crashes_only = true,
                 "crashes" => return Err("query parameter crashes must be \"only\"".to_owned()),
+                "nodes" if value == "all" => parsed.all_nodes = true,
+                "nodes" => return Err("query parameter nodes must be \"all\"".to_owned()),
                 _ => return Err(format!("unknown query parameter {key}")),
             }
         }
@@ -314,6 +330,9 @@ impl LogQuery {
 /// `GET /v1/bots/{name}/logs?`[`LogQuery`].
 #[derive(Debug, Serialize, Deserialize)]
 pub struct LogsResponse {
+    /// In a fleet: the answering node (its lines' ids are what `after` takes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     pub lines: Vec<LogEntry>,
     pub crashes: Vec<CrashEntry>,
 }
@@ -396,6 +415,7 @@ mod tests {
             since_ms: Some(1_700_000_000_000),
             level: Some(Level::Warn),
             crashes_only: true,
+            all_nodes: true,
         };
         assert_eq!(LogQuery::parse(&query.to_query()), Ok(query));
         assert_eq!(LogQuery::parse(""), Ok(LogQuery::default()));

@@ -584,12 +584,48 @@ impl Admin {
     }
 
     async fn logs(&self, name: &str, query: Option<&str>) -> Response<Body> {
-        let Some(deployed) = self.fleet.by_name(name) else {
-            return http::error(StatusCode::NOT_FOUND, &format!("no bot named {name:?}"));
-        };
         let query = match LogQuery::parse(query.unwrap_or("")) {
             Ok(query) => query,
             Err(reason) => return http::error(StatusCode::BAD_REQUEST, &reason),
+        };
+        let mut logs = match self.local_logs(name, &query).await {
+            Ok(logs) => logs,
+            Err(response) => return response,
+        };
+        if let (true, Some(cluster)) = (query.all_nodes, &self.cluster) {
+            let local = LogQuery {
+                all_nodes: false,
+                ..query.clone()
+            };
+            match cluster
+                .gather_logs(name, &local.to_query(), GATHER_WITHIN)
+                .await
+            {
+                Ok(parts) => merge_logs(&mut logs, parts, &query),
+                Err(err) => tracing::warn!(error = %err, "cannot gather other nodes' logs"),
+            }
+        }
+        http::json(StatusCode::OK, &logs)
+    }
+
+    /// This node's part of a bot's logs, as JSON, for another fleet node.
+    pub async fn logs_for_fleet(&self, name: &str, query: &str) -> Option<Vec<u8>> {
+        let query = LogQuery::parse(query).ok()?;
+        let logs = self.local_logs(name, &query).await.ok()?;
+        serde_json::to_vec(&logs).ok()
+    }
+
+    /// The lines and crash records this node stored for bot `name`.
+    async fn local_logs(
+        &self,
+        name: &str,
+        query: &LogQuery,
+    ) -> Result<LogsResponse, Response<Body>> {
+        let Some(deployed) = self.fleet.by_name(name) else {
+            return Err(http::error(
+                StatusCode::NOT_FOUND,
+                &format!("no bot named {name:?}"),
+            ));
         };
         let bot_id = deployed.record.id;
         let filter = store::LogFilter {
@@ -600,49 +636,43 @@ impl Admin {
         let log_lines = if query.crashes_only {
             Vec::new()
         } else {
-            match self
-                .db
+            self.db
                 .filtered_logs(bot_id, query.after.max(0), lines, filter)
                 .await
-            {
-                Ok(lines) => lines,
-                Err(err) => return internal(err),
-            }
+                .map_err(internal)?
         };
         // Beside lines, the recent crashes; asked for alone, as many as lines.
         let crash_limit = if query.crashes_only { lines } else { 20 };
-        let crashes = match self
+        let crashes = self
             .db
             .recent_crashes(bot_id, filter.since_ms, crash_limit)
             .await
-        {
-            Ok(crashes) => crashes,
-            Err(err) => return internal(err),
-        };
-        http::json(
-            StatusCode::OK,
-            &LogsResponse {
-                lines: log_lines
-                    .into_iter()
-                    .map(|l| LogEntry {
-                        id: l.id,
-                        at_ms: l.at_ms,
-                        level: l.level,
-                        interaction_id: l.interaction_id,
-                        message: l.message,
-                    })
-                    .collect(),
-                crashes: crashes
-                    .into_iter()
-                    .map(|c| CrashEntry {
-                        at_ms: c.at_ms,
-                        version: c.version,
-                        reason: c.reason,
-                        detail: c.detail,
-                    })
-                    .collect(),
-            },
-        )
+            .map_err(internal)?;
+        let node = self.cluster.as_ref().map(|c| c.settings.node.clone());
+        Ok(LogsResponse {
+            node: node.clone(),
+            lines: log_lines
+                .into_iter()
+                .map(|l| LogEntry {
+                    id: l.id,
+                    node: node.clone(),
+                    at_ms: l.at_ms,
+                    level: l.level,
+                    interaction_id: l.interaction_id,
+                    message: l.message,
+                })
+                .collect(),
+            crashes: crashes
+                .into_iter()
+                .map(|c| CrashEntry {
+                    node: node.clone(),
+                    at_ms: c.at_ms,
+                    version: c.version,
+                    reason: c.reason,
+                    detail: c.detail,
+                })
+                .collect(),
+        })
     }
 
     /// Runs an interaction through the bot exactly as ingress would, minus the signature.
@@ -666,6 +696,28 @@ impl Admin {
             .await;
         http::json_bytes(StatusCode::OK, answer)
     }
+}
+
+/// How long a node waits for the others' parts of a bot's logs.
+const GATHER_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Other nodes' parts merged into `logs`: lines by time, the newest
+/// `query.lines`; crash records by time.
+fn merge_logs(logs: &mut LogsResponse, parts: Vec<Vec<u8>>, query: &LogQuery) {
+    for part in parts {
+        match serde_json::from_slice::<LogsResponse>(&part) {
+            Ok(part) => {
+                logs.lines.extend(part.lines);
+                logs.crashes.extend(part.crashes);
+            }
+            Err(err) => tracing::warn!(error = %err, "unreadable logs from another node"),
+        }
+    }
+    logs.lines.sort_by_key(|line| line.at_ms);
+    let keep = query.lines.clamp(1, MAX_LOG_LINES) as usize;
+    let excess = logs.lines.len().saturating_sub(keep);
+    logs.lines.drain(..excess);
+    logs.crashes.sort_by_key(|crash| crash.at_ms);
 }
 
 fn backup_answer(answer: Result<Response<Body>, backups::Error>) -> Response<Body> {

@@ -353,8 +353,11 @@ pub async fn logs(client: Client, args: LogsArgs) -> anyhow::Result<()> {
         since_ms: args.since,
         level: args.level,
         crashes_only: args.crashes,
+        // A fleet's every node; following then reads the answering node's.
+        all_nodes: true,
     };
     let mut tail = LogTail::recent(&client, &args.name, query).await?;
+    tail.query.all_nodes = false;
     if !args.follow {
         return Ok(());
     }
@@ -459,8 +462,13 @@ impl LogTail {
                 .map(|line| for_terminal(line).into_owned())
                 .collect();
             println!(
-                "{} CRASH version {}: {}\n    {}",
+                "{}{} CRASH version {}: {}\n    {}",
                 format_time(crash.at_ms),
+                crash
+                    .node
+                    .as_deref()
+                    .map(|node| format!(" @{}", for_terminal(node)))
+                    .unwrap_or_default(),
                 crash.version,
                 for_terminal(&crash.reason),
                 detail.join("\n    ")
@@ -469,7 +477,10 @@ impl LogTail {
         }
         for line in &logs.lines {
             print_line(line);
-            self.last_id = line.id;
+            // Lines gathered from other nodes have their ids, not ours.
+            if line.node.is_none() || line.node == logs.node {
+                self.last_id = line.id;
+            }
         }
     }
 }
@@ -480,11 +491,17 @@ fn print_line(line: &crate::admin::api::LogEntry) {
         .as_deref()
         .map(|id| format!(" [{}]", for_terminal(id)))
         .unwrap_or_default();
+    let node = line
+        .node
+        .as_deref()
+        .map(|node| format!(" @{}", for_terminal(node)))
+        .unwrap_or_default();
     // One stored line is one printed line, whatever the guest put in it.
     println!(
-        "{} {:<5}{} {}",
+        "{} {:<5}{}{} {}",
         format_time(line.at_ms),
         for_terminal(&line.level.to_uppercase()),
+        node,
         interaction,
         for_terminal(&line.message)
     );

@@ -13,6 +13,7 @@
 
 pub mod botkv;
 pub mod deploy;
+pub mod gather;
 pub mod health;
 pub mod init;
 pub mod members;

@@ -302,6 +302,22 @@ async fn one_owner_answers_whichever_node_is_asked_and_another_takes_over_when_i
     for (round, node) in nodes.iter().flatten().enumerate() {
         assert_eq!(store(node, TALLY, &signer).await, Ok(round as u64 + 1));
     }
+    // The owner logged them; any node's `logs` gathers them from there.
+    let elsewhere = nodes
+        .iter()
+        .flatten()
+        .zip(names)
+        .find(|(_, name)| *name != owner)
+        .unwrap()
+        .0;
+    let logs = elsewhere.cli_ok(&["logs", "tally"]).await;
+    for n in 1..=3 {
+        let line = logs
+            .lines()
+            .find(|line| line.ends_with(&format!("stored {n}")))
+            .unwrap_or_else(|| panic!("no 'stored {n}' in {logs}"));
+        assert!(line.contains(&format!("@{owner}")), "{line}");
+    }
 
     // The owner dies (SIGKILL): another node takes the bot over.
     let dead = names.iter().position(|n| *n == owner).unwrap();

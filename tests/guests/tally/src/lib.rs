@@ -5,7 +5,7 @@
 //! show the data outlived it. Implements `command-bot` by hand.
 //!
 //! - `/store`: memory `n` += 1, then `k<total + 1>` is written and the new
-//!   `total` stored; answers `"<n> <total>"`, or `"<n> error: <why>"` when
+//!   `total` stored (and logged); answers `"<n> <total>"`, or `"<n> error: <why>"` when
 //!   the data could not be written (then it was not acknowledged);
 //! - `/audit`: answers `"<keys starting with k> <total> <missing>"` (the
 //!   numbers up to `total` with no key, or `-`) and writes nothing;
@@ -13,7 +13,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use appliance_sdk::kv;
+use appliance_sdk::{kv, log};
 
 static ANSWERED: AtomicU64 = AtomicU64::new(0);
 
@@ -34,6 +34,7 @@ fn store_one() -> Result<u64, String> {
     let total = stored_total()? + 1;
     kv::set(&format!("k{total:06}"), b"1").map_err(|e| e.to_string())?;
     kv::set("total", total.to_string().as_bytes()).map_err(|e| e.to_string())?;
+    log::info(format!("stored {total}"));
     Ok(total)
 }
 
