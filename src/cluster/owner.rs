@@ -36,6 +36,11 @@ const REFRESH_EVERY: Duration = Duration::from_secs(4);
 const PLACE_EVERY: Duration = Duration::from_secs(1);
 /// The header with the time the receiving node has already spent (ms).
 const ELAPSED_HEADER: &str = "Appliance-Elapsed-Ms";
+/// The header with when (Unix ms, the receiving node's clock) the receiving
+/// node stops waiting and serves the interaction itself: an owner that
+/// gets the request later (it was paused, or the request sat in a cut
+/// link) drops it instead of running it a second time.
+const GIVE_UP_HEADER: &str = "Appliance-Give-Up-Unix-Ms";
 
 /// `own.<app_id>`'s value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -277,6 +282,15 @@ impl Cluster {
                     continue;
                 };
                 let received = Instant::now();
+                let give_up = message
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get(GIVE_UP_HEADER))
+                    .and_then(|v| v.as_str().parse::<i64>().ok());
+                if give_up.is_some_and(|at| crate::clock::unix_ms() >= at) {
+                    tracing::warn!(%app_id, "dropped a forwarded interaction its receiver has given up on (and served)");
+                    continue;
+                }
                 let elapsed = message
                     .headers
                     .as_ref()
@@ -328,6 +342,8 @@ impl Cluster {
     ) -> Forwarded {
         let mut headers = async_nats::HeaderMap::new();
         headers.insert(ELAPSED_HEADER, elapsed.as_millis().to_string().as_str());
+        let give_up = crate::clock::unix_ms() + within.as_millis() as i64;
+        headers.insert(GIVE_UP_HEADER, give_up.to_string().as_str());
         let request = async_nats::Request::new()
             .payload(body)
             .headers(headers)
