@@ -130,6 +130,9 @@ pub async fn run(config: Config, inherited: handover::systemd::Inherited) -> any
     let mut fleet =
         Fleet::new(engine, db.clone(), artifacts, discord.clone()).with_gateway(commands.clone());
     if let Some(cluster) = &cluster {
+        cluster
+            .botkv
+            .keep_unknown_bots_in(crate::sandbox::LocalKv(db.clone()));
         fleet = fleet.with_kv(cluster.botkv.clone());
     }
     let fleet = Arc::new(fleet);

@@ -38,7 +38,7 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
 use super::{bucket, EngineHealth, Error};
-use crate::sandbox::{KvBackend, KvCall, KvResult};
+use crate::sandbox::{KvBackend, KvCall, KvResult, LocalKv};
 use crate::store::{check_key, check_value, KvError, KvQuota, LIST_LIMIT};
 use crate::sync::lock;
 
@@ -91,6 +91,8 @@ pub struct EngineKv {
     /// Space → its tally (`None` until scanned); the lock serializes the
     /// bot's writes on this node.
     tallies: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Tally>>>>>,
+    /// For bots the fleet has no record of.
+    local: std::sync::OnceLock<LocalKv>,
 }
 
 impl std::fmt::Debug for EngineKv {
@@ -126,6 +128,7 @@ impl EngineKv {
             health,
             spaces: Mutex::default(),
             tallies: Mutex::default(),
+            local: std::sync::OnceLock::new(),
         })
     }
 
@@ -213,10 +216,11 @@ impl EngineKv {
         }
     }
 
-    /// `name`'s space: from the followed records, else read from `bots`.
-    async fn space(&self, call: &KvCall<'_>) -> Result<String, KvError> {
+    /// `name`'s space: from the followed records, else read from `bots`;
+    /// `None` for a bot the fleet has no record of.
+    async fn space(&self, call: &KvCall<'_>) -> Result<Option<String>, KvError> {
         if let Some(space) = lock(&self.spaces).get(call.bot) {
-            return Ok(space.clone());
+            return Ok(Some(space.clone()));
         }
         let record = self
             .within(call, "lookup", || async {
@@ -224,19 +228,29 @@ impl EngineKv {
             })
             .await?;
         let Some(record) = record else {
-            return Err(KvError::Unavailable(
-                "this bot is not in the fleet's records (removed, or its deploy is not \
-                 published yet)"
-                    .into(),
-            ));
+            return Ok(None);
         };
         let spec: super::deploy::BotSpec = serde_json::from_slice(&record)
             .map_err(|err| KvError::Unavailable(format!("unreadable fleet record: {err}")))?;
         self.learn(call.bot, &spec.kv_space);
-        Ok(lock(&self.spaces)
-            .get(call.bot)
-            .cloned()
-            .unwrap_or(spec.kv_space))
+        Ok(Some(
+            lock(&self.spaces)
+                .get(call.bot)
+                .cloned()
+                .unwrap_or(spec.kv_space),
+        ))
+    }
+
+    /// Where bots the fleet has no record of keep their data: the node's
+    /// own store (bots deployed here before the node joined a fleet).
+    pub fn keep_unknown_bots_in(&self, local: LocalKv) {
+        let _ = self.local.set(local);
+    }
+
+    fn local(&self) -> Result<&LocalKv, KvError> {
+        self.local
+            .get()
+            .ok_or_else(|| KvError::Unavailable("this bot is not in the fleet's records".into()))
     }
 
     fn tally(&self, space: &str) -> Arc<tokio::sync::Mutex<Option<Tally>>> {
@@ -302,7 +316,9 @@ impl EngineKv {
 
     async fn get_value(&self, call: KvCall<'_>, key: String) -> Result<Option<Vec<u8>>, KvError> {
         check_key(&key, &call.quota)?;
-        let space = self.space(&call).await?;
+        let Some(space) = self.space(&call).await? else {
+            return self.local()?.get(call, key).await;
+        };
         let store = self.partition(&space);
         let subject = entry_key(&space, &key);
         self.within(&call, "read", || async {
@@ -323,7 +339,9 @@ impl EngineKv {
     ) -> Result<(), KvError> {
         check_key(&key, &call.quota)?;
         check_value(&value, &call.quota)?;
-        let space = self.space(&call).await?;
+        let Some(space) = self.space(&call).await? else {
+            return self.local()?.set(call, key, value).await;
+        };
         let store = self.partition(&space);
         let tally = self.tally(&space);
         let mut tally = tally.lock().await;
@@ -372,7 +390,9 @@ impl EngineKv {
 
     async fn delete_value(&self, call: KvCall<'_>, key: String) -> Result<(), KvError> {
         check_key(&key, &call.quota)?;
-        let space = self.space(&call).await?;
+        let Some(space) = self.space(&call).await? else {
+            return self.local()?.delete(call, key).await;
+        };
         let store = self.partition(&space);
         let tally = self.tally(&space);
         let mut tally = tally.lock().await;
@@ -399,7 +419,9 @@ impl EngineKv {
     }
 
     async fn keys(&self, call: KvCall<'_>, prefix: String) -> Result<Vec<String>, KvError> {
-        let space = self.space(&call).await?;
+        let Some(space) = self.space(&call).await? else {
+            return self.local()?.list_keys(call, prefix).await;
+        };
         let tokens = encode_tokens(prefix.as_bytes());
         let filters = if tokens.is_empty() {
             vec![format!("{space}.>")]
