@@ -916,17 +916,10 @@ async fn save_bots(node: &NodeShared, bots: &[Arc<BotShared>]) {
                 continue;
             }
             progress.dirty = false;
-            saves.push(match &progress.session {
+            saves.push(match saved_session(bot, &shard, count, &progress) {
                 Some(session) => SessionSave::Keep {
                     bot_id: bot.bot_id,
-                    session: SavedSession {
-                        shard_id: shard.id,
-                        shard_count: count,
-                        intents: bot.settings.intents,
-                        session_id: session.id.clone(),
-                        resume_url: session.resume_url.clone(),
-                        seq: progress.watermark(),
-                    },
+                    session,
                 },
                 None => SessionSave::Forget {
                     bot_id: bot.bot_id,
@@ -946,23 +939,30 @@ async fn save_bots(node: &NodeShared, bots: &[Arc<BotShared>]) {
     }
 }
 
+/// A shard's session and watermark as a save keeps them, if it has one.
+fn saved_session(
+    bot: &BotShared,
+    shard: &ShardShared,
+    count: u32,
+    progress: &Progress,
+) -> Option<SavedSession> {
+    let session = progress.session.as_ref()?;
+    Some(SavedSession {
+        shard_id: shard.id,
+        shard_count: count,
+        intents: bot.settings.intents,
+        session_id: session.id.clone(),
+        resume_url: session.resume_url.clone(),
+        seq: progress.watermark(),
+    })
+}
+
 /// A bot's sessions as they stand, for the fleet's next holder.
 fn current_sessions(bot: &BotShared) -> Vec<SavedSession> {
     let count = bot.shard_count.load(Ordering::Relaxed);
     bot.shards()
         .iter()
-        .filter_map(|shard| {
-            let progress = lock(&shard.progress);
-            let session = progress.session.as_ref()?;
-            Some(SavedSession {
-                shard_id: shard.id,
-                shard_count: count,
-                intents: bot.settings.intents,
-                session_id: session.id.clone(),
-                resume_url: session.resume_url.clone(),
-                seq: progress.watermark(),
-            })
-        })
+        .filter_map(|shard| saved_session(bot, shard, count, &lock(&shard.progress)))
         .collect()
 }
 

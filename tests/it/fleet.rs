@@ -267,25 +267,8 @@ async fn one_owner_answers_whichever_node_is_asked_and_another_takes_over_when_i
     let mut nodes = [Some(a), Some(b), Some(c)];
     let names = ["a", "b", "c"];
     let signer = Signer::new(16);
-    let wasm = guest_path("tally-bot").await;
-    let key = signer.public_hex();
     let first = nodes[0].as_ref().unwrap();
-    first
-        .cli_ok(&[
-            "deploy",
-            wasm.to_str().unwrap(),
-            "--name",
-            "tally",
-            "--app-id",
-            TALLY,
-            "--public-key",
-            &key,
-            "--instances",
-            "1",
-            "--wait",
-            "60",
-        ])
-        .await;
+    deploy_tally(first, "tally", TALLY, &signer).await;
     let owner = owner_of(first, "tally", None).await;
     // Round-robin over every node: one instance, the owner's, counts them all.
     let mut answers = Vec::new();
