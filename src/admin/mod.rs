@@ -549,9 +549,19 @@ impl Admin {
                 serde_json::json!({ "app_id": app_id, "bot": lease.bot, "node": lease.node })
             })
             .collect();
-        let mut bots = Vec::new();
+        // Every bot of the fleet's records, even one this node failed to
+        // apply, and bots only this node serves (deployed before it joined).
+        let mut names = match cluster.record_names().await {
+            Ok(names) => names,
+            Err(err) => return http::error(StatusCode::SERVICE_UNAVAILABLE, &err.to_string()),
+        };
         for deployed in self.fleet.all() {
-            let name = deployed.record.name.clone();
+            if !names.contains(&deployed.record.name) {
+                names.push(deployed.record.name.clone());
+            }
+        }
+        let mut bots = Vec::new();
+        for name in names {
             let record = cluster.record(&name).await.ok().flatten();
             let nodes = cluster.statuses(&name).await.unwrap_or_default();
             bots.push(serde_json::json!({
@@ -564,6 +574,8 @@ impl Admin {
                     crate::cluster::botkv::partition_name(crate::cluster::botkv::partition_of(space))
                 }),
                 "nodes": nodes,
+                // Whether this node serves it now.
+                "here": self.fleet.by_name(&name).is_some(),
             }));
         }
         http::json(

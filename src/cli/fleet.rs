@@ -106,15 +106,25 @@ async fn status(client: Client, json: bool) -> anyhow::Result<()> {
             .flatten()
             .map(|n| {
                 let theirs = n["sha256"].as_str().unwrap_or("");
-                format!(
-                    "{} v{}{}",
-                    n["node"].as_str().unwrap_or("?"),
-                    n["version"],
-                    if theirs == sha { "" } else { " (behind)" }
-                )
+                let node = n["node"].as_str().unwrap_or("?");
+                match n["error"].as_str() {
+                    Some(error) => format!("{node} cannot apply it: {error}"),
+                    None => format!(
+                        "{node} v{}{}",
+                        n["version"],
+                        if theirs == sha { "" } else { " (behind)" }
+                    ),
+                }
             })
             .collect();
         let name = bot["name"].as_str().unwrap_or("?");
+        if sha.is_empty() {
+            println!(
+                "  {:<16} served by this node only (deployed before it joined the fleet)",
+                for_terminal(name)
+            );
+            continue;
+        }
         println!(
             "  {:<16} sha256 {}  owner {}  {}",
             for_terminal(name),

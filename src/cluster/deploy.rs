@@ -206,6 +206,21 @@ impl Cluster {
         Ok(out)
     }
 
+    /// The names of every bot the fleet serves.
+    pub async fn record_names(&self) -> Result<Vec<String>, Error> {
+        use futures_util::TryStreamExt;
+        let mut names: Vec<String> = self
+            .bots
+            .keys()
+            .await
+            .map_err(Error::engine)?
+            .try_collect()
+            .await
+            .map_err(Error::engine)?;
+        names.sort_unstable();
+        Ok(names)
+    }
+
     /// The record of `name`, if the fleet serves it.
     pub async fn record(&self, name: &str) -> Result<Option<BotSpec>, Error> {
         Ok(self

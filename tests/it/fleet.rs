@@ -233,6 +233,9 @@ async fn a_deploy_at_one_node_reaches_all_and_a_cut_off_node_fails_closed() {
         )
         .await;
     }
+    // `fleet status` lists the fleet's records: tally stays, ping is gone.
+    let text = a.cli_ok(&["fleet", "status"]).await;
+    assert!(text.contains("tally") && !text.contains("ping"), "{text}");
 }
 
 /// The owner of `bot` in `fleet status`, once there is one (not `except`).
