@@ -65,6 +65,7 @@ async fn main() {
                 wasm: ComponentSource::Bytes(ping.clone()),
                 gateway: Default::default(),
                 commands_scope: appliance::registry::Scope::Global,
+                register_commands: true,
             })
             .await
             .unwrap();

@@ -222,5 +222,6 @@ fn deploy(name: &str, app_id: &str, wasm: Vec<u8>) -> DeploySpec {
         wasm: ComponentSource::Bytes(wasm),
         gateway: Default::default(),
         commands_scope: appliance::registry::Scope::Global,
+        register_commands: true,
     }
 }

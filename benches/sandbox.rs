@@ -282,5 +282,6 @@ fn request(name: &str, i: usize, wasm: &[u8]) -> DeploySpec {
         wasm: ComponentSource::Bytes(wasm.to_vec()),
         gateway: Default::default(),
         commands_scope: appliance::registry::Scope::Global,
+        register_commands: true,
     }
 }

@@ -70,6 +70,7 @@ pub fn run(opts: &Opts, ping: &[u8]) {
                 wasm: ComponentSource::Bytes(ping),
                 gateway: Default::default(),
                 commands_scope: appliance::registry::Scope::Global,
+                register_commands: true,
             })
             .await
             .unwrap();
