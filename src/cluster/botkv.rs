@@ -397,9 +397,18 @@ impl EngineKv {
         let tally = self.tally(&space);
         let mut tally = tally.lock().await;
         let subject = entry_key(&space, &key);
+        // The subject is purged outright (no delete marker), so listings
+        // can go by the stream's subject index.
+        let full = format!("{}{subject}", store.prefix);
         let deleted = self
             .within(&call, "delete", || async {
-                store.purge(subject.as_str()).await.map_err(failed)
+                store
+                    .stream
+                    .purge()
+                    .filter(full.as_str())
+                    .await
+                    .map(|_| ())
+                    .map_err(failed)
             })
             .await;
         match (deleted, tally.as_mut()) {
@@ -428,12 +437,32 @@ impl EngineKv {
         } else {
             vec![format!("{space}.{tokens}"), format!("{space}.{tokens}.>")]
         };
-        let mut keys: Vec<String> = self
-            .within(&call, "listing", || self.scan(&space, filters.clone()))
-            .await?
-            .into_iter()
-            .map(|(key, _)| key)
-            .collect();
+        // The stream's subject index names the live keys without reading
+        // a message (a delete purges its subject; it leaves no marker).
+        let store = self.partition(&space);
+        let space_prefix = format!("{}{space}.", store.prefix);
+        let mut keys = self
+            .within(&call, "listing", || async {
+                let mut keys = Vec::new();
+                for filter in &filters {
+                    let mut subjects = store
+                        .stream
+                        .info_with_subjects(format!("{}{filter}", store.prefix))
+                        .await
+                        .map_err(failed)?;
+                    while let Some(subject) = subjects.next().await {
+                        let (subject, _) = subject.map_err(failed)?;
+                        if let Some(key) = subject
+                            .strip_prefix(space_prefix.as_str())
+                            .and_then(decode_key)
+                        {
+                            keys.push(key);
+                        }
+                    }
+                }
+                Ok(keys)
+            })
+            .await?;
         keys.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
         keys.truncate(LIST_LIMIT);
         Ok(keys)

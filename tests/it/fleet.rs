@@ -323,6 +323,12 @@ async fn one_owner_answers_whichever_node_is_asked_and_another_takes_over_when_i
         audit(alive[1], TALLY, &signer).await,
         (4, 4, "-".to_owned())
     );
+    // A deleted key is gone from listings at once, on every node.
+    assert_eq!(alive[0].ask(TALLY, &signer, "forget").await, "forgot 4");
+    assert_eq!(
+        audit(alive[1], TALLY, &signer).await,
+        (3, 4, "4".to_owned())
+    );
 }
 
 #[tokio::test]

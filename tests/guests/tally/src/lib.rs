@@ -7,6 +7,8 @@
 //! - `/store`: memory `n` += 1, then `k<total + 1>` is written and the new
 //!   `total` stored (and logged); answers `"<n> <total>"`, or `"<n> error: <why>"` when
 //!   the data could not be written (then it was not acknowledged);
+//! - `/forget`: deletes the key of the stored total (`k<total>`), keeps
+//!   `total`; answers `"forgot <total>"`;
 //! - `/audit`: answers `"<keys starting with k> <total> <missing>"` (the
 //!   numbers up to `total` with no key, or `-`) and writes nothing;
 //! - any other command: memory `n` += 1; answers `"<n>"`.
@@ -64,6 +66,15 @@ const _: () = {
     impl appliance_sdk::wit::Guest for Tally {
         fn handle_interaction(interaction: Vec<u8>) -> Result<Vec<u8>, String> {
             // Enough of the payload to tell the commands apart.
+            if String::from_utf8_lossy(&interaction).contains(r#""name":"forget""#) {
+                let text = stored_total()
+                    .and_then(|total| {
+                        kv::delete(&format!("k{total:06}")).map_err(|e| e.to_string())?;
+                        Ok(format!("forgot {total}"))
+                    })
+                    .unwrap_or_else(|why| format!("error: {why}"));
+                return Ok(content(&text));
+            }
             if String::from_utf8_lossy(&interaction).contains(r#""name":"audit""#) {
                 let text = audit().unwrap_or_else(|why| format!("error: {why}"));
                 return Ok(content(&text));
