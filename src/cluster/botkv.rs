@@ -22,7 +22,9 @@
 //!
 //! Quotas: the node keeps a tally of each bot's keys and bytes, built by a
 //! scan of the bot's entries the first time it writes there (and again
-//! after it became the bot's owner, or after a write of unknown outcome),
+//! after it became the bot's owner, or after a write of unknown outcome;
+//! in the background, so a bot with many keys is counted even when one
+//! event's deadline is too short for it),
 //! and checked and updated under one lock per bot, so one node's writes
 //! cannot overshoot together. A bot runs on its owner only; during a
 //! handover two nodes may write at once and overshoot by what both wrote
@@ -67,6 +69,8 @@ pub fn new_space() -> String {
 
 /// How long between two attempts at a call the engine did not answer.
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
+/// How long a background count of a bot's data retries the engine.
+const COUNT_FOR: Duration = Duration::from_secs(60);
 /// Kept back from the event's deadline, for the guest to use the answer.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(100);
 
@@ -93,6 +97,8 @@ pub struct EngineKv {
     tallies: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Tally>>>>>,
     /// For bots the fleet has no record of.
     local: std::sync::OnceLock<LocalKv>,
+    /// Counts under way, by space: done once `true`.
+    counting: Arc<Mutex<HashMap<String, tokio::sync::watch::Receiver<bool>>>>,
 }
 
 impl std::fmt::Debug for EngineKv {
@@ -107,6 +113,18 @@ type Failure = String;
 
 fn failed(err: impl std::fmt::Display) -> Failure {
     err.to_string()
+}
+
+impl Tally {
+    fn of(entries: Vec<(String, u64)>) -> Tally {
+        let mut counted = Tally::default();
+        for (key, size) in entries {
+            counted.keys += 1;
+            counted.bytes += size;
+            counted.sizes.insert(key, size);
+        }
+        counted
+    }
 }
 
 impl EngineKv {
@@ -129,6 +147,7 @@ impl EngineKv {
             spaces: Mutex::default(),
             tallies: Mutex::default(),
             local: std::sync::OnceLock::new(),
+            counting: Arc::default(),
         })
     }
 
@@ -260,58 +279,72 @@ impl EngineKv {
             .clone()
     }
 
-    /// Every live entry of `space` under `filters` (subjects below the
-    /// bucket's prefix), with its stored size (key + value bytes).
-    async fn scan(&self, space: &str, filters: Vec<String>) -> Result<Vec<(String, u64)>, Failure> {
-        let store = self.partition(space);
-        let filter_subjects: Vec<String> = filters
-            .into_iter()
-            .map(|filter| format!("{}{filter}", store.prefix))
-            .collect();
-        let consumer = store
-            .stream
-            .create_consumer(consumer::push::OrderedConfig {
-                deliver_subject: self.client.new_inbox(),
-                description: Some("bot kv scan".into()),
-                filter_subjects,
-                headers_only: true,
-                replay_policy: consumer::ReplayPolicy::Instant,
-                deliver_policy: consumer::DeliverPolicy::LastPerSubject,
-                ..Default::default()
-            })
-            .await
-            .map_err(failed)?;
-        let mut found = Vec::new();
-        if consumer.cached_info().num_pending == 0 {
-            return Ok(found);
-        }
-        let mut messages = consumer.messages().await.map_err(failed)?;
-        let space_prefix = format!("{}{space}.", store.prefix);
-        while let Some(message) = messages.next().await {
-            let message = message.map_err(failed)?;
-            let pending = message.info().map_err(failed)?.pending;
-            let headers = message.headers.as_ref();
-            let live = headers
-                .and_then(|h| h.get("KV-Operation"))
-                .is_none_or(|op| op.as_str() == "PUT");
-            let size = headers
-                .and_then(|h| h.get("Nats-Msg-Size"))
-                .and_then(|size| size.as_str().parse::<u64>().ok())
-                .unwrap_or(0);
-            if live {
-                if let Some(key) = message
-                    .subject
-                    .strip_prefix(space_prefix.as_str())
-                    .and_then(decode_key)
-                {
-                    found.push((key.clone(), key.len() as u64 + size));
+    /// Counts `space`'s data for its quota, unless counted: in the
+    /// background (one count at a time per bot), so a bot with many keys
+    /// is counted even when one event's deadline is too short for it; the
+    /// caller waits for it until its deadline.
+    async fn counted(
+        &self,
+        call: &KvCall<'_>,
+        space: &str,
+        cell: &Arc<tokio::sync::Mutex<Option<Tally>>>,
+    ) -> Result<(), KvError> {
+        let mut done = {
+            let mut counting = lock(&self.counting);
+            match counting.get(space) {
+                Some(done) => done.clone(),
+                None => {
+                    let (tell, done) = tokio::sync::watch::channel(false);
+                    counting.insert(space.to_owned(), done.clone());
+                    let (client, store) = (self.client.clone(), self.partition(space).clone());
+                    let (space, cell, counting) =
+                        (space.to_owned(), cell.clone(), self.counting.clone());
+                    tokio::spawn(async move {
+                        let started = tokio::time::Instant::now();
+                        let counted = loop {
+                            match scan(&client, &store, &space).await {
+                                Ok(entries) => break Some(Tally::of(entries)),
+                                Err(err) if started.elapsed() < COUNT_FOR => {
+                                    tracing::debug!(error = %err, "counting a bot's data; retrying");
+                                    tokio::time::sleep(RETRY_PAUSE).await;
+                                }
+                                Err(err) => {
+                                    tracing::warn!(error = %err, "cannot count a bot's data");
+                                    break None;
+                                }
+                            }
+                        };
+                        if let Some(counted) = counted {
+                            cell.lock().await.get_or_insert(counted);
+                            let _ = tell.send(true);
+                        }
+                        lock(&counting).remove(&space);
+                    });
+                    done
                 }
             }
-            if pending == 0 {
-                break;
-            }
+        };
+        let deadline = tokio::time::Instant::from_std(
+            call.deadline
+                .checked_sub(DEADLINE_MARGIN)
+                .unwrap_or(call.deadline),
+        );
+        let waited = tokio::time::timeout_at(deadline, done.wait_for(|counted| *counted))
+            .await
+            .map(|counted| counted.map(|_| ()));
+        match waited {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(KvError::Unavailable(
+                "the fleet's storage could not count the bot's data for its quota; try again \
+                 shortly"
+                    .into(),
+            )),
+            Err(_) => Err(KvError::Unavailable(
+                "the node is counting the bot's data for its quota (its first write here); \
+                 try again shortly"
+                    .into(),
+            )),
         }
-        Ok(found)
     }
 
     async fn get_value(&self, call: KvCall<'_>, key: String) -> Result<Option<Vec<u8>>, KvError> {
@@ -343,21 +376,12 @@ impl EngineKv {
             return self.local()?.set(call, key, value).await;
         };
         let store = self.partition(&space);
-        let tally = self.tally(&space);
-        let mut tally = tally.lock().await;
-        if tally.is_none() {
-            let entries = self
-                .within(&call, "count of the bot's data", || {
-                    self.scan(&space, vec![format!("{space}.>")])
-                })
-                .await?;
-            let mut counted = Tally::default();
-            for (key, size) in entries {
-                counted.keys += 1;
-                counted.bytes += size;
-                counted.sizes.insert(key, size);
-            }
-            *tally = Some(counted);
+        let cell = self.tally(&space);
+        let mut tally = cell.lock().await;
+        while tally.is_none() {
+            drop(tally);
+            self.counted(&call, &space, &cell).await?;
+            tally = cell.lock().await;
         }
         let counted = tally.as_mut().expect("counted above");
         let old = counted.sizes.get(&key).copied();
@@ -538,6 +562,59 @@ impl KvBackend for EngineKv {
     fn list_keys<'a>(&'a self, call: KvCall<'a>, prefix: String) -> KvResult<'a, Vec<String>> {
         Box::pin(self.keys(call, prefix))
     }
+}
+
+/// Every live entry of `space` (the last message of each of its subjects,
+/// headers only), with its stored size (key + value bytes).
+async fn scan(
+    client: &async_nats::Client,
+    store: &kv::Store,
+    space: &str,
+) -> Result<Vec<(String, u64)>, Failure> {
+    let consumer = store
+        .stream
+        .create_consumer(consumer::push::OrderedConfig {
+            deliver_subject: client.new_inbox(),
+            description: Some("bot kv count".into()),
+            filter_subject: format!("{}{space}.>", store.prefix),
+            headers_only: true,
+            replay_policy: consumer::ReplayPolicy::Instant,
+            deliver_policy: consumer::DeliverPolicy::LastPerSubject,
+            ..Default::default()
+        })
+        .await
+        .map_err(failed)?;
+    let mut found = Vec::new();
+    if consumer.cached_info().num_pending == 0 {
+        return Ok(found);
+    }
+    let mut messages = consumer.messages().await.map_err(failed)?;
+    let space_prefix = format!("{}{space}.", store.prefix);
+    while let Some(message) = messages.next().await {
+        let message = message.map_err(failed)?;
+        let pending = message.info().map_err(failed)?.pending;
+        let headers = message.headers.as_ref();
+        let live = headers
+            .and_then(|h| h.get("KV-Operation"))
+            .is_none_or(|op| op.as_str() == "PUT");
+        let size = headers
+            .and_then(|h| h.get("Nats-Msg-Size"))
+            .and_then(|size| size.as_str().parse::<u64>().ok())
+            .unwrap_or(0);
+        if live {
+            if let Some(key) = message
+                .subject
+                .strip_prefix(space_prefix.as_str())
+                .and_then(decode_key)
+            {
+                found.push((key.clone(), key.len() as u64 + size));
+            }
+        }
+        if pending == 0 {
+            break;
+        }
+    }
+    Ok(found)
 }
 
 #[cfg(test)]
