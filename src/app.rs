@@ -67,6 +67,12 @@ pub async fn run(config: Config, inherited: handover::systemd::Inherited) -> any
         .as_deref()
         .map(open_compile_cache)
         .transpose()?;
+    // A fleet setting a typo broke (a name, the key file) is refused before
+    // the data dir is made, like a bad certificate.
+    if let Some(settings) = &config.fleet {
+        settings.validate().map_err(anyhow::Error::msg)?;
+        crate::cluster::seal::Sealer::from_file(&settings.key_file)?;
+    }
     // Listeners and the data-dir lock come from the node serving the data
     // dir (a takeover, once this one has loaded every bot), or are bound here.
     let origin = if config.takeover {

@@ -63,3 +63,23 @@ fn a_compile_cache_that_cannot_be_made_leaves_no_data_dir() {
     );
     assert!(!created, "a failed start created the data dir");
 }
+
+#[test]
+fn a_fleet_key_that_cannot_be_read_leaves_no_data_dir() {
+    let (stderr, created) = failed_first_start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--plain-http",
+        "--fleet-servers",
+        "nats://127.0.0.1:9",
+        "--fleet-node",
+        "a",
+        "--fleet-key-file",
+        "/nonexistent/fleet.key",
+    ]);
+    assert!(
+        stderr.contains("fleet key: cannot read /nonexistent/fleet.key"),
+        "{stderr}"
+    );
+    assert!(!created, "a failed start created the data dir");
+}
