@@ -570,8 +570,9 @@ impl Admin {
                 "origin": record.as_ref().map(|r| r.origin.clone()),
                 // Where its key-value data is (to find that stream's leader).
                 "kv_bucket": record.as_ref().map(|r| {
-                    let space = if r.kv_space.is_empty() { &r.name } else { &r.kv_space };
-                    crate::cluster::botkv::partition_name(crate::cluster::botkv::partition_of(space))
+                    crate::cluster::botkv::partition_name(crate::cluster::botkv::partition_of(
+                        r.space(),
+                    ))
                 }),
                 "nodes": nodes,
                 // Whether this node serves it now.

@@ -158,7 +158,6 @@ impl EngineKv {
 
     /// What the records say: `name` keeps its data in `space`.
     pub fn learn(&self, name: &str, space: &str) {
-        let space = if space.is_empty() { name } else { space };
         let previous = lock(&self.spaces).insert(name.to_owned(), space.to_owned());
         if previous.as_deref() != Some(space) {
             if let Some(previous) = previous {
@@ -206,11 +205,7 @@ impl EngineKv {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, Failure>>,
     {
-        let deadline = tokio::time::Instant::from_std(
-            call.deadline
-                .checked_sub(DEADLINE_MARGIN)
-                .unwrap_or(call.deadline),
-        );
+        let deadline = usable_deadline(call);
         loop {
             // A node cut off from the majority might read stale data: it
             // waits like everyone else during an election, but is not served.
@@ -251,13 +246,8 @@ impl EngineKv {
         };
         let spec: super::deploy::BotSpec = serde_json::from_slice(&record)
             .map_err(|err| KvError::Unavailable(format!("unreadable fleet record: {err}")))?;
-        self.learn(call.bot, &spec.kv_space);
-        Ok(Some(
-            lock(&self.spaces)
-                .get(call.bot)
-                .cloned()
-                .unwrap_or(spec.kv_space),
-        ))
+        self.learn(call.bot, spec.space());
+        Ok(Some(spec.space().to_owned()))
     }
 
     /// Where bots the fleet has no record of keep their data: the node's
@@ -324,11 +314,7 @@ impl EngineKv {
                 }
             }
         };
-        let deadline = tokio::time::Instant::from_std(
-            call.deadline
-                .checked_sub(DEADLINE_MARGIN)
-                .unwrap_or(call.deadline),
-        );
+        let deadline = usable_deadline(call);
         let waited = tokio::time::timeout_at(deadline, done.wait_for(|counted| *counted))
             .await
             .map(|counted| counted.map(|_| ()));
@@ -491,6 +477,15 @@ impl EngineKv {
         keys.truncate(LIST_LIMIT);
         Ok(keys)
     }
+}
+
+/// The event's deadline less [`DEADLINE_MARGIN`]: when a call gives up.
+fn usable_deadline(call: &KvCall<'_>) -> tokio::time::Instant {
+    tokio::time::Instant::from_std(
+        call.deadline
+            .checked_sub(DEADLINE_MARGIN)
+            .unwrap_or(call.deadline),
+    )
 }
 
 fn check_quota(

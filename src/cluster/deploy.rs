@@ -68,6 +68,18 @@ pub struct BotSpec {
     pub kv_space: String,
 }
 
+impl BotSpec {
+    /// The bot's key-value space: its own, or its name in a record written
+    /// before spaces existed.
+    pub fn space(&self) -> &str {
+        if self.kv_space.is_empty() {
+            &self.name
+        } else {
+            &self.kv_space
+        }
+    }
+}
+
 /// `status.<node>.<bot>`: what a node runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeStatus {
@@ -136,9 +148,7 @@ impl Cluster {
     pub async fn publish_remove(&self, name: &str) -> Result<(), Error> {
         let space = retrying(|| self.record(name))
             .await?
-            .map(|spec| spec.kv_space)
-            .filter(|space| !space.is_empty())
-            .unwrap_or_else(|| name.to_owned());
+            .map_or_else(|| name.to_owned(), |spec| spec.space().to_owned());
         retrying(|| async {
             self.bots.delete(name).await.map_err(Error::engine)?;
             self.secrets.purge(name).await.map_err(Error::engine)
@@ -208,15 +218,7 @@ impl Cluster {
 
     /// The names of every bot the fleet serves.
     pub async fn record_names(&self) -> Result<Vec<String>, Error> {
-        use futures_util::TryStreamExt;
-        let mut names: Vec<String> = self
-            .bots
-            .keys()
-            .await
-            .map_err(Error::engine)?
-            .try_collect()
-            .await
-            .map_err(Error::engine)?;
+        let mut names = super::all_keys(&self.bots).await?;
         names.sort_unstable();
         Ok(names)
     }
@@ -256,7 +258,7 @@ impl Cluster {
             match entry.operation {
                 kv::Operation::Put => match serde_json::from_slice::<BotSpec>(&entry.value) {
                     Ok(spec) => {
-                        self.botkv.learn(&spec.name, &spec.kv_space);
+                        self.botkv.learn(&spec.name, spec.space());
                         self.apply(fleet, spec).await
                     }
                     Err(err) => {

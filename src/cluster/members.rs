@@ -50,15 +50,7 @@ impl Cluster {
 
     /// The members whose heartbeat has not expired, sorted by name.
     pub async fn members(&self) -> Result<Vec<Member>, Error> {
-        use futures_util::TryStreamExt;
-        let keys: Vec<String> = self
-            .nodes
-            .keys()
-            .await
-            .map_err(Error::engine)?
-            .try_collect()
-            .await
-            .map_err(Error::engine)?;
+        let keys = super::all_keys(&self.nodes).await?;
         let mut members = Vec::new();
         for key in keys {
             if let Some(value) = self.nodes.get(&key).await.map_err(Error::engine)? {

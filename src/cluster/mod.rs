@@ -289,6 +289,18 @@ async fn make_buckets(js: &jetstream::Context, replicas: usize) -> Result<Bucket
     Ok((nodes, bots, secrets, status, components))
 }
 
+/// Every key of `store`.
+pub async fn all_keys(store: &kv::Store) -> Result<Vec<String>, Error> {
+    use futures_util::TryStreamExt;
+    store
+        .keys()
+        .await
+        .map_err(Error::engine)?
+        .try_collect()
+        .await
+        .map_err(Error::engine)
+}
+
 /// A KV bucket whose stream is made here rather than by the client's
 /// `create_key_value`, which always sets `allow_direct` (reads from any
 /// replica, stale on an isolated one).

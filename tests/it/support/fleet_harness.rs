@@ -170,8 +170,8 @@ impl Engine {
         );
     }
 
-    /// Waits until server `i` is healthy, as [`Engine::wait_healthy`], but
-    /// returns its log instead when it could not bind a port.
+    /// Waits until server `i` answers `/healthz` (at most 30 s, then a
+    /// panic with its log); its log instead when it could not bind a port.
     async fn healthy_unless_port_taken(&self, i: usize) -> Result<(), String> {
         let port = self.servers[i].http_port;
         let log = self.servers[i].log.clone();
@@ -285,26 +285,15 @@ impl Engine {
         }
     }
 
+    /// Waits until server `i` is healthy (at most 30 s); panics with its
+    /// log if it is not, or could not bind a port.
     pub async fn wait_healthy(&self, i: usize) {
-        let port = self.servers[i].http_port;
-        let log = self.servers[i].log.clone();
-        eventually(
-            Duration::from_secs(30),
-            &format!("nats-server {} is healthy", self.servers[i].name),
-            async || {
-                super::holds(
-                    http_get(SocketAddr::from(([127, 0, 0, 1], port)), "/healthz").await,
-                    |got| got.0 == 200,
-                )
-                .map_err(|got| {
-                    format!(
-                        "{got:?}; log: {}",
-                        std::fs::read_to_string(&log).unwrap_or_default()
-                    )
-                })
-            },
-        )
-        .await;
+        if let Err(log) = self.healthy_unless_port_taken(i).await {
+            panic!(
+                "nats-server {} lost a port; log: {log}",
+                self.servers[i].name
+            );
+        }
     }
 
     /// The running server that leads stream `stream`, as the servers'
