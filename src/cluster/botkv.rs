@@ -13,6 +13,21 @@
 //! so any key is a valid subject and `list-keys(prefix)` is the server-side
 //! filter `<space>.<prefix tokens>` plus `.>`, sorted here by byte order.
 //!
+//! Reads are confirmed by the majority. A stream leader cut off from its
+//! peers goes on answering reads for seconds after the others elected a
+//! new leader and took newer writes (nats-server steps it down only after
+//! 10 s without a quorum), and for a moment after the cut heals; a bot
+//! that read there would write over newer data with what it computed from
+//! older. So a read's answer is followed by a publish to the space's
+//! confirmation subject `<space>` (outside `<space>.>`) expecting what was
+//! read still to be the newest: the key's sequence for a `get`, the
+//! space's newest sequence (`<space>.>`) for a listing. Only the current
+//! leader can store it (the publish needs a quorum); when it refuses, the
+//! answer was stale and the read is tried again. That costs a read one
+//! replicated write (BENCHMARKS.md). A delete first stores a marker
+//! `<space>.v`, so the space's newest sequence moves forward on deletes
+//! too, and a listing answered from before a delete cannot be confirmed.
+//!
 //! Writes are acknowledged to the guest only once JetStream acknowledged
 //! them: stored by a majority of the replicas, on disk there when the
 //! servers run with `sync_interval: always` (`appliance fleet init` writes
@@ -45,6 +60,9 @@ use crate::store::{check_key, check_value, KvError, KvQuota, LIST_LIMIT};
 use crate::sync::lock;
 
 pub const PARTITIONS: usize = 16;
+/// The token of the marker a delete stores (never a key's: those are
+/// two hex digits).
+const DELETE_MARKER: &str = "v";
 
 /// `botkv_p00` … `botkv_p15`.
 pub fn partition_name(index: usize) -> String {
@@ -67,6 +85,10 @@ pub fn new_space() -> String {
     hex::encode(bytes)
 }
 
+/// With `Nats-Expected-Last-Subject-Sequence`, the subjects it is about
+/// (nats-server 2.11+), rather than the published message's own.
+const EXPECTED_SUBJECT_HEADER: &str = "Nats-Expected-Last-Subject-Sequence-Subject";
+
 /// How long between two attempts at a call the engine did not answer.
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
 /// How long a background count of a bot's data retries the engine.
@@ -86,6 +108,8 @@ struct Tally {
 pub struct EngineKv {
     /// For the scans' delivery subjects.
     client: async_nats::Client,
+    /// For the confirmations' publishes.
+    js: jetstream::Context,
     partitions: Vec<kv::Store>,
     /// `bots`: each record names the bot's space.
     bots: kv::Store,
@@ -141,6 +165,7 @@ impl EngineKv {
         }
         Ok(EngineKv {
             client,
+            js: js.clone(),
             partitions,
             bots,
             health,
@@ -181,16 +206,58 @@ impl EngineKv {
         }
     }
 
-    /// Deletes every entry of `space` (the bot was removed).
+    /// Deletes every entry of `space` (the bot was removed), and its
+    /// confirmation subject.
     pub async fn purge_space(&self, space: &str) -> Result<(), Error> {
         let store = self.partition(space);
-        store
-            .stream
-            .purge()
-            .filter(format!("{}{space}.>", store.prefix))
+        for filter in [format!("{space}.>"), space.to_owned()] {
+            store
+                .stream
+                .purge()
+                .filter(format!("{}{filter}", store.prefix))
+                .await
+                .map_err(Error::engine)?;
+        }
+        Ok(())
+    }
+
+    /// Whether what a read found is still the newest: `newest` is the
+    /// sequence it saw last on `filter` (0: none). Only the current leader
+    /// with a quorum stores the confirmation; a refusal means the read was
+    /// answered by a leader that no longer is one.
+    async fn confirm(
+        &self,
+        store: &kv::Store,
+        space: &str,
+        filter: &str,
+        newest: u64,
+    ) -> Result<(), Failure> {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(
+            async_nats::header::NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
+            newest.to_string().as_str(),
+        );
+        headers.insert(EXPECTED_SUBJECT_HEADER, filter);
+        let ack = self
+            .js
+            .publish_with_headers(
+                format!("{}{space}", store.prefix),
+                headers,
+                bytes::Bytes::new(),
+            )
             .await
-            .map(|_| ())
-            .map_err(Error::engine)
+            .map_err(failed)?;
+        match ack.await {
+            Ok(_) => Ok(()),
+            Err(err) if err.kind() == jetstream::context::PublishErrorKind::WrongLastSequence => {
+                Err(
+                    "the read was answered by a server that no longer leads the data (stale); \
+                     reading again"
+                        .into(),
+                )
+            }
+            Err(err) => Err(failed(err)),
+        }
     }
 
     /// `attempt` until it answers or the event's deadline passes (then
@@ -340,12 +407,17 @@ impl EngineKv {
         };
         let store = self.partition(&space);
         let subject = entry_key(&space, &key);
+        let full = format!("{}{subject}", store.prefix);
         self.within(&call, "read", || async {
-            store
-                .get(subject.as_str())
-                .await
-                .map(|value| value.map(|v| v.to_vec()))
-                .map_err(failed)
+            let (value, newest) = match store.entry(subject.as_str()).await.map_err(failed)? {
+                Some(entry) if entry.operation == kv::Operation::Put => {
+                    (Some(entry.value.to_vec()), entry.revision)
+                }
+                Some(entry) => (None, entry.revision),
+                None => (None, 0),
+            };
+            self.confirm(store, &space, &full, newest).await?;
+            Ok(value)
         })
         .await
     }
@@ -408,10 +480,16 @@ impl EngineKv {
         let mut tally = tally.lock().await;
         let subject = entry_key(&space, &key);
         // The subject is purged outright (no delete marker), so listings
-        // can go by the stream's subject index.
+        // can go by the stream's subject index; the marker before it moves
+        // the space's newest sequence forward (see the module's comment).
         let full = format!("{}{subject}", store.prefix);
+        let marker = format!("{space}.{DELETE_MARKER}");
         let deleted = self
             .within(&call, "delete", || async {
+                store
+                    .put(marker.as_str(), bytes::Bytes::new())
+                    .await
+                    .map_err(failed)?;
                 store
                     .stream
                     .purge()
@@ -451,8 +529,23 @@ impl EngineKv {
         // a message (a delete purges its subject; it leaves no marker).
         let store = self.partition(&space);
         let space_prefix = format!("{}{space}.", store.prefix);
+        let whole_space = format!("{space_prefix}>");
         let mut keys = self
             .within(&call, "listing", || async {
+                let newest = match store
+                    .stream
+                    .get_last_raw_message_by_subject(whole_space.as_str())
+                    .await
+                {
+                    Ok(message) => message.sequence,
+                    Err(err)
+                        if err.kind()
+                            == jetstream::stream::LastRawMessageErrorKind::NoMessageFound =>
+                    {
+                        0
+                    }
+                    Err(err) => return Err(failed(err)),
+                };
                 let mut keys = Vec::new();
                 for filter in &filters {
                     let mut subjects = store
@@ -470,6 +563,7 @@ impl EngineKv {
                         }
                     }
                 }
+                self.confirm(store, &space, &whole_space, newest).await?;
                 Ok(keys)
             })
             .await?;

@@ -53,6 +53,8 @@ mod diagnosis;
 mod backup;
 // A fleet of nodes on NATS JetStream: deploy once, fail closed when cut off.
 mod fleet;
+// A fleet's bot KV never returns what a cut-off stream leader still answers.
+mod fleet_reads;
 // Bots in Python (guest-sdk/python): the examples answer like the Rust ones; failures are contained.
 mod py_bots;
 // Bots in JavaScript and TypeScript (guest-sdk/js): same answers as the Rust examples, crashes with their stack, limits.
