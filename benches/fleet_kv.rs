@@ -26,7 +26,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use appliance::cluster::botkv::{partition_name, partition_of};
-use appliance::cluster::{Cluster, Member, Settings};
+use appliance::cluster::{Cluster, Member};
 use appliance::limits::Limits;
 use appliance::sandbox::{KvBackend, KvCall, LocalKv};
 use appliance::store::{Db, Deploy, KvQuota};
@@ -109,21 +109,7 @@ async fn main() {
     println!("command: {}", args.join(" "));
 
     let mut engine = Engine::start().await;
-    let settings = Settings {
-        servers: engine
-            .servers_for(0)
-            .split(',')
-            .map(str::to_owned)
-            .collect(),
-        node: BOT.into(),
-        site: "s1".into(),
-        creds: None,
-        tls_ca: None,
-        tls_cert: None,
-        tls_key: None,
-        key_file: engine.key_file.clone(),
-        replicas: 3,
-    };
+    let settings = engine.client_settings(0, BOT);
     let cluster = Cluster::connect(settings, Duration::from_secs(30))
         .await
         .expect("the cluster connects");

@@ -13,7 +13,7 @@
 use std::time::{Duration, Instant};
 
 use appliance::cluster::botkv::{partition_name, partition_of};
-use appliance::cluster::{Cluster, Settings};
+use appliance::cluster::Cluster;
 use appliance::sandbox::KvBackend;
 use appliance::sandbox::KvCall;
 use appliance::store::{KvError, KvQuota};
@@ -35,21 +35,7 @@ fn call(within: Duration) -> KvCall<'static> {
 
 /// A fleet client beside server `i`, its heartbeat fence held open.
 async fn client(engine: &Engine, i: usize, node: &str) -> (Cluster, tokio::task::JoinHandle<()>) {
-    let settings = Settings {
-        servers: engine
-            .servers_for(i)
-            .split(',')
-            .map(str::to_owned)
-            .collect(),
-        node: node.into(),
-        site: "s1".into(),
-        creds: None,
-        tls_ca: None,
-        tls_cert: None,
-        tls_key: None,
-        key_file: engine.key_file.clone(),
-        replicas: 3,
-    };
+    let settings = engine.client_settings(i, node);
     let cluster = Cluster::connect(settings, Duration::from_secs(30))
         .await
         .expect("the fleet client connects");

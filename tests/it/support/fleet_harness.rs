@@ -349,6 +349,22 @@ impl Engine {
         urls.join(",")
     }
 
+    /// A library client's settings, as node `node` beside server `i` (for
+    /// tests and benches that drive `appliance::cluster` directly).
+    pub fn client_settings(&self, i: usize, node: &str) -> appliance::cluster::Settings {
+        appliance::cluster::Settings {
+            servers: self.servers_for(i).split(',').map(str::to_owned).collect(),
+            node: node.into(),
+            site: "s1".into(),
+            creds: None,
+            tls_ca: None,
+            tls_cert: None,
+            tls_key: None,
+            key_file: self.key_file.clone(),
+            replicas: 3,
+        }
+    }
+
     /// The `serve` flags of node `name` beside server `i`.
     pub fn node_flags(&self, i: usize, name: &str) -> Vec<String> {
         [
