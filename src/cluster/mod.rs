@@ -115,6 +115,8 @@ impl Error {
 
 /// Bucket names; bots' key-value data is in `botkv::partition_name(i)`.
 pub const NODES: &str = "nodes";
+/// The heartbeats' second stream (see `members`).
+pub const BEACONS: &str = "beacons";
 pub const BOTS: &str = "bots";
 pub const SECRETS: &str = "secrets";
 pub const STATUS: &str = "status";
@@ -133,6 +135,8 @@ pub struct Cluster {
     pub client: async_nats::Client,
     pub js: jetstream::Context,
     pub nodes: kv::Store,
+    /// Heartbeats again, on a stream kept led by another server than `nodes`.
+    pub beacons: kv::Store,
     pub bots: kv::Store,
     pub secrets: kv::Store,
     pub status: kv::Store,
@@ -218,7 +222,7 @@ impl Cluster {
                 Err(err) => return Err(err),
             }
         };
-        let (nodes, bots, secrets, status, components) = buckets;
+        let (nodes, beacons, bots, secrets, status, components) = buckets;
         let health = Arc::new(EngineHealth::default());
         let (botkv, gwstate) = loop {
             let opened = async {
@@ -247,6 +251,7 @@ impl Cluster {
             client,
             js,
             nodes,
+            beacons,
             bots,
             secrets,
             status,
@@ -265,11 +270,13 @@ type Buckets = (
     kv::Store,
     kv::Store,
     kv::Store,
+    kv::Store,
     object_store::ObjectStore,
 );
 
 async fn make_buckets(js: &jetstream::Context, replicas: usize) -> Result<Buckets, Error> {
     let nodes = bucket(js, NODES, replicas, MEMBER_TTL).await?;
+    let beacons = bucket(js, BEACONS, replicas, MEMBER_TTL).await?;
     let bots = bucket(js, BOTS, replicas, Duration::ZERO).await?;
     let secrets = bucket(js, SECRETS, replicas, Duration::ZERO).await?;
     let status = bucket(js, STATUS, replicas, Duration::ZERO).await?;
@@ -286,7 +293,7 @@ async fn make_buckets(js: &jetstream::Context, replicas: usize) -> Result<Bucket
             .await
             .map_err(Error::engine)?,
     };
-    Ok((nodes, bots, secrets, status, components))
+    Ok((nodes, beacons, bots, secrets, status, components))
 }
 
 /// Every key of `store`.

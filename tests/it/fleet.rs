@@ -673,3 +673,53 @@ async fn commands_are_registered_once_one_node_holds_a_shard_and_a_paused_holder
     assert!(beating, "the new holder stopped heartbeating");
     eprintln!("the session moved {took_over:?} after its holder froze");
 }
+
+/// One dead nats-server must not make the fleet fail closed: the nodes'
+/// heartbeats go to two streams kept on different leaders, so losing the
+/// server that leads one of them leaves every node beside a live server
+/// ready (no 503, no lease dropped) while that stream elects a new leader.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_engine_server_leaves_the_other_nodes_ready() {
+    let mut engine = Engine::start().await;
+    let (a, b, c) = tokio::join!(
+        engine.node(0, "a"),
+        engine.node(1, "b"),
+        engine.node(2, "c")
+    );
+    let nodes = [&a, &b, &c];
+    for node in nodes {
+        eventually(Duration::from_secs(30), "every node is ready", async || {
+            holds(http_get(node.public, "/readyz").await, |got| got.0 == 200)
+                .map_err(|got| format!("{got:?}"))
+        })
+        .await;
+    }
+    // The heartbeats' two streams settle on different leaders.
+    let leaders = eventually(
+        Duration::from_secs(60),
+        "the heartbeat streams have different leaders",
+        async || {
+            let nodes = engine.stream_leader("KV_nodes").await?;
+            let beacons = engine.stream_leader("KV_beacons").await?;
+            (nodes != beacons).then_some((nodes, beacons))
+        },
+    )
+    .await;
+    let dead = leaders.0;
+    engine.kill(dead);
+    // The stream elects a new leader in 4-9 s; watch for 15 s.
+    let watch = tokio::time::Instant::now() + Duration::from_secs(15);
+    while tokio::time::Instant::now() < watch {
+        for (i, node) in nodes.iter().enumerate() {
+            if i == dead {
+                continue;
+            }
+            let got = http_get(node.public, "/readyz").await;
+            assert_eq!(
+                got.0, 200,
+                "node {i} unready after server {dead} died: {got:?}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
