@@ -66,7 +66,7 @@ impl Cluster {
                     });
                 }
                 beats += 1;
-                if beats % SEPARATE_EVERY == 0 {
+                if beats.is_multiple_of(SEPARATE_EVERY) {
                     if let Err(err) = cluster.separate_heartbeat_leaders().await {
                         tracing::debug!(error = %err, "cannot check the heartbeat streams' leaders");
                     }
