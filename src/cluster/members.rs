@@ -43,6 +43,7 @@ impl Cluster {
             let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut beats: u64 = 0;
+            let mut separating: Option<tokio::task::JoinHandle<()>> = None;
             loop {
                 tick.tick().await;
                 let sent = Instant::now();
@@ -66,10 +67,16 @@ impl Cluster {
                     });
                 }
                 beats += 1;
-                if beats.is_multiple_of(SEPARATE_EVERY) {
-                    if let Err(err) = cluster.separate_heartbeat_leaders().await {
-                        tracing::debug!(error = %err, "cannot check the heartbeat streams' leaders");
-                    }
+                // Apart from the beats: its reads wait out an election.
+                if beats.is_multiple_of(SEPARATE_EVERY)
+                    && separating.as_ref().is_none_or(|t| t.is_finished())
+                {
+                    let cluster = cluster.clone();
+                    separating = Some(tokio::spawn(async move {
+                        if let Err(err) = cluster.separate_heartbeat_leaders().await {
+                            tracing::debug!(error = %err, "cannot check the heartbeat streams' leaders");
+                        }
+                    }));
                 }
             }
         });
@@ -113,18 +120,29 @@ impl Cluster {
         Ok(())
     }
 
-    /// The members whose heartbeat has not expired, sorted by name.
+    /// The members whose heartbeat has not expired, sorted by name: from
+    /// `nodes`, or from `beacons` while `nodes` elects a leader.
     pub async fn members(&self) -> Result<Vec<Member>, Error> {
-        let keys = super::all_keys(&self.nodes).await?;
-        let mut members = Vec::new();
-        for key in keys {
-            if let Some(value) = self.nodes.get(&key).await.map_err(Error::engine)? {
-                if let Ok(member) = serde_json::from_slice::<Member>(&value) {
-                    members.push(member);
-                }
+        match read_members(&self.nodes).await {
+            Ok(members) => Ok(members),
+            Err(err) => {
+                tracing::debug!(error = %err, "cannot read nodes; reading beacons");
+                read_members(&self.beacons).await
             }
         }
-        members.sort_by(|a, b| a.node.cmp(&b.node));
-        Ok(members)
     }
+}
+
+async fn read_members(store: &async_nats::jetstream::kv::Store) -> Result<Vec<Member>, Error> {
+    let keys = super::all_keys(store).await?;
+    let mut members = Vec::new();
+    for key in keys {
+        if let Some(value) = store.get(&key).await.map_err(Error::engine)? {
+            if let Ok(member) = serde_json::from_slice::<Member>(&value) {
+                members.push(member);
+            }
+        }
+    }
+    members.sort_by(|a, b| a.node.cmp(&b.node));
+    Ok(members)
 }

@@ -180,11 +180,23 @@ impl Cluster {
             }
             return Ok(());
         }
-        let members = self.members().await?;
-        let mut live: Vec<&str> = members.iter().map(|m| m.node.as_str()).collect();
-        if !live.contains(&me) {
-            live.push(me);
-        }
+        // Unknown members (both heartbeat streams unreadable for now): the
+        // node keeps refreshing what it holds, and claims or hands over
+        // nothing.
+        let members = match self.members().await {
+            Ok(members) => Some(members),
+            Err(err) => {
+                tracing::debug!(error = %err, "cannot read the members; only refreshing leases");
+                None
+            }
+        };
+        let live: Option<Vec<&str>> = members.as_ref().map(|members| {
+            let mut live: Vec<&str> = members.iter().map(|m| m.node.as_str()).collect();
+            if !live.contains(&me) {
+                live.push(me);
+            }
+            live
+        });
         let bots = fleet.all();
         // Leases of bots this node no longer serves are let go.
         lock(&self.ownership.held)
@@ -192,10 +204,13 @@ impl Cluster {
         for deployed in bots {
             let app_id = deployed.record.app_id.clone();
             let key = format!("own.{app_id}");
-            let winner = rendezvous(live.iter().copied(), &app_id) == Some(me);
             let held = lock(&self.ownership.held)
                 .get(&app_id)
                 .map(|h| (h.revision, h.refreshed));
+            let winner = match &live {
+                Some(live) => rendezvous(live.iter().copied(), &app_id) == Some(me),
+                None => held.is_some(),
+            };
             match (winner, held) {
                 (true, Some((revision, refreshed))) => {
                     if refreshed.elapsed() < REFRESH_EVERY {
@@ -245,7 +260,11 @@ impl Cluster {
                         }
                         // Another node holds it until it lets go or its lease expires.
                         Err(err) if err.kind() == kv::CreateErrorKind::AlreadyExists => {}
-                        Err(err) => return Err(Error::engine(err)),
+                        // Tried again next round; the other bots' leases
+                        // are still refreshed in this one.
+                        Err(err) => {
+                            tracing::debug!(bot = %deployed.record.name, error = %err, "cannot claim the bot's lease; retrying");
+                        }
                     }
                 }
                 (false, Some((revision, _))) => {
