@@ -82,7 +82,7 @@ async fn a_deploy_at_one_node_reaches_all_and_a_cut_off_node_fails_closed() {
     let (a, b, c) = tokio::join!(
         engine.node(0, "a"),
         engine.node(1, "b"),
-        engine.node(2, "c")
+        engine.node_alone(2, "c")
     );
     let signer = Signer::new(15);
     let wasm = guest_path("ping-bot").await;

@@ -349,8 +349,9 @@ impl Engine {
         urls.join(",")
     }
 
-    /// A library client's settings, as node `node` beside server `i` (for
-    /// tests and benches that drive `appliance::cluster` directly).
+    /// A library client's settings, as node `node` beside server `i` (its
+    /// own first, the others as fallbacks), for tests and benches that drive
+    /// `appliance::cluster` directly.
     pub fn client_settings(&self, i: usize, node: &str) -> appliance::cluster::Settings {
         appliance::cluster::Settings {
             servers: self.servers_for(i).split(',').map(str::to_owned).collect(),
@@ -386,6 +387,16 @@ impl Engine {
     /// A real node beside server `i`.
     pub async fn node(&self, i: usize, name: &str) -> Node {
         let flags = self.node_flags(i, name);
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        Node::start_with(&flags).await
+    }
+
+    /// Node `name` given server `i` only: cutting that server off cuts the
+    /// node off, however slowly the server took its connection (a node with
+    /// fallbacks may have connected to another one under load).
+    pub async fn node_alone(&self, i: usize, name: &str) -> Node {
+        let mut flags = self.node_flags(i, name);
+        flags[2] = self.servers[i].url();
         let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
         Node::start_with(&flags).await
     }
