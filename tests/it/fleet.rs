@@ -43,16 +43,25 @@ async fn store_alone(node: &crate::support::Node, app: &str, signer: &Signer, wh
 }
 
 /// `/audit` at `node`: (keys, total, missing) of the tally guest's data.
+/// Asked again while the answer is not one (an audit deferred while the
+/// engine elects a leader, or `unavailable`): it only reads.
 async fn audit(node: &crate::support::Node, app: &str, signer: &Signer) -> (u64, u64, String) {
-    let content = node.ask(app, signer, "audit").await;
-    let words: Vec<&str> = content.split(' ').collect();
-    match words[..] {
-        [keys, total, missing] => match (keys.parse(), total.parse()) {
-            (Ok(keys), Ok(total)) => (keys, total, missing.to_owned()),
-            _ => panic!("audit answered {content:?}"),
+    eventually(
+        Duration::from_secs(60),
+        "the tally guest audits",
+        async || {
+            let content = node.ask(app, signer, "audit").await;
+            let words: Vec<&str> = content.split(' ').collect();
+            match words[..] {
+                [keys, total, missing] => match (keys.parse(), total.parse()) {
+                    (Ok(keys), Ok(total)) => Ok((keys, total, missing.to_owned())),
+                    _ => Err(format!("audit answered {content:?}")),
+                },
+                _ => Err(format!("audit answered {content:?}")),
+            }
         },
-        _ => panic!("audit answered {content:?}"),
-    }
+    )
+    .await
 }
 
 /// Deploys the tally guest as `name` with one instance, on every node.
