@@ -146,7 +146,7 @@ async fn a_deploy_at_one_node_reaches_all_and_a_cut_off_node_fails_closed() {
     );
 
     // c's server loses its routes: c cannot reach the majority.
-    engine.isolate(2);
+    engine.isolate(2).await;
     eventually(
         Duration::from_secs(30),
         "the cut-off node says not ready",

@@ -103,7 +103,7 @@ async fn a_cut_off_stream_leader_never_answers_a_bots_read() {
         Some(&b"1"[..])
     );
 
-    engine.isolate(2);
+    engine.isolate(2).await;
     let cut = Instant::now();
     // The majority elects another leader and takes a newer total.
     eventually(

@@ -225,7 +225,7 @@ impl Engine {
                 format!(
                     "server_name: {name}\nlisten: 127.0.0.1:{client_port}\nhttp: 127.0.0.1:{http_port}\n\
                      jetstream {{ store_dir: \"{}\", sync_interval: always }}\n\
-                     cluster {{\n  name: itest\n  listen: 127.0.0.1:{}\n  no_advertise: true\n  pool_size: -1\n  routes: [ {} ]\n}}\n",
+                     cluster {{\n  name: itest\n  listen: 127.0.0.1:{}\n  advertise: \"127.0.0.1:1\"\n  no_advertise: true\n  pool_size: -1\n  routes: [ {} ]\n}}\n",
                     store.display(),
                     route_ports[i],
                     routes.join(", ")
@@ -324,12 +324,31 @@ impl Engine {
     }
 
     /// Cuts server `i`'s routes to and from every other server.
-    pub fn isolate(&self, i: usize) {
+    /// Cuts server `i` off from the others and waits until it reports no
+    /// route left. (Each server advertises an unreachable cluster address,
+    /// so no server learns another's real one by gossip and opens a route
+    /// around the proxies, which a cut would not sever.)
+    pub async fn isolate(&self, i: usize) {
         for proxy in &self.proxies {
             if proxy.from == i || proxy.to == i {
                 proxy.sever();
             }
         }
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.servers[i].http_port));
+        eventually(
+            Duration::from_secs(15),
+            &format!("server {} has no route left", self.servers[i].name),
+            async || {
+                let (status, body) = http_get(addr, "/routez").await;
+                let routes = serde_json::from_str::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|routez| routez["num_routes"].as_u64());
+                (status == 200 && routes == Some(0))
+                    .then_some(())
+                    .ok_or(format!("{status} {body}"))
+            },
+        )
+        .await;
     }
 
     pub fn heal(&self) {
