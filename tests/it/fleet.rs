@@ -80,7 +80,7 @@ async fn deploy_tally(node: &crate::support::Node, name: &str, app: &str, signer
         "--instances",
         "1",
         "--wait",
-        "60",
+        "120",
     ])
     .await;
 }
@@ -106,7 +106,7 @@ async fn a_deploy_at_one_node_reaches_all_and_a_cut_off_node_fails_closed() {
         "--public-key",
         &key,
         "--wait",
-        "60",
+        "120",
     ];
     let out = b.cli_ok(&deploy).await;
     assert!(out.contains("3/3 nodes serve ping"), "{out}");
@@ -565,7 +565,7 @@ async fn commands_are_registered_once_one_node_holds_a_shard_and_a_paused_holder
         "--intents",
         "GUILDS",
         "--wait",
-        "60",
+        "120",
     ])
     .await;
     // A bot declaring commands: the node it was deployed at registers them
@@ -584,7 +584,7 @@ async fn commands_are_registered_once_one_node_holds_a_shard_and_a_paused_holder
         "--token-file",
         token_file.path().to_str().unwrap(),
         "--wait",
-        "60",
+        "120",
     ])
     .await;
     let overwrites = discord
