@@ -42,6 +42,17 @@ async fn store_alone(node: &crate::support::Node, app: &str, signer: &Signer, wh
     .await
 }
 
+/// Waits (at most `within`) until `node`'s `/readyz` answers `status`.
+async fn readyz_becomes(node: &crate::support::Node, status: u16, within: Duration, what: &str) {
+    eventually(within, what, async || {
+        holds(http_get(node.public, "/readyz").await, |got| {
+            got.0 == status
+        })
+        .map_err(|got| format!("{got:?}"))
+    })
+    .await;
+}
+
 /// `/audit` at `node`: (keys, total, missing) of the tally guest's data.
 /// Asked again while the answer is not one (an audit deferred while the
 /// engine elects a leader, or `unavailable`): it only reads.
@@ -147,13 +158,11 @@ async fn a_deploy_at_one_node_reaches_all_and_a_cut_off_node_fails_closed() {
 
     // c's server loses its routes: c cannot reach the majority.
     engine.isolate(2).await;
-    eventually(
+    readyz_becomes(
+        &c,
+        503,
         Duration::from_secs(30),
         "the cut-off node says not ready",
-        async || {
-            holds(http_get(c.public, "/readyz").await, |got| got.0 == 503)
-                .map_err(|got| format!("{got:?}"))
-        },
     )
     .await;
     let refused = c.cli(&deploy).await;
@@ -166,13 +175,11 @@ async fn a_deploy_at_one_node_reaches_all_and_a_cut_off_node_fails_closed() {
     let cut_off = store(&c, TALLY, &signer).await;
     assert!(cut_off.is_err(), "a cut-off node acknowledged {cut_off:?}");
     for node in [&a, &b] {
-        eventually(
+        readyz_becomes(
+            node,
+            200,
             Duration::from_secs(30),
             "the majority side is ready",
-            async || {
-                holds(http_get(node.public, "/readyz").await, |got| got.0 == 200)
-                    .map_err(|got| format!("{got:?}"))
-            },
         )
         .await;
     }
@@ -189,13 +196,11 @@ async fn a_deploy_at_one_node_reaches_all_and_a_cut_off_node_fails_closed() {
     }
 
     engine.heal();
-    eventually(
+    readyz_becomes(
+        &c,
+        200,
         Duration::from_secs(40),
         "the healed node is ready again",
-        async || {
-            holds(http_get(c.public, "/readyz").await, |got| got.0 == 200)
-                .map_err(|got| format!("{got:?}"))
-        },
     )
     .await;
     // That deferred event may still be running, and may now read and write:
@@ -697,11 +702,7 @@ async fn a_dead_engine_server_leaves_the_other_nodes_ready() {
     );
     let nodes = [&a, &b, &c];
     for node in nodes {
-        eventually(Duration::from_secs(30), "every node is ready", async || {
-            holds(http_get(node.public, "/readyz").await, |got| got.0 == 200)
-                .map_err(|got| format!("{got:?}"))
-        })
-        .await;
+        readyz_becomes(node, 200, Duration::from_secs(30), "every node is ready").await;
     }
     // The heartbeats' two streams settle on different leaders.
     let leaders = eventually(
